@@ -1,0 +1,81 @@
+"""Build the optional Cython extension ``fastws._codec``.
+
+``FASTWS_BUILD_EXTENSION``:
+  * ``yes``: the extension must build; a compile error fails the build
+    (used for wheels and CI, so a broken build cannot pass as pure);
+  * ``no``: build a pure-Python package;
+  * unset: try to build it and fall back to pure Python if it fails.
+
+``FASTWS_NO_EXTENSIONS=1`` at install time means the same as ``no``.
+``FASTWS_DEBUG_BUILD=1`` compiles without optimisation and with assertions;
+``FASTWS_SANITIZE=1`` adds ``-fsanitize=address,undefined``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+from setuptools import setup
+
+mode = os.environ.get("FASTWS_BUILD_EXTENSION", "").strip().lower()
+if os.environ.get("FASTWS_NO_EXTENSIONS", "").strip().lower() not in ("", "0", "no", "false"):
+    mode = "no"
+if mode not in ("", "yes", "no"):
+    sys.exit(f"FASTWS_BUILD_EXTENSION must be 'yes', 'no' or unset, not {mode!r}")
+if sys.implementation.name != "cpython" and mode != "yes":
+    mode = "no"
+
+
+def extensions() -> list:
+    if mode == "no":
+        return []
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError:
+        if mode == "yes":
+            raise
+        print("fastws: Cython is not available; building the pure-Python package")
+        return []
+
+    compile_args: list[str] = []
+    link_args: list[str] = []
+    macros: list[tuple[str, str | None]] = []
+    if sys.platform == "win32":
+        compile_args += ["/O2"]
+    else:
+        compile_args += ["-O3", "-fno-strict-aliasing"]
+        if os.environ.get("FASTWS_DEBUG_BUILD"):
+            compile_args = ["-O0", "-g", "-UNDEBUG"]
+        if os.environ.get("FASTWS_SANITIZE"):
+            sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+            compile_args += sanitize + ["-g", "-O1"]
+            link_args += sanitize
+    sources = ["src/fastws/_codec.pyx", *sorted(glob.glob("src/fastws/_simd/*.c"))]
+    ext = Extension(
+        "fastws._codec",
+        sources=sources,
+        include_dirs=["src/fastws/_simd"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+        define_macros=macros,
+    )
+    try:
+        modules = cythonize(
+            [ext],
+            compiler_directives={"language_level": "3", "freethreading_compatible": True},
+        )
+    except Exception:
+        if mode == "yes":
+            raise
+        print("fastws: cythonize failed; building the pure-Python package")
+        return []
+    # cythonize() returns new Extension objects: mark them optional afterwards.
+    for module in modules:
+        module.optional = mode != "yes"
+    return modules
+
+
+setup(ext_modules=extensions())

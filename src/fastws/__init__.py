@@ -1,0 +1,93 @@
+"""fastws: the fastest correct WebSocket library for Python.
+
+The low-level codec (masking, UTF-8 validation, frame parsing and encoding)
+is importable from here without importing asyncio; higher layers are loaded
+lazily on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .codec import (
+    IMPLEMENTATION as implementation,
+    Frame,
+    FrameParser,
+    Utf8Validator,
+    apply_mask,
+    apply_mask_inplace,
+    encode_frame,
+    validate_utf8,
+)
+from .constants import CloseCode, Opcode
+from .exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidCloseCode,
+    InvalidFrame,
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidMessage,
+    InvalidOrigin,
+    InvalidState,
+    InvalidStatus,
+    InvalidUTF8,
+    InvalidVersion,
+    NegotiationError,
+    PayloadTooBig,
+    ProtocolError,
+    WebSocketError,
+)
+
+__version__ = "0.1.0"
+
+# Names defined in modules that are imported on first access, so that users
+# of the codec alone never pay for (or depend on) the layers above it.
+_LAZY: dict[str, str] = {}
+
+__all__ = [
+    "CloseCode",
+    "ConnectionClosed",
+    "ConnectionClosedError",
+    "ConnectionClosedOK",
+    "Frame",
+    "FrameParser",
+    "InvalidCloseCode",
+    "InvalidFrame",
+    "InvalidHandshake",
+    "InvalidHeader",
+    "InvalidMessage",
+    "InvalidOrigin",
+    "InvalidState",
+    "InvalidStatus",
+    "InvalidUTF8",
+    "InvalidVersion",
+    "NegotiationError",
+    "Opcode",
+    "PayloadTooBig",
+    "ProtocolError",
+    "Utf8Validator",
+    "WebSocketError",
+    "__version__",
+    "apply_mask",
+    "apply_mask_inplace",
+    "encode_frame",
+    "implementation",
+    "validate_utf8",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastws' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
