@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Static checks, as the lint workflow runs them: ruff (lint and format),
+# cython-lint, mypy --strict, import-linter. Installs the `lint` extra into
+# .venv first (scripts/setup.sh creates .venv when it is missing).
+# Runs every check and exits non-zero if any failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PY="${FASTWS_PYTHON:-.venv/bin/python}"
+if [ -z "${FASTWS_PYTHON:-}" ] && [ ! -x "$PY" ]; then
+    bash scripts/setup.sh
+fi
+"$PY" -m pip install -q -e ".[lint]" >/dev/null
+BIN="$(dirname "$PY")"
+
+failed=()
+check() {
+    local name="$1"
+    shift
+    printf '\n== %s: %s\n' "$name" "$*"
+    "$@" || failed+=("$name")
+}
+
+pyx=(src/fastws/*.pyx)
+check "ruff check" "$PY" -m ruff check src tests bench
+check "ruff format" "$PY" -m ruff format --check src tests bench
+if [ -e "${pyx[0]}" ]; then
+    check "cython-lint" "$BIN/cython-lint" "${pyx[@]}"
+fi
+check "mypy --strict" "$PY" -m mypy
+# lint-imports reads the package as installed: the editable install above.
+check "import-linter" "$BIN/lint-imports"
+
+if [ "${#failed[@]}" -ne 0 ]; then
+    printf '\nlint: failed: %s\n' "${failed[*]}"
+    exit 1
+fi
+printf '\nlint: all checks passed\n'
