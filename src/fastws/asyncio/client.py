@@ -1,0 +1,228 @@
+"""The asyncio WebSocket client: :func:`connect` and :class:`ClientConnection`.
+
+``ws = await connect("ws://host/path")`` or ``async with connect(...) as ws``
+opens the TCP (or TLS, for ``wss://``) connection, runs the opening
+handshake within ``open_timeout`` and returns the open connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import ssl as ssl_module
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generator
+
+from .. import __version__
+from ..client import ClientProtocol
+from ..exceptions import InvalidMessage
+from ..handshake import parse_uri
+from ..protocol import State
+from .connection import Connection
+
+__all__ = ["USER_AGENT", "ClientConnection", "connect"]
+
+
+#: The User-Agent header sent by default.
+USER_AGENT = f"Python/{platform.python_version()} fastws/{__version__}"
+
+
+class ClientConnection(Connection):
+    """The client side of one WebSocket connection (what :func:`connect` returns).
+
+    Besides the :class:`~fastws.asyncio.connection.Connection` API it has
+    ``request`` (what was sent) and ``response`` (the server's 101 answer,
+    with its ``headers``).
+    """
+
+    def __init__(self, protocol: ClientProtocol, **kwargs: Any) -> None:
+        super().__init__(protocol, **kwargs)
+        self._handshake: asyncio.Future[None] = self.loop.create_future()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._handshake.done():
+            exc = getattr(self.protocol, "handshake_exc", None)
+            if exc is not None:
+                self._handshake.set_exception(exc)
+
+    def _handshake_event(self, event: Any) -> None:
+        # The only non-message event a client protocol emits: the validated
+        # 101 response, after which the connection is open.
+        self.response = event
+        if self.protocol.state is State.OPEN and not self._handshake.done():
+            self._handshake.set_result(None)
+            self._start_keepalive()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self._handshake.done():
+            error = getattr(self.protocol, "handshake_exc", None) or InvalidMessage(
+                "connection closed during the opening handshake"
+            )
+            if exc is not None and error.__cause__ is None:
+                error.__cause__ = exc
+            self._handshake.set_exception(error)
+            self._handshake.exception()  # retrieved: connect() may be gone
+
+
+class connect:  # noqa: N801 - used like a function, as websockets.connect
+    """Open a WebSocket connection; ``await`` it or use it with ``async with``.
+
+    Args:
+        uri: ``ws://host[:port]/path`` or ``wss://...``; IPv6 literals in
+            brackets (``ws://[::1]:8765/``).
+        ssl: an :class:`ssl.SSLContext` for ``wss://``; by default
+            :func:`ssl.create_default_context`, which verifies the server's
+            certificate and host name.
+        server_hostname: the name to check the certificate against (default:
+            the URI's host).
+        host, port: connect here instead of the URI's host and port (the URI
+            still gives the Host header and the TLS server name).
+        sock: an already connected socket to use instead.
+        subprotocols: subprotocols to offer, in order of preference.
+        origin: the Origin header to send.
+        additional_headers: extra request headers (a mapping or pairs).
+        user_agent_header: the User-Agent header; None sends none.
+        open_timeout: seconds for the TCP/TLS connection and the opening
+            handshake together; None waits forever.
+        close_timeout: seconds the closing handshake may take.
+        ping_interval: seconds between keepalive pings (None: none).
+        ping_timeout: seconds to wait for a keepalive pong before failing
+            the connection with 1011 (None: forever).
+        max_size: the largest message accepted, in bytes (1009 beyond it);
+            None for no limit.
+        max_queue: received messages buffered before reading pauses.
+        write_limit: the write buffer's high-water mark, in bytes.
+        compression: only None for now (permessage-deflate comes later).
+        protocol_options: extra keyword arguments for
+            :class:`fastws.client.ClientProtocol` (e.g. ``max_fragments``).
+        **kwargs: passed to :meth:`asyncio.loop.create_connection`.
+
+    Raises:
+        ValueError: a bad URI, ``ssl`` with ``ws://``, or ``compression``
+            other than None.
+        InvalidHandshake: the server refused or botched the handshake.
+        TimeoutError: the opening handshake took longer than ``open_timeout``.
+        OSError: the TCP connection failed.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        server_hostname: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        sock: Any = None,
+        subprotocols: Sequence[str] | None = None,
+        origin: str | None = None,
+        additional_headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        user_agent_header: str | None = USER_AGENT,
+        open_timeout: float | None = 10,
+        close_timeout: float | None = 10,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        max_size: int | None = 2**20,
+        max_queue: int | tuple[int, int | None] | None = 16,
+        write_limit: int | tuple[int, int | None] = 32768,
+        compression: str | None = None,
+        protocol_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if compression is not None:
+            raise ValueError(
+                f"compression={compression!r} is not supported yet: only compression=None is "
+                "(permessage-deflate is planned)"
+            )
+        secure, uri_host, uri_port, _ = parse_uri(uri)  # raises ValueError
+        if ssl is not None and ssl is not False and not secure:
+            raise ValueError("ssl is only for wss:// URIs")
+        if secure and (ssl is None or ssl is True):
+            ssl = ssl_module.create_default_context()
+        self.uri = uri
+        self._ssl = ssl if secure else None
+        self._server_hostname = server_hostname
+        self._host = host if host is not None else uri_host
+        self._port = port if port is not None else uri_port
+        self._uri_host = uri_host
+        self._sock = sock
+        headers: list[tuple[str, str]] = []
+        if additional_headers is not None:
+            items = additional_headers.items() if isinstance(additional_headers, Mapping) else additional_headers
+            headers.extend((str(k), str(v)) for k, v in items)
+        if user_agent_header and not any(k.lower() == "user-agent" for k, _ in headers):
+            headers.append(("User-Agent", user_agent_header))
+        self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
+        self._protocol_kwargs["max_message_size"] = max_size
+        if subprotocols is not None:
+            self._protocol_kwargs["subprotocols"] = list(subprotocols)
+        if origin is not None:
+            self._protocol_kwargs["origin"] = origin
+        if headers:
+            self._protocol_kwargs["additional_headers"] = headers
+        self._connection_kwargs: dict[str, Any] = {
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "close_timeout": close_timeout,
+            "max_queue": max_queue,
+            "write_limit": write_limit,
+        }
+        self.open_timeout = open_timeout
+        self._kwargs = kwargs
+        self.connection: ClientConnection | None = None
+
+    def _make_protocol(self) -> ClientProtocol:
+        return ClientProtocol(self.uri, **self._protocol_kwargs)
+
+    async def _connect(self) -> ClientConnection:
+        loop = asyncio.get_running_loop()
+        protocol = self._make_protocol()
+        connection_kwargs = self._connection_kwargs
+
+        def factory() -> ClientConnection:
+            return ClientConnection(protocol, **connection_kwargs)
+
+        kwargs = dict(self._kwargs)
+        if self._ssl is not None:
+            kwargs["ssl"] = self._ssl
+            kwargs["server_hostname"] = self._server_hostname or self._uri_host
+        if self._sock is not None:
+            transport, connection = await loop.create_connection(factory, sock=self._sock, **kwargs)
+        else:
+            transport, connection = await loop.create_connection(factory, self._host, self._port, **kwargs)
+        try:
+            request = protocol.connect()
+            connection.request = request
+            protocol.send_request(request)
+            connection._flush()
+            await asyncio.shield(connection._handshake)
+        except BaseException:
+            transport.abort()
+            raise
+        return connection
+
+    async def _open(self) -> ClientConnection:
+        if self.open_timeout is None:
+            connection = await self._connect()
+        else:
+            connection = await asyncio.wait_for(self._connect(), self.open_timeout)
+        self.connection = connection
+        return connection
+
+    def __await__(self) -> Generator[Any, None, ClientConnection]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> ClientConnection:
+        return await self._open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.connection is not None
+        await self.connection.close()

@@ -1,0 +1,725 @@
+"""The asyncio glue shared by the client and the server: :class:`Connection`.
+
+A :class:`Connection` is an :class:`asyncio.Protocol` wrapped around one
+sans-IO :class:`fastws.protocol.Protocol`. Received bytes go straight from
+``data_received`` to ``Protocol.receive_data`` (no stream reader in between);
+the events that come out are dispatched at once: complete messages are queued
+for :meth:`Connection.recv`, pongs wake the waiters of :meth:`Connection.ping`,
+and whatever the protocol wants to send (automatic pongs, the close echo) is
+written right away. Time lives here and only here: keepalive pings, the close
+handshake timeout and (in the subclasses) the opening handshake timeout.
+
+Flow control, both ways:
+
+* receiving: the queue of complete messages is bounded (``max_queue``); when
+  it is full the transport stops reading (``pause_reading``), so the kernel's
+  buffers fill up and TCP pushes back on the peer; reading resumes when the
+  application has drained the queue down to its low-water mark;
+* sending: the transport calls ``pause_writing`` when its write buffer grows
+  above ``write_limit``; :meth:`Connection.send` then waits until
+  ``resume_writing`` before returning, so a fast producer cannot fill memory.
+
+Small messages that the application sends while more received messages are
+waiting in the queue (an echo loop working through a burst) are written in
+one ``transport.write`` at the end of the burst instead of one system call
+each; a message sent when nothing else is pending is written immediately, so
+latency is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Union
+
+from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
+from ..exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidState,
+)
+from ..protocol import State
+
+if TYPE_CHECKING:
+    from ..handshake import Request, Response
+    from ..protocol import Protocol
+
+__all__ = ["Connection", "Data"]
+
+#: What :meth:`Connection.recv` returns: ``str`` for text, ``bytes`` for binary.
+Data = Union[str, bytes]
+
+#: RFC 6455 section 7.4.1: 1000 (normal closure) and 1001 (going away) end a
+#: connection normally; 1005 is what a close frame without a code reports.
+_OK_CLOSE_CODES = frozenset((1000, 1001, 1005))
+
+#: Bytes of small messages held back while more received messages wait in the
+#: queue; past this the held data is written at once.
+_COALESCE_LIMIT = 65536
+
+logger = logging.getLogger("fastws")
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+def _queue_limits(max_queue: int | tuple[int, int | None] | None) -> tuple[int | None, int]:
+    """Return the (high, low) water marks of the receive queue, in messages."""
+    if max_queue is None:
+        return None, 0
+    if isinstance(max_queue, tuple):
+        high, low = max_queue
+    else:
+        high, low = max_queue, None
+    if high < 1:
+        raise ValueError("max_queue must be at least 1")
+    if low is None:
+        low = high // 4
+    if not 0 <= low < high:
+        raise ValueError("the low-water mark of max_queue must be in [0, high)")
+    return high, low
+
+
+class Connection(asyncio.Protocol):
+    """One WebSocket connection on top of an asyncio transport.
+
+    Applications get instances from :func:`fastws.connect` (client side) or as
+    the argument of their :func:`fastws.serve` handler (server side); they do
+    not create them.
+
+    Args:
+        protocol: the sans-IO protocol object that this connection drives.
+        ping_interval: seconds between keepalive pings; None disables them.
+        ping_timeout: seconds to wait for the pong of a keepalive ping before
+            failing the connection with 1011; None waits forever.
+        close_timeout: seconds to wait for the closing handshake and for the
+            TCP connection to close before aborting it; None waits forever.
+        max_queue: how many received messages may wait for :meth:`recv`
+            before reading from the network pauses: an int (high-water mark;
+            reading resumes at a quarter of it), a ``(high, low)`` tuple, or
+            None for no limit (not recommended: a fast peer can then fill
+            memory).
+        write_limit: high-water mark of the transport's write buffer, in
+            bytes: :meth:`send` waits while the buffer is above it; an int
+            (the low-water mark is a quarter of it) or a ``(high, low)`` tuple.
+
+    Raises:
+        ValueError: an argument is out of range.
+    """
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        *,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        close_timeout: float | None = 10,
+        max_queue: int | tuple[int, int | None] | None = 16,
+        write_limit: int | tuple[int, int | None] = 32768,
+    ) -> None:
+        self.protocol = protocol
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.close_timeout = close_timeout
+        self._high, self._low = _queue_limits(max_queue)
+        if isinstance(write_limit, tuple):
+            self._write_high, self._write_low = write_limit
+        else:
+            self._write_high, self._write_low = write_limit, None
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        #: The opening handshake's request and response (set by subclasses).
+        self.request: Request | None = None
+        self.response: Response | None = None
+        #: Seconds between the last keepalive or user ping and its pong.
+        self.latency: float = 0.0
+        #: Bytes handed to the transport so far (frames, handshake and all).
+        self.bytes_sent = 0
+
+        self._queue: collections.deque[Data] = collections.deque()
+        self._recv_waiter: asyncio.Future[None] | None = None
+        self._reading_paused = False
+        # Once the application has started the closing handshake it wants no
+        # more messages; like a browser (WHATWG: "if readyState is not OPEN,
+        # return"), messages that arrive after that are dropped.
+        self._discard = False
+
+        self._writing_paused = False
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._held = 0  # bytes of small messages held back (see module doc)
+        self._flush_handle: asyncio.Handle | None = None
+        self._eof_sent = False
+        self._fragmented_send: asyncio.Future[None] | None = None
+
+        # ping payload -> (waiter or None for keepalive pings, time sent, timeout handle)
+        self._pings: dict[bytes, tuple[asyncio.Future[float] | None, float, asyncio.TimerHandle | None]] = {}
+        self._keepalive_handle: asyncio.TimerHandle | None = None
+        self._close_handle: asyncio.TimerHandle | None = None
+
+        self._lost = False
+        self._lost_exc: BaseException | None = None
+        self._closed: asyncio.Future[None] = self.loop.create_future()
+
+    # -- public attributes ---------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The protocol state: CONNECTING, OPEN, CLOSING or CLOSED."""
+        return self.protocol.state
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol negotiated in the opening handshake, if any."""
+        return self.protocol.subprotocol
+
+    @property
+    def local_address(self) -> Any:
+        """The local socket address (``(host, port)`` for IPv4), or None."""
+        return self.transport.get_extra_info("sockname") if self.transport else None
+
+    @property
+    def remote_address(self) -> Any:
+        """The peer's socket address (``(host, port)`` for IPv4), or None."""
+        return self.transport.get_extra_info("peername") if self.transport else None
+
+    @property
+    def close_code(self) -> int | None:
+        """The code of the peer's close frame; 1006 if the connection closed
+        without one, 1005 if it had no code; None while the connection is open.
+        """
+        if not self._lost and self.protocol.state is not State.CLOSED:
+            return None
+        return self.protocol.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The reason of the peer's close frame; None while the connection is open."""
+        if not self._lost and self.protocol.state is not State.CLOSED:
+            return None
+        return self.protocol.close_reason
+
+    # -- receiving -----------------------------------------------------------------
+
+    async def recv(self) -> Data:
+        """Return the next message: ``str`` for text, ``bytes`` for binary.
+
+        Cancelling ``recv`` loses no message: a message is taken off the
+        queue only when it is returned.
+
+        Raises:
+            ConnectionClosedOK: the connection closed normally (1000, 1001)
+                and every received message has been returned.
+            ConnectionClosedError: the connection closed any other way.
+            InvalidState: another coroutine is already waiting in ``recv``.
+        """
+        queue = self._queue
+        while True:
+            if queue:
+                message = queue.popleft()
+                if self._reading_paused and len(queue) <= self._low:
+                    self._resume_reading()
+                return message
+            if self._lost or self.protocol.close_rcvd is not None:
+                raise self._closed_exception()
+            if self._recv_waiter is not None:
+                raise InvalidState("another coroutine is already waiting for the next message")
+            waiter = self.loop.create_future()
+            self._recv_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._recv_waiter = None
+
+    def __aiter__(self) -> AsyncIterator[Data]:
+        return self
+
+    async def __anext__(self) -> Data:
+        """The next message; iteration ends when the connection closes normally.
+
+        Raises:
+            ConnectionClosedError: the connection closed with an error.
+        """
+        try:
+            return await self.recv()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration from None
+
+    # -- sending -------------------------------------------------------------------
+
+    async def send(
+        self,
+        message: str | bytes | bytearray | memoryview | Iterable[Any] | AsyncIterable[Any],
+    ) -> None:
+        """Send a message: text for ``str``, binary for a bytes-like object.
+
+        An iterable or async iterable of ``str`` (or of bytes-like objects) is
+        sent as one fragmented text (binary) message, one frame per item;
+        other messages wait until it is complete. Returns once the message is
+        handed to the transport and its write buffer is below ``write_limit``.
+
+        Args:
+            message: the message, or its fragments.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            TypeError: ``message`` has an unsupported type, or the fragments
+                mix text and binary (the connection is then failed with
+                1011, since the message cannot be taken back).
+        """
+        while self._fragmented_send is not None:
+            await asyncio.shield(self._fragmented_send)
+        protocol = self.protocol
+        if protocol.state is not State.OPEN or self._lost:
+            await self._raise_closed()
+        if isinstance(message, str):
+            protocol.send_text(message)
+            size = len(message)
+        elif isinstance(message, _BYTES_LIKE):
+            protocol.send_binary(message)
+            size = len(message)
+        elif isinstance(message, Mapping):
+            raise TypeError("a dict is not a message: send str, bytes or an iterable of fragments")
+        elif isinstance(message, AsyncIterable):
+            await self._send_fragments(message.__aiter__(), True)
+            return
+        elif isinstance(message, Iterable):
+            await self._send_fragments(iter(message), False)
+            return
+        else:
+            raise TypeError(f"message must be str, bytes-like or an iterable, not {type(message).__name__}")
+        # Hold small messages back while the application is working through a
+        # burst of received ones; write at once otherwise.
+        if self._queue and size < _COALESCE_LIMIT:
+            self._held += size
+            if self._held < _COALESCE_LIMIT:
+                if self._flush_handle is None:
+                    self._flush_handle = self.loop.call_soon(self._flush)
+                return
+        self._flush()
+        if self._writing_paused:
+            await self._drain()
+
+    async def _send_fragments(self, fragments: Any, is_async: bool) -> None:
+        """Send the items of an (async) iterator as one fragmented message."""
+        done = self.loop.create_future()
+        self._fragmented_send = done
+        protocol = self.protocol
+        started = False
+        try:
+            try:
+                first = await fragments.__anext__() if is_async else next(fragments)
+            except (StopIteration, StopAsyncIteration):
+                return  # an empty iterable sends nothing
+            if isinstance(first, str):
+                text = True
+                protocol.send_text(first, fin=False)
+            elif isinstance(first, _BYTES_LIKE):
+                text = False
+                protocol.send_binary(first, fin=False)
+            else:
+                raise TypeError(f"fragments must be str or bytes-like, not {type(first).__name__}")
+            started = True
+            self._flush()
+            if self._writing_paused:
+                await self._drain()
+            while True:
+                try:
+                    fragment = await fragments.__anext__() if is_async else next(fragments)
+                except (StopIteration, StopAsyncIteration):
+                    break
+                if text and isinstance(fragment, str):
+                    fragment = fragment.encode()
+                elif text or not isinstance(fragment, _BYTES_LIKE):
+                    kind = "str" if text else "bytes-like"
+                    raise TypeError(
+                        f"all fragments of a message must be {kind}, not {type(fragment).__name__}"
+                    )
+                if protocol.state is not State.OPEN or self._lost:
+                    await self._raise_closed()
+                protocol.send_continuation(fragment, fin=False)
+                self._flush()
+                if self._writing_paused:
+                    await self._drain()
+            if protocol.state is not State.OPEN or self._lost:
+                await self._raise_closed()
+            protocol.send_continuation(b"", fin=True)
+            self._flush()
+            if self._writing_paused:
+                await self._drain()
+        except BaseException as exc:
+            # A message that is half sent cannot be taken back: RFC 6455
+            # section 7.1.7 lets an endpoint fail the connection, and 1011
+            # says the fault is ours, not the peer's.
+            if started and not isinstance(exc, ConnectionClosed) and protocol.state is State.OPEN:
+                protocol.fail(1011, "error while sending a fragmented message")
+                self._flush()
+                self._start_close_timer()
+            raise
+        finally:
+            self._fragmented_send = None
+            done.set_result(None)
+
+    async def ping(self, data: str | bytes | None = None) -> Awaitable[float]:
+        """Send a ping; return a waiter that completes when its pong arrives.
+
+        ``pong_waiter = await ws.ping(); latency = await pong_waiter``. A pong
+        also acknowledges every ping sent before the one it answers (RFC 6455
+        section 5.5.3 allows a peer to answer only the most recent ping).
+
+        Args:
+            data: the ping's payload (``str`` is UTF-8 encoded, 125 bytes at
+                most); None picks 4 random bytes.
+
+        Returns:
+            a future whose result is the round-trip time in seconds; it fails
+            with :class:`ConnectionClosed` if the connection closes first.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            InvalidState: a ping with the same payload is still unanswered.
+        """
+        if data is None:
+            payload = os.urandom(4)
+            while payload in self._pings:
+                payload = os.urandom(4)
+        else:
+            payload = data.encode() if isinstance(data, str) else bytes(data)
+            if payload in self._pings:
+                raise InvalidState("a ping with the same payload is still waiting for its pong")
+        if self.protocol.state is not State.OPEN or self._lost:
+            await self._raise_closed()
+        self.protocol.send_ping(payload)
+        waiter: asyncio.Future[float] = self.loop.create_future()
+        self._pings[payload] = (waiter, self.loop.time(), None)
+        self._flush()
+        return waiter
+
+    async def pong(self, data: str | bytes = b"") -> None:
+        """Send an unsolicited pong (RFC 6455 section 5.5.3: a heartbeat).
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+        """
+        if self.protocol.state is not State.OPEN or self._lost:
+            await self._raise_closed()
+        self.protocol.send_pong(data.encode() if isinstance(data, str) else bytes(data))
+        self._flush()
+
+    # -- closing -------------------------------------------------------------------
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake and wait until the connection is closed.
+
+        Does nothing but wait if the connection is already closing. The wait
+        is bounded by ``close_timeout``: past it the TCP connection is aborted.
+
+        Args:
+            code: the close code (1000, 1001, 1003, 1007-1011, 3000-4999).
+            reason: the close reason (at most 123 bytes once UTF-8 encoded).
+
+        Raises:
+            ValueError: the code or reason may not be sent.
+        """
+        self._start_closing(code, reason)
+        await asyncio.shield(self._closed)
+
+    def _start_closing(self, code: int, reason: str) -> None:
+        """Send a close frame now, if the connection is open (not a coroutine)."""
+        self._discard = True
+        if self._lost:
+            return
+        protocol = self.protocol
+        if protocol.state is State.OPEN:
+            protocol.send_close(code, reason)
+            self._flush()
+            self._start_close_timer()
+        elif protocol.state is State.CONNECTING:
+            self.transport.close()
+        else:
+            self._start_close_timer()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is closed."""
+        await asyncio.shield(self._closed)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection: close frame with ``code``, then close TCP."""
+        self._discard = True
+        if self._lost:
+            return
+        if self.protocol.state is State.OPEN:
+            self.protocol.fail(code, reason)
+            self._flush()
+            self._start_close_timer()
+        else:
+            self.transport.abort()
+
+    def _start_close_timer(self) -> None:
+        if self._close_handle is None and self.close_timeout is not None and not self._lost:
+            self._close_handle = self.loop.call_later(self.close_timeout, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        # RFC 6455 section 7.1.1: the client "SHOULD wait for the server to
+        # close the connection but MAY close the connection at any time
+        # after sending and receiving a Close message"; a peer that does
+        # neither in time is cut off.
+        self._close_handle = None
+        if not self._lost:
+            self.transport.abort()
+
+    def _closed_exception(self) -> ConnectionClosed:
+        """The exception that says how the connection closed."""
+        protocol = self.protocol
+        rcvd = protocol.close_rcvd
+        sent = protocol.close_sent
+        sent_code = None
+        if sent is not None:
+            sent_code = sent[0]
+        if rcvd is not None:
+            code, reason = rcvd.code, rcvd.reason
+        else:
+            code, reason = 1006, ""
+        if rcvd is not None and sent_code in _OK_CLOSE_CODES and code in _OK_CLOSE_CODES:
+            exc: ConnectionClosed = ConnectionClosedOK(code, reason, sent_code=sent_code)
+        else:
+            exc = ConnectionClosedError(code, reason, sent_code=sent_code)
+        cause = getattr(protocol, "error", None) or self._lost_exc
+        if cause is not None:
+            exc.__cause__ = cause
+        return exc
+
+    async def _raise_closed(self) -> None:
+        """Raise ConnectionClosed, after the closing handshake if it is under way."""
+        if self.protocol.state is State.CONNECTING and not self._lost:
+            raise InvalidState("the opening handshake is not complete")
+        if not self._lost:
+            # Closing: the close code is known only once the handshake ends.
+            self._start_close_timer()
+            await asyncio.shield(self._closed)
+        raise self._closed_exception()
+
+    # -- writing -------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Hand everything the protocol has to send to the transport."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._held = 0
+        chunks = self.protocol.data_to_send()
+        if chunks and not self._lost:
+            self._write(chunks)
+
+    def _write(self, chunks: list[bytes]) -> None:
+        """Write what ``Protocol.data_to_send()`` returned (b"" means EOF)."""
+        transport = self.transport
+        if len(chunks) == 1 and chunks[0]:
+            data = chunks[0]
+            self.bytes_sent += len(data)
+            transport.write(data)
+            return
+        pending: list[bytes] = []
+        for chunk in chunks:
+            if chunk:
+                pending.append(chunk)
+                continue
+            # b"": the protocol says the TCP connection must be closed now.
+            if pending:
+                data = b"".join(pending)
+                self.bytes_sent += len(data)
+                transport.write(data)
+                pending.clear()
+            self._send_eof()
+        if pending:
+            data = b"".join(pending) if len(pending) > 1 else pending[0]
+            self.bytes_sent += len(data)
+            transport.write(data)
+
+    def _send_eof(self) -> None:
+        if self._eof_sent:
+            return
+        self._eof_sent = True
+        transport = self.transport
+        # Half-close when possible, so the peer's last bytes can still be
+        # read; TLS cannot half-close, so close the whole connection.
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
+        self._start_close_timer()
+
+    async def _drain(self) -> None:
+        """Wait until the transport's write buffer is below its low-water mark."""
+        if self._lost:
+            raise self._closed_exception()
+        waiter = self.loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            try:
+                self._drain_waiters.remove(waiter)
+            except ValueError:
+                pass
+        if self._lost and self.protocol.close_rcvd is None:
+            raise self._closed_exception()
+
+    def pause_writing(self) -> None:  # asyncio.Protocol
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:  # asyncio.Protocol
+        self._writing_paused = False
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- reading -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # asyncio.Protocol
+        self.transport = transport  # type: ignore[assignment]
+        transport.set_write_buffer_limits(self._write_high, self._write_low)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:  # asyncio.Protocol
+        protocol = self.protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        if events:
+            self._process_events(events)
+        self._flush()
+        if protocol.close_expected():
+            self._start_close_timer()
+
+    def _process_events(self, events: list[Any]) -> None:
+        queue = self._queue
+        discard = self._discard
+        for event in events:
+            kind = type(event)
+            if kind is TextMessage or kind is BinaryMessage:
+                if not discard:
+                    queue.append(event.data)
+            elif kind is Pong:
+                self._pong_received(event.data)
+            elif kind is Ping or kind is CloseReceived:
+                # The protocol answers pings and close frames by itself.
+                pass
+            else:
+                self._handshake_event(event)
+        if self._high is not None and len(queue) >= self._high and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        waiter = self._recv_waiter
+        if waiter is not None and not waiter.done() and (queue or self.protocol.close_rcvd is not None):
+            waiter.set_result(None)
+
+    def _handshake_event(self, event: Any) -> None:
+        """Handle a Request or Response event (the subclasses' business)."""
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        if not self._lost:
+            self.transport.resume_reading()
+
+    def eof_received(self) -> None:  # asyncio.Protocol
+        self.protocol.receive_eof()
+        events = self.protocol.events_received()
+        if events:
+            self._process_events(events)
+        self._flush()
+        # Returning None lets the transport close itself: after the peer's
+        # EOF the closing handshake is over or has failed, so there is
+        # nothing left to write (and TLS cannot half-close anyway).
+
+    def connection_lost(self, exc: Exception | None) -> None:  # asyncio.Protocol
+        self._lost = True
+        self._lost_exc = exc
+        protocol = self.protocol
+        if protocol.state is not State.CLOSED:
+            try:
+                protocol.receive_eof()
+            except Exception:  # pragma: no cover - the protocol is already done
+                pass
+        protocol.events_received()
+        protocol.data_to_send()
+        for handle in (self._keepalive_handle, self._close_handle, self._flush_handle):
+            if handle is not None:
+                handle.cancel()
+        self._keepalive_handle = self._close_handle = self._flush_handle = None
+        self._abort_pings()
+        if self._recv_waiter is not None and not self._recv_waiter.done():
+            self._recv_waiter.set_result(None)
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    # -- keepalive -----------------------------------------------------------------
+
+    def _start_keepalive(self) -> None:
+        if self.ping_interval is not None and not self._lost:
+            self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)
+
+    def _keepalive(self) -> None:
+        self._keepalive_handle = None
+        if self._lost or self.protocol.state is not State.OPEN:
+            return
+        payload = os.urandom(4)
+        while payload in self._pings:
+            payload = os.urandom(4)
+        self.protocol.send_ping(payload)
+        timeout_handle = None
+        if self.ping_timeout is not None:
+            timeout_handle = self.loop.call_later(self.ping_timeout, self._keepalive_expired, payload)
+        self._pings[payload] = (None, self.loop.time(), timeout_handle)
+        self._flush()
+        self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)  # type: ignore[arg-type]
+
+    def _keepalive_expired(self, payload: bytes) -> None:
+        entry = self._pings.get(payload)
+        if entry is None or self._lost:
+            return
+        if self._reading_paused:
+            # The pong may be sitting unread behind messages the application
+            # has not consumed yet: that is the application's slowness, not
+            # a dead peer. Look again later.
+            self._pings[payload] = (
+                entry[0],
+                entry[1],
+                self.loop.call_later(self.ping_timeout, self._keepalive_expired, payload),  # type: ignore[arg-type]
+            )
+            return
+        del self._pings[payload]
+        logger.debug("keepalive ping timed out; failing the connection with 1011")
+        self._fail(1011, "keepalive ping timeout")
+
+    def _pong_received(self, payload: bytes) -> None:
+        pings = self._pings
+        if payload not in pings:
+            return  # RFC 6455 section 5.5.3: an unsolicited pong is ignored
+        now = self.loop.time()
+        # Acknowledge this ping and every ping sent before it.
+        while pings:
+            key = next(iter(pings))
+            waiter, sent, handle = pings.pop(key)
+            if handle is not None:
+                handle.cancel()
+            if waiter is not None and not waiter.done():
+                waiter.set_result(now - sent)
+            if key == payload:
+                self.latency = now - sent
+                break
+
+    def _abort_pings(self) -> None:
+        exc = self._closed_exception() if self._pings else None
+        for waiter, _, handle in self._pings.values():
+            if handle is not None:
+                handle.cancel()
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)  # type: ignore[arg-type]
+                # Nobody may be awaiting this waiter: cancel() on a done
+                # future does nothing but keep asyncio from logging it.
+                waiter.cancel()
+        self._pings.clear()

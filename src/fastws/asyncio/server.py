@@ -1,0 +1,443 @@
+"""The asyncio WebSocket server: :func:`serve`, :class:`Server`, :class:`ServerConnection`.
+
+``serve(handler, host, port)`` listens; for each TCP connection it runs the
+opening handshake (bounded by ``open_timeout``, so a peer that sends its
+request byte by byte, or never, is dropped), then calls ``await
+handler(connection)``. When the handler returns the connection is closed with
+1000; when it raises, the error is logged and the connection is closed with
+1011; the server itself is never affected. Shutting the server down closes
+every open connection with 1001 (going away) and waits for the handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import ssl as ssl_module
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any, Generator, Union
+
+from ..exceptions import ConnectionClosed
+from ..handshake import Request, Response
+from ..protocol import State
+from ..server import ServerProtocol
+from .connection import Connection
+
+__all__ = ["Server", "ServerConnection", "serve"]
+
+logger = logging.getLogger("fastws.server")
+
+Handler = Callable[["ServerConnection"], Awaitable[Any]]
+ProcessRequest = Callable[
+    ["ServerConnection", Request], Union[Response, None, Awaitable[Union[Response, None]]]
+]
+ProcessResponse = Callable[
+    ["ServerConnection", Request, Response], Union[Response, None, Awaitable[Union[Response, None]]]
+]
+
+
+class ServerConnection(Connection):
+    """The server side of one WebSocket connection (the handler's argument).
+
+    Besides the :class:`~fastws.asyncio.connection.Connection` API it has
+    ``request`` (the client's opening handshake request, with ``path`` and
+    ``headers``), ``response`` (what the server answered) and ``server``.
+    """
+
+    def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
+        super().__init__(protocol, **kwargs)
+        self.server = server
+        self.handler_task: asyncio.Task[None] | None = None
+        self._open_handle: asyncio.TimerHandle | None = None
+
+    def respond(self, status: int, text: str) -> Response:
+        """Build an HTTP response that refuses the handshake (for ``process_request``).
+
+        Args:
+            status: the HTTP status code, e.g. 401 or 404.
+            text: the body, sent as ``text/plain``.
+
+        Returns:
+            the response; return it from ``process_request`` to send it.
+        """
+        return self.protocol.reject(status, text)  # type: ignore[attr-defined,no-any-return]
+
+    # -- opening handshake ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        server = self.server
+        server.connections.add(self)
+        if server.open_timeout is not None:
+            self._open_handle = self.loop.call_later(server.open_timeout, self._open_timed_out)
+
+    def _open_timed_out(self) -> None:
+        self._open_handle = None
+        if self.protocol.state is State.CONNECTING and not self._lost:
+            # The request did not arrive (or was not answered) in time: a
+            # slow or idle peer must not hold a connection forever.
+            logger.debug("opening handshake timed out; dropping %s", self.remote_address)
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        protocol = self.protocol
+        if protocol.state is State.CLOSED and self._open_handle is not None:
+            # A malformed request: the protocol queued its 4xx answer and
+            # the end of the connection; nothing else will happen.
+            exc = getattr(protocol, "handshake_exc", None)
+            if exc is not None:
+                logger.debug("opening handshake failed: %s", exc)
+            self._open_handle.cancel()
+            self._open_handle = None
+            self._start_close_timer()
+
+    def _handshake_event(self, event: Any) -> None:
+        if isinstance(event, Request):
+            self.request = event
+            server = self.server
+            if server.process_request is None and server.process_response is None:
+                self._answer(event, None)
+            else:
+                self.loop.create_task(self._process(event))
+
+    async def _process(self, request: Request) -> None:
+        server = self.server
+        try:
+            response = None
+            if server.process_request is not None:
+                response = server.process_request(self, request)
+                if inspect.isawaitable(response):
+                    response = await response
+            self._answer(request, response)
+        except Exception:
+            logger.error("process_request / process_response failed", exc_info=True)
+            if not self._lost and self.protocol.state is State.CONNECTING:
+                self._send_response(self.protocol.reject(500, "Internal Server Error\n"))  # type: ignore[attr-defined]
+
+    def _answer(self, request: Request, response: Response | None) -> None:
+        if self._lost:
+            return
+        protocol: ServerProtocol = self.protocol  # type: ignore[assignment]
+        if response is None:
+            response = protocol.accept(request)
+            hook = self.server.process_response
+            if hook is not None:
+                modified = hook(self, request, response)
+                if inspect.isawaitable(modified):
+                    # Keep the handshake on the fast path unless the hook
+                    # actually needs to wait.
+                    self.loop.create_task(self._answer_later(modified, response))
+                    return
+                if modified is not None:
+                    response = modified
+        self._send_response(response)
+
+    async def _answer_later(self, modified: Awaitable[Response | None], response: Response) -> None:
+        try:
+            result = await modified
+        except Exception:
+            logger.error("process_response failed", exc_info=True)
+            result = self.protocol.reject(500, "Internal Server Error\n")  # type: ignore[attr-defined]
+        if not self._lost:
+            self._send_response(result if result is not None else response)
+
+    def _send_response(self, response: Response) -> None:
+        protocol: ServerProtocol = self.protocol  # type: ignore[assignment]
+        self.response = response
+        protocol.send_response(response)
+        self._flush()
+        if self._open_handle is not None:
+            self._open_handle.cancel()
+            self._open_handle = None
+        if protocol.state is State.OPEN:
+            self._start_keepalive()
+            self.handler_task = self.loop.create_task(self._run_handler())
+            self.server.handler_tasks.add(self.handler_task)
+            self.handler_task.add_done_callback(self.server.handler_tasks.discard)
+            # Frames that came with the request were parsed already.
+            self._wake_recv()
+        else:
+            self._start_close_timer()
+
+    def _wake_recv(self) -> None:
+        waiter = self._recv_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _run_handler(self) -> None:
+        try:
+            await self.server.handler(self)
+        except ConnectionClosed as exc:
+            logger.debug("handler ended on a closed connection: %s", exc)
+        except Exception:
+            # RFC 6455 section 7.4.1: 1011 "indicates that a server is
+            # terminating the connection because it encountered an
+            # unexpected condition that prevented it from fulfilling the
+            # request".
+            logger.error("connection handler failed", exc_info=True)
+            self._start_closing(1011, "internal error")
+        except asyncio.CancelledError:
+            self._start_closing(1001, "going away")
+            raise
+        try:
+            await self.close()
+        except Exception:  # pragma: no cover - close() only waits
+            logger.debug("error while closing", exc_info=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._open_handle is not None:
+            self._open_handle.cancel()
+            self._open_handle = None
+        self.server.connections.discard(self)
+
+
+class Server:
+    """A listening WebSocket server; returned by :func:`serve`.
+
+    Attributes:
+        connections: the connections currently open (or opening).
+        handler_tasks: the running handler tasks.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        process_request: ProcessRequest | None = None,
+        process_response: ProcessResponse | None = None,
+        open_timeout: float | None = 10,
+        close_timeout: float | None = 10,
+    ) -> None:
+        self.handler = handler
+        self.process_request = process_request
+        self.process_response = process_response
+        self.open_timeout = open_timeout
+        self.close_timeout = close_timeout
+        self.connections: set[ServerConnection] = set()
+        self.handler_tasks: set[asyncio.Task[None]] = set()
+        self.server: asyncio.Server | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        """The listening sockets (``server.sockets[0].getsockname()`` gives the port)."""
+        return tuple(self.server.sockets) if self.server is not None else ()
+
+    def is_serving(self) -> bool:
+        """Whether the server accepts new connections."""
+        return self.server is not None and self.server.is_serving()
+
+    async def start_serving(self) -> None:
+        """Start accepting connections (already done unless ``start_serving=False``)."""
+        assert self.server is not None
+        await self.server.start_serving()
+
+    def close(self, close_connections: bool = True) -> None:
+        """Stop listening and close the server; returns at once.
+
+        Args:
+            close_connections: close every open connection with 1001 (going
+                away) and wait for the handlers, bounded by ``close_timeout``
+                (then remaining handlers are cancelled); when False, wait for
+                the handlers to end by themselves.
+
+        Use :meth:`wait_closed` to wait until it is done.
+        """
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close(close_connections))
+
+    async def _close(self, close_connections: bool) -> None:
+        try:
+            if self.server is not None:
+                self.server.close()
+            # Let connections accepted in this loop iteration register.
+            await asyncio.sleep(0)
+            if close_connections:
+                for connection in list(self.connections):
+                    if connection.protocol.state is State.CONNECTING:
+                        connection.transport.abort()
+                    else:
+                        # RFC 6455 section 7.4.1: 1001 "indicates that an
+                        # endpoint is 'going away', such as a server going down".
+                        connection._start_closing(1001, "server shutting down")
+                closing = [c._closed for c in list(self.connections) if not c._closed.done()]
+                if closing:
+                    await asyncio.wait(closing)
+            tasks = [t for t in self.handler_tasks if not t.done()]
+            if tasks:
+                timeout = self.close_timeout if close_connections else None
+                _, pending = await asyncio.wait(tasks, timeout=timeout)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.wait(pending)
+            if self.server is not None:
+                await self.server.wait_closed()
+        finally:
+            if not self._done.done():
+                self._done.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Wait until the server is closed and every handler has ended."""
+        await asyncio.shield(self._done)
+
+    async def serve_forever(self) -> None:
+        """Wait until the server is closed; on cancellation, close it first.
+
+        Raises:
+            asyncio.CancelledError: the waiting task was cancelled (after
+                the server closed).
+        """
+        try:
+            await asyncio.shield(self._done)
+        except asyncio.CancelledError:
+            self.close()
+            await self.wait_closed()
+            raise
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+class serve:  # noqa: N801 - used like a function, as websockets.serve
+    """Start a WebSocket server; ``await`` it or use it with ``async with``.
+
+    ``server = await serve(handler, "127.0.0.1", 8765)`` or
+    ``async with serve(handler, "127.0.0.1", 8765) as server: ...``.
+
+    Args:
+        handler: ``async def handler(connection)``, called for each
+            connection once its opening handshake succeeded.
+        host: the interface(s) to listen on (None: all).
+        port: the TCP port (0: any free port; see ``server.sockets``).
+        ssl: a server-side :class:`ssl.SSLContext` for ``wss://``.
+        subprotocols: subprotocols the server supports, in order of
+            preference; the first one the client offers is chosen.
+        select_subprotocol: a custom choice, passed to the protocol.
+        origins: allowed values of the Origin header (None in the list
+            allows requests without one); None allows every origin.
+        max_size: the largest message accepted, in bytes (1009 beyond
+            it); None for no limit.
+        max_queue: received messages buffered before reading pauses.
+        write_limit: the write buffer's high-water mark, in bytes.
+        ping_interval: seconds between keepalive pings (None: none).
+        ping_timeout: seconds to wait for a keepalive pong before failing
+            the connection with 1011 (None: forever).
+        open_timeout: seconds the opening handshake may take.
+        close_timeout: seconds the closing handshake may take.
+        compression: only None for now (permessage-deflate comes later).
+        process_request: ``(connection, request) -> Response | None``,
+            sync or async: return a response (e.g. from
+            ``connection.respond(401, "...")``) to refuse the handshake.
+        process_response: ``(connection, request, response) -> Response |
+            None``, sync or async: may replace the 101 response.
+        protocol_options: extra keyword arguments for each
+            :class:`fastws.server.ServerProtocol` (e.g. ``max_fragments``).
+        **kwargs: passed to :meth:`asyncio.loop.create_server` (``sock``,
+            ``reuse_port``, ``backlog``, ``start_serving`` ...).
+
+    Raises:
+        ValueError: ``compression`` is not None.
+        OSError: the address cannot be bound.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str | Sequence[str] | None = None,
+        port: int | None = None,
+        *,
+        ssl: ssl_module.SSLContext | None = None,
+        subprotocols: Sequence[str] | None = None,
+        select_subprotocol: Callable[..., Any] | None = None,
+        origins: Sequence[str | None] | None = None,
+        max_size: int | None = 2**20,
+        max_queue: int | tuple[int, int | None] | None = 16,
+        write_limit: int | tuple[int, int | None] = 32768,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        open_timeout: float | None = 10,
+        close_timeout: float | None = 10,
+        compression: str | None = None,
+        process_request: ProcessRequest | None = None,
+        process_response: ProcessResponse | None = None,
+        protocol_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if compression is not None:
+            raise ValueError(
+                f"compression={compression!r} is not supported yet: only compression=None is "
+                "(permessage-deflate is planned)"
+            )
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._ssl = ssl
+        self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
+        self._protocol_kwargs["max_message_size"] = max_size
+        if subprotocols is not None:
+            self._protocol_kwargs["subprotocols"] = list(subprotocols)
+        if select_subprotocol is not None:
+            self._protocol_kwargs["select_subprotocol"] = select_subprotocol
+        if origins is not None:
+            self._protocol_kwargs["origins"] = list(origins)
+        self._connection_kwargs: dict[str, Any] = {
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "close_timeout": close_timeout,
+            "max_queue": max_queue,
+            "write_limit": write_limit,
+        }
+        self._server_kwargs: dict[str, Any] = {
+            "process_request": process_request,
+            "process_response": process_response,
+            "open_timeout": open_timeout,
+            "close_timeout": close_timeout,
+        }
+        self._kwargs = kwargs
+        self._server: Server | None = None
+
+    async def _create(self) -> Server:
+        loop = asyncio.get_running_loop()
+        server = Server(self._handler, **self._server_kwargs)
+        protocol_kwargs = self._protocol_kwargs
+        connection_kwargs = self._connection_kwargs
+
+        def factory() -> ServerConnection:
+            return ServerConnection(ServerProtocol(**protocol_kwargs), server, **connection_kwargs)
+
+        server.server = await loop.create_server(
+            factory, self._host, self._port, ssl=self._ssl, **self._kwargs
+        )
+        self._server = server
+        return server
+
+    def __await__(self) -> Generator[Any, None, Server]:
+        return self._create().__await__()
+
+    async def __aenter__(self) -> Server:
+        return await self._create()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
