@@ -83,6 +83,7 @@ __all__ = [
     "Response",
     "ResponseParser",
     "ServerExtensionFactory",
+    "SubprotocolSelector",
     "WebSocketURI",
     "accept_key",
     "build_accept_response",
