@@ -3,14 +3,21 @@
 Importing :mod:`fastws` does not import this package (nor :mod:`asyncio`);
 ``fastws.serve``, ``fastws.connect`` and ``fastws.WebSocket`` load it on
 first use. Runs on any asyncio event loop, uvloop included.
+
+The submodules are themselves loaded on first use of one of their names, so
+that, e.g., ``fastws.asyncio.connection`` can be imported on its own.
 """
 
 from __future__ import annotations
 
-from .browser import CloseEvent, Event, InvalidAccessError, MessageEvent, SyntaxErr, WebSocket
-from .client import ClientConnection, connect
-from .connection import Connection, Data
-from .server import Server, ServerConnection, serve
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .browser import CloseEvent, Event, InvalidAccessError, MessageEvent, SyntaxErr, WebSocket
+    from .client import ClientConnection, connect
+    from .connection import Connection, Data
+    from .server import Server, ServerConnection, serve
 
 __all__ = [
     "ClientConnection",
@@ -27,3 +34,32 @@ __all__ = [
     "connect",
     "serve",
 ]
+
+_LAZY = {
+    "CloseEvent": ".browser",
+    "Event": ".browser",
+    "InvalidAccessError": ".browser",
+    "MessageEvent": ".browser",
+    "SyntaxErr": ".browser",
+    "WebSocket": ".browser",
+    "ClientConnection": ".client",
+    "connect": ".client",
+    "Connection": ".connection",
+    "Data": ".connection",
+    "Server": ".server",
+    "ServerConnection": ".server",
+    "serve": ".server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastws.asyncio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -428,17 +428,20 @@ class Connection(asyncio.Protocol):
 
     def _start_closing(self, code: int, reason: str) -> None:
         """Send a close frame now, if the connection is open (not a coroutine)."""
-        self._discard = True
         if self._lost:
+            self._discard = True
             return
         protocol = self.protocol
         if protocol.state is State.OPEN:
-            protocol.send_close(code, reason)
+            protocol.send_close(code, reason)  # may raise ValueError: nothing changed then
+            self._discard = True
             self._flush()
             self._start_close_timer()
         elif protocol.state is State.CONNECTING:
+            self._discard = True
             self.transport.close()
         else:
+            self._discard = True
             self._start_close_timer()
 
     async def wait_closed(self) -> None:
@@ -581,6 +584,9 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # asyncio.Protocol
         self.transport = transport  # type: ignore[assignment]
         transport.set_write_buffer_limits(self._write_high, self._write_low)  # type: ignore[attr-defined]
+        if self.protocol.state is State.OPEN:
+            # Created open (no opening handshake to wait for).
+            self._start_keepalive()
 
     def data_received(self, data: bytes) -> None:  # asyncio.Protocol
         protocol = self.protocol
