@@ -8,24 +8,20 @@ handshake within ``open_timeout`` and returns the open connection.
 from __future__ import annotations
 
 import asyncio
-import platform
 import ssl as ssl_module
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Generator
 
-from .. import __version__
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
-from ..handshake import parse_uri
+from ..handshake import USER_AGENT, HeadersLike, parse_uri
 from ..protocol import State
 from .connection import Connection
 
-__all__ = ["USER_AGENT", "ClientConnection", "connect"]
+__all__ = ["ClientConnection", "connect"]
 
 
-#: The User-Agent header sent by default.
-USER_AGENT = f"Python/{platform.python_version()} fastws/{__version__}"
 
 
 class ClientConnection(Connection):
@@ -83,7 +79,8 @@ class connect:  # noqa: N801 - used like a function, as websockets.connect
         sock: an already connected socket to use instead.
         subprotocols: subprotocols to offer, in order of preference.
         origin: the Origin header to send.
-        additional_headers: extra request headers (a mapping or pairs).
+        additional_headers: extra request headers (a mapping, pairs or
+            :class:`fastws.handshake.Headers`).
         user_agent_header: the User-Agent header; None sends none.
         open_timeout: seconds for the TCP/TLS connection and the opening
             handshake together; None waits forever.
@@ -119,7 +116,7 @@ class connect:  # noqa: N801 - used like a function, as websockets.connect
         sock: Any = None,
         subprotocols: Sequence[str] | None = None,
         origin: str | None = None,
-        additional_headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        additional_headers: HeadersLike | None = None,
         user_agent_header: str | None = USER_AGENT,
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
@@ -149,20 +146,15 @@ class connect:  # noqa: N801 - used like a function, as websockets.connect
         self._port = port if port is not None else uri_port
         self._uri_host = uri_host
         self._sock = sock
-        headers: list[tuple[str, str]] = []
-        if additional_headers is not None:
-            items = additional_headers.items() if isinstance(additional_headers, Mapping) else additional_headers
-            headers.extend((str(k), str(v)) for k, v in items)
-        if user_agent_header and not any(k.lower() == "user-agent" for k, _ in headers):
-            headers.append(("User-Agent", user_agent_header))
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
         self._protocol_kwargs["max_message_size"] = max_size
+        self._protocol_kwargs["user_agent"] = user_agent_header
         if subprotocols is not None:
             self._protocol_kwargs["subprotocols"] = list(subprotocols)
         if origin is not None:
             self._protocol_kwargs["origin"] = origin
-        if headers:
-            self._protocol_kwargs["additional_headers"] = headers
+        if additional_headers is not None:
+            self._protocol_kwargs["additional_headers"] = additional_headers
         self._connection_kwargs: dict[str, Any] = {
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Generator, Union
 
 from ..exceptions import ConnectionClosed
-from ..handshake import Request, Response
+from ..handshake import USER_AGENT, Request, Response
 from ..protocol import State
 from ..server import ServerProtocol
 from .connection import Connection
@@ -148,6 +148,10 @@ class ServerConnection(Connection):
         protocol: ServerProtocol = self.protocol  # type: ignore[assignment]
         self.response = response
         protocol.send_response(response)
+        # Frames the client sent before the 101 are parsed by send_response.
+        events = protocol.events_received()
+        if events:
+            self._process_events(events)
         self._flush()
         if self._open_handle is not None:
             self._open_handle.cancel()
@@ -157,15 +161,8 @@ class ServerConnection(Connection):
             self.handler_task = self.loop.create_task(self._run_handler())
             self.server.handler_tasks.add(self.handler_task)
             self.handler_task.add_done_callback(self.server.handler_tasks.discard)
-            # Frames that came with the request were parsed already.
-            self._wake_recv()
         else:
             self._start_close_timer()
-
-    def _wake_recv(self) -> None:
-        waiter = self._recv_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     async def _run_handler(self) -> None:
         try:
@@ -340,6 +337,7 @@ class serve:  # noqa: N801 - used like a function, as websockets.serve
         open_timeout: seconds the opening handshake may take.
         close_timeout: seconds the closing handshake may take.
         compression: only None for now (permessage-deflate comes later).
+        server_header: the Server header of responses; None sends none.
         process_request: ``(connection, request) -> Response | None``,
             sync or async: return a response (e.g. from
             ``connection.respond(401, "...")``) to refuse the handshake.
@@ -373,6 +371,7 @@ class serve:  # noqa: N801 - used like a function, as websockets.serve
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
         compression: str | None = None,
+        server_header: str | None = USER_AGENT,
         process_request: ProcessRequest | None = None,
         process_response: ProcessResponse | None = None,
         protocol_options: dict[str, Any] | None = None,
@@ -389,6 +388,7 @@ class serve:  # noqa: N801 - used like a function, as websockets.serve
         self._ssl = ssl
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
         self._protocol_kwargs["max_message_size"] = max_size
+        self._protocol_kwargs["server_header"] = server_header
         if subprotocols is not None:
             self._protocol_kwargs["subprotocols"] = list(subprotocols)
         if select_subprotocol is not None:
