@@ -32,11 +32,15 @@ async def pair(
     a, b = socket.socketpair()
     opts = {"ping_interval": None}
     _, server = await loop.connect_accepted_socket(
-        lambda: Connection(Protocol(Side.SERVER, **(server_protocol or {})), **{**opts, **(server_options or {})}),
+        lambda: Connection(
+            Protocol(Side.SERVER, **(server_protocol or {})), **{**opts, **(server_options or {})}
+        ),
         a,
     )
     _, client = await loop.connect_accepted_socket(
-        lambda: Connection(Protocol(Side.CLIENT, **(client_protocol or {})), **{**opts, **(client_options or {})}),
+        lambda: Connection(
+            Protocol(Side.CLIENT, **(client_protocol or {})), **{**opts, **(client_options or {})}
+        ),
         b,
     )
     try:

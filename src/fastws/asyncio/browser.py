@@ -80,7 +80,7 @@ class Event:
 
     __slots__ = ("target", "type")
 
-    def __init__(self, type: str, target: WebSocket | None = None) -> None:  # noqa: A002
+    def __init__(self, type: str, target: WebSocket | None = None) -> None:
         self.type = type
         self.target = target
 
@@ -121,7 +121,7 @@ class CloseEvent(Event):
 
     __slots__ = ("code", "reason", "wasClean")
 
-    def __init__(self, wasClean: bool, code: int, reason: str, target: WebSocket | None = None) -> None:  # noqa: N803
+    def __init__(self, wasClean: bool, code: int, reason: str, target: WebSocket | None = None) -> None:
         super().__init__("close", target)
         self.wasClean = wasClean
         self.code = code
@@ -156,7 +156,7 @@ def _handler_property(name: str) -> property:
     def get(self: WebSocket) -> Listener | None:
         return self._handlers.get(name)
 
-    def set(self: WebSocket, value: Listener | None) -> None:  # noqa: A001
+    def set(self: WebSocket, value: Listener | None) -> None:
         if value is not None and not callable(value):
             raise TypeError(f"on{name} must be callable or None")
         listeners = self._listeners[name]
@@ -257,7 +257,7 @@ class WebSocket:
         return self._url
 
     @property
-    def readyState(self) -> int:  # noqa: N802
+    def readyState(self) -> int:
         """CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3)."""
         return self._ready_state
 
@@ -274,12 +274,12 @@ class WebSocket:
         return self._extensions
 
     @property
-    def binaryType(self) -> str:  # noqa: N802
+    def binaryType(self) -> str:
         """How binary messages are delivered: ``"bytes"`` or ``"bytearray"``."""
         return self._binary_type
 
     @binaryType.setter
-    def binaryType(self, value: str) -> None:  # noqa: N802
+    def binaryType(self, value: str) -> None:
         if value not in ("bytes", "bytearray"):
             raise ValueError(f"binaryType must be 'bytes' or 'bytearray', not {value!r}")
         self._binary_type = value
@@ -287,7 +287,7 @@ class WebSocket:
     binary_type = binaryType
 
     @property
-    def bufferedAmount(self) -> int:  # noqa: N802
+    def bufferedAmount(self) -> int:
         """Bytes of application data passed to :meth:`send` and not yet
         handed to the network (the kernel), per the standard: frame headers
         are not counted; data sent after closing is counted and never leaves.
@@ -398,7 +398,7 @@ class WebSocket:
             # means the same thing ("normal closure").
             connection._start_closing(1000, reason)
 
-    def add_event_listener(self, type: str, listener: Listener, *, once: bool = False) -> None:  # noqa: A002
+    def add_event_listener(self, type: str, listener: Listener, *, once: bool = False) -> None:
         """Add ``listener`` for ``type`` events (``open``, ``message``, ``error``, ``close``).
 
         Adding the same listener twice does nothing, as in the DOM.
@@ -414,9 +414,9 @@ class WebSocket:
                 return
         listeners.append((listener, once))
 
-    addEventListener = add_event_listener  # noqa: N815
+    addEventListener = add_event_listener
 
-    def remove_event_listener(self, type: str, listener: Listener) -> None:  # noqa: A002
+    def remove_event_listener(self, type: str, listener: Listener) -> None:
         """Remove a listener added with :meth:`add_event_listener`."""
         listeners = self._listeners.get(type, [])
         for entry in listeners:
@@ -424,7 +424,7 @@ class WebSocket:
                 listeners.remove(entry)
                 return
 
-    removeEventListener = remove_event_listener  # noqa: N815
+    removeEventListener = remove_event_listener
 
     async def wait_closed(self) -> CloseEvent:
         """Wait until the connection is CLOSED; return the close event.

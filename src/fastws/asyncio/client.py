@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import ssl as ssl_module
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from types import TracebackType
-from typing import Any, Generator
+from typing import Any
 
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
 from ..handshake import USER_AGENT, HeadersLike, parse_uri
-from ..protocol import State
 from .connection import Connection
 
 __all__ = ["ClientConnection", "connect"]
-
-
 
 
 class ClientConnection(Connection):
@@ -46,8 +43,10 @@ class ClientConnection(Connection):
     def _handshake_event(self, event: Any) -> None:
         # The only non-message event a client protocol emits: the validated
         # 101 response, after which the connection is open.
+        # (The same read may also have brought frames, a close frame even,
+        # so the state may already be past OPEN.)
         self.response = event
-        if self.protocol.state is State.OPEN and not self._handshake.done():
+        if not self._handshake.done():
             self._handshake.set_result(None)
             self._start_keepalive()
 
@@ -63,7 +62,7 @@ class ClientConnection(Connection):
             self._handshake.exception()  # retrieved: connect() may be gone
 
 
-class connect:  # noqa: N801 - used like a function, as websockets.connect
+class connect:
     """Open a WebSocket connection; ``await`` it or use it with ``async with``.
 
     Args:

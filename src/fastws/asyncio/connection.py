@@ -33,7 +33,7 @@ import collections
 import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 from ..exceptions import (
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "Data"]
 
 #: What :meth:`Connection.recv` returns: ``str`` for text, ``bytes`` for binary.
-Data = Union[str, bytes]
+Data = str | bytes
 
 #: RFC 6455 section 7.4.1: 1000 (normal closure) and 1001 (going away) end a
 #: connection normally; 1005 is what a close frame without a code reports.

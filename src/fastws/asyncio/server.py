@@ -15,9 +15,9 @@ import asyncio
 import inspect
 import logging
 import ssl as ssl_module
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import TracebackType
-from typing import Any, Generator, Union
+from typing import Any
 
 from ..exceptions import ConnectionClosed
 from ..handshake import USER_AGENT, Request, Response
@@ -30,11 +30,9 @@ __all__ = ["Server", "ServerConnection", "serve"]
 logger = logging.getLogger("fastws.server")
 
 Handler = Callable[["ServerConnection"], Awaitable[Any]]
-ProcessRequest = Callable[
-    ["ServerConnection", Request], Union[Response, None, Awaitable[Union[Response, None]]]
-]
+ProcessRequest = Callable[["ServerConnection", Request], Response | Awaitable[Response | None] | None]
 ProcessResponse = Callable[
-    ["ServerConnection", Request, Response], Union[Response, None, Awaitable[Union[Response, None]]]
+    ["ServerConnection", Request, Response], Response | Awaitable[Response | None] | None
 ]
 
 
@@ -310,7 +308,7 @@ class Server:
         await self.wait_closed()
 
 
-class serve:  # noqa: N801 - used like a function, as websockets.serve
+class serve:
     """Start a WebSocket server; ``await`` it or use it with ``async with``.
 
     ``server = await serve(handler, "127.0.0.1", 8765)`` or

@@ -1,0 +1,306 @@
+"""fastws.serve: handshake, handlers, errors, shutdown, timeouts (over loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from fastws import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
+from fastws.asyncio import Server, ServerConnection, connect, serve
+from fastws.protocol import State
+
+
+def port_of(server: Server) -> int:
+    return int(server.sockets[0].getsockname()[1])
+
+
+async def echo(ws: ServerConnection) -> None:
+    async for message in ws:
+        await ws.send(message)
+
+
+async def read_http_head(reader: asyncio.StreamReader) -> bytes:
+    return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+
+
+REQUEST = (
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+class TestServe:
+    async def test_await_form_and_echo(self) -> None:
+        server = await serve(echo, "127.0.0.1", 0)
+        try:
+            assert server.is_serving()
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/path?q=1") as ws:
+                await ws.send("hello")
+                assert await ws.recv() == "hello"
+                await ws.send(b"\x01\x02")
+                assert await ws.recv() == b"\x01\x02"
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert not server.is_serving()
+
+    async def test_handler_sees_request_and_addresses(self) -> None:
+        seen: dict[str, Any] = {}
+
+        async def handler(ws: ServerConnection) -> None:
+            assert ws.request is not None and ws.response is not None
+            seen["path"] = ws.request.path
+            seen["ua"] = ws.request.headers.get("User-Agent")
+            seen["status"] = ws.response.status
+            seen["local"] = ws.local_address
+            seen["remote"] = ws.remote_address
+            await ws.send("done")
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = port_of(server)
+            async with connect(f"ws://127.0.0.1:{port}/chat?room=1") as ws:
+                assert await ws.recv() == "done"
+                local = ws.local_address
+                assert ws.remote_address == ("127.0.0.1", port)
+        assert seen["path"] == "/chat?room=1"
+        assert seen["ua"] and "fastws" in seen["ua"]
+        assert seen["status"] == 101
+        assert seen["local"] == ("127.0.0.1", port)
+        assert seen["remote"] == local
+
+    async def test_handler_return_closes_with_1000(self) -> None:
+        async def handler(ws: ServerConnection) -> None:
+            await ws.send("bye")
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:
+                assert await ws.recv() == "bye"
+                with pytest.raises(ConnectionClosedOK):
+                    await ws.recv()
+                assert ws.close_code == 1000
+
+    async def test_handler_error_closes_with_1011_and_is_logged(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        async def handler(ws: ServerConnection) -> None:
+            if await ws.recv() == "boom":
+                raise RuntimeError("handler bug")
+            await ws.send("fine")
+
+        caplog.set_level(logging.ERROR, logger="fastws.server")
+        async with serve(handler, "127.0.0.1", 0) as server:
+            url = f"ws://127.0.0.1:{port_of(server)}/"
+            async with connect(url) as ws:
+                await ws.send("boom")
+                with pytest.raises(ConnectionClosedError) as info:
+                    await ws.recv()
+                assert info.value.code == 1011
+            # The server is still up.
+            async with connect(url) as ws:
+                await ws.send("ok")
+                assert await ws.recv() == "fine"
+        assert any("handler bug" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+    async def test_handler_ending_on_closed_connection_is_not_an_error(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        async def handler(ws: ServerConnection) -> None:
+            while True:
+                await ws.recv()
+
+        caplog.set_level(logging.ERROR, logger="fastws.server")
+        async with serve(handler, "127.0.0.1", 0) as server:
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/"):
+                pass
+            await asyncio.sleep(0.05)
+        assert not caplog.records
+
+    async def test_shutdown_closes_connections_with_1001(self) -> None:
+        finished = asyncio.Event()
+
+        async def handler(ws: ServerConnection) -> None:
+            try:
+                async for _ in ws:
+                    pass
+            finally:
+                finished.set()
+
+        server = await serve(handler, "127.0.0.1", 0)
+        clients = [await connect(f"ws://127.0.0.1:{port_of(server)}/") for _ in range(3)]
+        server.close()
+        for ws in clients:
+            with pytest.raises(ConnectionClosedOK) as info:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert info.value.code == 1001
+        await asyncio.wait_for(server.wait_closed(), 5)
+        assert finished.is_set()
+        assert not server.connections and not server.handler_tasks
+
+    async def test_shutdown_cancels_handlers_that_ignore_the_close(self) -> None:
+        cancelled = asyncio.Event()
+
+        async def handler(ws: ServerConnection) -> None:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        server = await serve(handler, "127.0.0.1", 0, close_timeout=0.2)
+        ws = await connect(f"ws://127.0.0.1:{port_of(server)}/")
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+        assert cancelled.is_set()
+        with pytest.raises(ConnectionClosedOK):
+            await ws.recv()
+
+    async def test_serve_forever_returns_after_close(self) -> None:
+        server = await serve(echo, "127.0.0.1", 0)
+        task = asyncio.create_task(server.serve_forever())
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        server.close()
+        await asyncio.wait_for(task, 5)
+
+    async def test_serve_forever_cancelled_closes_the_server(self) -> None:
+        server = await serve(echo, "127.0.0.1", 0)
+        ws = await connect(f"ws://127.0.0.1:{port_of(server)}/")
+        task = asyncio.create_task(server.serve_forever())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        assert not server.is_serving()
+        with pytest.raises(ConnectionClosedOK):
+            await ws.recv()
+
+    async def test_compression_other_than_none_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="compression"):
+            serve(echo, "127.0.0.1", 0, compression="deflate")
+
+
+class TestHandshake:
+    async def test_slow_handshake_is_dropped(self) -> None:
+        async with serve(echo, "127.0.0.1", 0, open_timeout=0.2) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            writer.write(REQUEST[:20])  # a slowloris peer: never finishes
+            start = asyncio.get_running_loop().time()
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            assert asyncio.get_running_loop().time() - start < 3
+            writer.close()
+
+    async def test_malformed_request_gets_400(self) -> None:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # not an upgrade
+            head = await read_http_head(reader)
+            assert head.split(b" ", 2)[1] in (b"400", b"426")
+            writer.close()
+
+    async def test_raw_handshake_accept_key(self) -> None:
+        # RFC 6455 section 1.3's example key and accept value.
+        async with serve(echo, "127.0.0.1", 0) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            writer.write(REQUEST)
+            head = await read_http_head(reader)
+            assert head.startswith(b"HTTP/1.1 101 ")
+            assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
+            writer.close()
+
+    async def test_process_request_can_refuse(self) -> None:
+        def process_request(ws: ServerConnection, request: Any) -> Any:
+            if request.headers.get("Authorization") != "Bearer good":
+                return ws.respond(401, "who are you?\n")
+            return None
+
+        async with serve(echo, "127.0.0.1", 0, process_request=process_request) as server:
+            url = f"ws://127.0.0.1:{port_of(server)}/"
+            with pytest.raises(InvalidStatus) as info:
+                await connect(url)
+            assert info.value.status == 401
+            async with connect(url, additional_headers={"Authorization": "Bearer good"}) as ws:
+                await ws.send("in")
+                assert await ws.recv() == "in"
+
+    async def test_async_process_request(self) -> None:
+        async def process_request(ws: ServerConnection, request: Any) -> Any:
+            await asyncio.sleep(0.01)
+            return ws.respond(404, "nothing here\n") if request.path != "/ok" else None
+
+        async with serve(echo, "127.0.0.1", 0, process_request=process_request) as server:
+            with pytest.raises(InvalidStatus) as info:
+                await connect(f"ws://127.0.0.1:{port_of(server)}/nope")
+            assert info.value.status == 404
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/ok") as ws:
+                await ws.send("x")
+                assert await ws.recv() == "x"
+
+    async def test_process_response_adds_a_header(self) -> None:
+        def process_response(ws: ServerConnection, request: Any, response: Any) -> None:
+            response.headers["X-Test"] = "yes"
+
+        async with serve(echo, "127.0.0.1", 0, process_response=process_response) as server:
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:
+                assert ws.response is not None
+                assert ws.response.headers["X-Test"] == "yes"
+
+    async def test_process_request_error_gives_500(self, caplog: pytest.LogCaptureFixture) -> None:
+        def process_request(ws: ServerConnection, request: Any) -> Any:
+            raise RuntimeError("hook bug")
+
+        caplog.set_level(logging.CRITICAL, logger="fastws.server")
+        async with serve(echo, "127.0.0.1", 0, process_request=process_request) as server:
+            with pytest.raises(InvalidStatus) as info:
+                await connect(f"ws://127.0.0.1:{port_of(server)}/")
+            assert info.value.status == 500
+
+    async def test_origin_refused_with_403(self) -> None:
+        async with serve(echo, "127.0.0.1", 0, origins=["https://good.example"]) as server:
+            url = f"ws://127.0.0.1:{port_of(server)}/"
+            with pytest.raises(InvalidStatus) as info:
+                await connect(url, origin="https://evil.example")
+            assert info.value.status == 403
+            async with connect(url, origin="https://good.example") as ws:
+                await ws.send("ok")
+                assert await ws.recv() == "ok"
+
+    async def test_subprotocol_negotiation(self) -> None:
+        async def handler(ws: ServerConnection) -> None:
+            await ws.send(ws.subprotocol or "none")
+
+        async with serve(handler, "127.0.0.1", 0, subprotocols=["chat.v2", "chat.v1"]) as server:
+            url = f"ws://127.0.0.1:{port_of(server)}/"
+            async with connect(url, subprotocols=["chat.v1", "chat.v2"]) as ws:
+                assert ws.subprotocol == "chat.v2"
+                assert await ws.recv() == "chat.v2"
+            async with connect(url, subprotocols=["other"]) as ws:
+                assert ws.subprotocol is None
+                assert await ws.recv() == "none"
+
+    async def test_frames_sent_right_after_the_request(self) -> None:
+        # A client that does not wait for the 101 (RFC 6455 section 4.1 says
+        # it must): the frame is still delivered once the server accepts.
+        from fastws.codec import encode_frame
+
+        async with serve(echo, "127.0.0.1", 0) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            writer.write(REQUEST + encode_frame(1, b"early", mask=b"abcd"))
+            await read_http_head(reader)
+            frame = await asyncio.wait_for(reader.readexactly(7), 5)
+            assert frame == b"\x81\x05early"
+            writer.close()
+
+    async def test_connection_state_after_handshake(self) -> None:
+        states: list[State] = []
+
+        async def handler(ws: ServerConnection) -> None:
+            states.append(ws.state)
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:
+                with pytest.raises(ConnectionClosedOK):
+                    await ws.recv()
+        assert states == [State.OPEN]
