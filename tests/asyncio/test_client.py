@@ -180,7 +180,7 @@ class TestFailures:
             b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"
         )
         try:
-            with pytest.raises(InvalidHandshake, match="(?i)accept"):
+            with pytest.raises(InvalidHandshake, match=r"(?i)accept"):
                 await connect(f"ws://127.0.0.1:{port}/")
         finally:
             server.close()
