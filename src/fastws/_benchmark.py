@@ -59,6 +59,7 @@ __all__ = [
     "Result",
     "Unavailable",
     "add_arguments",
+    "calibrate",
     "encode_case",
     "format_size",
     "load_twins",
@@ -265,6 +266,15 @@ def encode_case(size: int, masked: bool) -> Case:
 # -- implementations ---------------------------------------------------------------------
 
 
+def _equals(expected: bytes) -> Callable[[object], bool]:
+    """A check that a result holds exactly ``expected`` (bytes or bytearray)."""
+
+    def check(result: object) -> bool:
+        return isinstance(result, (bytes, bytearray)) and result == expected
+
+    return check
+
+
 class Op(NamedTuple):
     """One timed call, ``fn(*args)``, and how to judge the result of one call."""
 
@@ -351,29 +361,29 @@ def _no_picows_mask(case: Case) -> Op:
 
 def _mask_fastws(mod: ModuleType, case: Case) -> Op:
     expected = _masked(case.size)
-    return Op(mod.apply_mask, (_payload(case.size), MASK), expected.__eq__)
+    return Op(mod.apply_mask, (_payload(case.size), MASK), _equals(expected))
 
 
 def _mask_websockets_c(case: Case) -> Op:
     fn = _peer("websockets.speedups").apply_mask
-    return Op(fn, (_payload(case.size), MASK), _masked(case.size).__eq__)
+    return Op(fn, (_payload(case.size), MASK), _equals(_masked(case.size)))
 
 
 def _mask_websockets_py(case: Case) -> Op:
     fn = _peer("websockets.utils").apply_mask
-    return Op(fn, (_payload(case.size), MASK), _masked(case.size).__eq__)
+    return Op(fn, (_payload(case.size), MASK), _equals(_masked(case.size)))
 
 
 def _mask_wsaccel(case: Case) -> Op:
     # A masker keeps its position across calls (the key rotates); only the
     # first call starts at mask[0], and that is the one checked.
     masker = _peer("wsaccel.xormask").XorMaskerSimple(MASK)
-    return Op(masker.process, (_payload(case.size),), _masked(case.size).__eq__)
+    return Op(masker.process, (_payload(case.size),), _equals(_masked(case.size)))
 
 
 def _mask_wsproto(case: Case) -> Op:
     masker = _peer("wsproto.frame_protocol").XorMaskerSimple(MASK)
-    return Op(masker.process, (_payload(case.size),), _masked(case.size).__eq__)
+    return Op(masker.process, (_payload(case.size),), _equals(_masked(case.size)))
 
 
 def _memcpy(data: bytes) -> Op:
@@ -389,7 +399,7 @@ def _memcpy(data: bytes) -> Op:
     for some source/destination alignments, which would make the reference
     depend on where the allocator put two buffers.
     """
-    return Op(memoryview(data).tobytes, (), data.__eq__)
+    return Op(memoryview(data).tobytes, (), _equals(data))
 
 
 def _memcpy_copy(case: Case) -> Op:
@@ -929,6 +939,16 @@ QUICK = Timing(target_ns=8_000_000, repeats=3, max_ns=150_000_000)
 FULL = Timing(target_ns=40_000_000, repeats=7, max_ns=1_500_000_000)
 
 
+def calibrate(op: Op, target_ns: int) -> tuple[int, float]:
+    """How many calls of ``op`` take about ``target_ns``, and the ns per call seen."""
+    fn, args = op.fn, op.args
+    n, elapsed = 1, _loop(fn, args, 1)
+    while elapsed < target_ns // 10:
+        n *= 10
+        elapsed = _loop(fn, args, n)
+    return max(1, round(n * target_ns / max(elapsed, 1))), elapsed / n
+
+
 def measure(op: Op, timing: Timing) -> float:
     """Best nanoseconds per call over the repeats (the least disturbed one)."""
     fn, args = op.fn, op.args
@@ -936,12 +956,7 @@ def measure(op: Op, timing: Timing) -> float:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        n, elapsed = 1, _loop(fn, args, 1)
-        while elapsed < timing.target_ns // 10:
-            n *= 10
-            elapsed = _loop(fn, args, n)
-        best = elapsed / n
-        n = max(1, round(n * timing.target_ns / max(elapsed, 1)))
+        n, best = calibrate(op, timing.target_ns)
         for _ in range(timing.repeats):
             if time.perf_counter_ns() - started > timing.max_ns:
                 break
