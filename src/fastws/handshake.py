@@ -1102,6 +1102,23 @@ def build_accept_response(
     return Response(101, "Switching Protocols", headers)
 
 
+# RFC 9110 section 15 reason phrases for the statuses fastws sends itself;
+# http.HTTPStatus's phrases differ between Python versions for some of them
+# (414 was "Request-URI Too Long" before 3.13).
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    414: "URI Too Long",
+    426: "Upgrade Required",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+
+
 def build_reject_response(
     status: int,
     text: str,
@@ -1121,10 +1138,12 @@ def build_reject_response(
         A response with ``Content-Type: text/plain; charset=utf-8``,
         ``Content-Length`` and ``Connection: close``.
     """
-    try:
-        reason = http.HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
+    reason = _REASONS.get(status)
+    if reason is None:
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
     response_headers = Headers(headers)
     body = text.encode("utf-8")
     if server is not None:
