@@ -89,6 +89,10 @@ fi
 # sources in src/fastws/, so tests import the compiled twin from the tree.
 # After editing _codec.pyx, run this script again (or `python setup.py build_ext --inplace`).
 export FASTWS_BUILD_EXTENSION="${FASTWS_BUILD_EXTENSION-yes}"
+if [ "$FASTWS_BUILD_EXTENSION" = "yes" ] && [ ! -f src/fastws/_codec.pyx ]; then
+    echo "[setup] error: FASTWS_BUILD_EXTENSION=yes but src/fastws/_codec.pyx is missing" >&2
+    exit 1
+fi
 say "pip install -e '.[$EXTRAS]' (FASTWS_BUILD_EXTENSION=${FASTWS_BUILD_EXTENSION:-unset})"
 "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
 
