@@ -1123,9 +1123,12 @@ def _simd(mod: ModuleType) -> str:
         fn = getattr(mod, name, None)
         if callable(fn):
             try:
-                return str(fn())
+                info = fn()
             except Exception as exc:  # a diagnostic must not stop the run
                 return f"{name}() failed: {exc!r}"
+            if isinstance(info, dict):
+                return ", ".join(f"{key} {value}" for key, value in info.items())
+            return str(info)
     for name in ("_SIMD", "SIMD"):
         if hasattr(mod, name):
             return str(getattr(mod, name))
@@ -1176,6 +1179,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZES",
         help="comma-separated payload sizes to use instead of the defaults, e.g. 8,1K,64K,1M",
     )
+    parser.add_argument(
+        "--simd",
+        default=None,
+        metavar="LEVEL",
+        help="force the compiled twin's SIMD level (generic, sse2, avx2, avx512, neon) to compare kernels",
+    )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
 
 
@@ -1219,6 +1228,15 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         raise SystemExit(f"fastws bench: {exc}") from None
     timing = QUICK if args.quick else FULL
     twins = load_twins()
+    if args.simd:
+        compiled = twins.get("cython")
+        chooser = getattr(compiled, "_set_simd", None)
+        if not callable(chooser):
+            raise SystemExit("fastws bench: --simd needs the compiled twin, with SIMD selection")
+        try:
+            chooser(args.simd)
+        except (ValueError, TypeError) as exc:
+            raise SystemExit(f"fastws bench: --simd {args.simd}: {exc}") from None
     env = environment(twins)
 
     out.write("fastws codec benchmarks" + (" (quick)" if args.quick else "") + "\n")
