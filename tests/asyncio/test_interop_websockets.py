@@ -38,7 +38,7 @@ async def websockets_echo(ws: Any) -> None:
 
 
 def port_of(server: Any) -> int:
-    return int(list(server.sockets)[0].getsockname()[1])
+    return int(next(iter(server.sockets)).getsockname()[1])
 
 
 class TestFastwsServerWebsocketsClient:
