@@ -1,0 +1,923 @@
+# cython: language_level=3, freethreading_compatible=True
+"""The compiled (Cython) codec twin.
+
+Same names, signatures, results, exceptions and messages as the pure twin
+(``_codec_py.py``); ``_codec.pyi`` is the contract both satisfy. The hot
+loops are C kernels in ``_simd/`` (masking and UTF-8 validation) chosen at
+import time from what the CPU supports; ``FASTWS_SIMD`` (``generic``,
+``sse2``, ``avx2``, ``avx512``) forces a lower level for tests and
+benchmarks, and ``_SIMD`` names the masking kernel in use.
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_IsContiguous, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_CheckExact, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+import operator
+import os
+
+from .constants import Opcode
+from .exceptions import InvalidFrame, PayloadTooBig
+
+__all__ = [
+    "IMPLEMENTATION",
+    "Frame",
+    "FrameParser",
+    "Utf8Validator",
+    "apply_mask",
+    "apply_mask_inplace",
+    "encode_frame",
+    "validate_utf8",
+]
+
+cdef extern from "fastws_simd.h" nogil:
+    ctypedef struct fws_utf8_state:
+        uint8_t pend_len
+        uint8_t valid
+    int fws_simd_init(const char *force)
+    const char *fws_simd_mask_name()
+    const char *fws_simd_utf8_name()
+    const char *fws_simd_best_name()
+    uint32_t fws_key(const uint8_t *key, size_t rot)
+    void fws_mask(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key)
+    int fws_utf8_valid(const uint8_t *s, size_t n)
+    void fws_utf8_state_reset(fws_utf8_state *st)
+    int fws_utf8_feed(fws_utf8_state *st, const uint8_t *s, size_t n)
+
+cdef extern from "Python.h":
+    int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define FWS_FREE_THREADED 1
+    #else
+    #define FWS_FREE_THREADED 0
+    #endif
+    """
+    const bint FWS_FREE_THREADED
+
+IMPLEMENTATION = "cython"
+
+cdef enum:
+    # Kernels release the GIL from this size on, so other threads run meanwhile.
+    NOGIL_MIN = 65536
+    # A payload that arrives over several feeds is allocated whole up to this
+    # size; beyond, it grows geometrically as bytes arrive, so that a header
+    # announcing a huge length costs nothing until the bytes come.
+    PAYLOAD_PREALLOC = 4194304
+
+
+# -- SIMD kernel selection ---------------------------------------------------------
+
+
+def _set_simd(level=None):
+    """Choose the SIMD kernels (private: for tests and benchmarks).
+
+    Args:
+        level: ``"generic"``, ``"sse2"``, ``"neon"``, ``"avx2"``,
+            ``"avx512"`` or None for the best the CPU supports; a level the
+            CPU lacks is lowered to the best it has.
+
+    Returns:
+        The name of the masking kernel now in use.
+    """
+    global _SIMD
+    cdef bytes name = (level or "").encode("ascii")
+    fws_simd_init(name)
+    _SIMD = fws_simd_mask_name().decode("ascii")
+    return _SIMD
+
+
+def _simd_info():
+    """The kernels in use and the best level this CPU supports (private).
+
+    Returns:
+        A dict with keys ``mask``, ``utf8`` and ``best``.
+    """
+    return {
+        "mask": fws_simd_mask_name().decode("ascii"),
+        "utf8": fws_simd_utf8_name().decode("ascii"),
+        "best": fws_simd_best_name().decode("ascii"),
+    }
+
+
+_SIMD = "generic"
+_set_simd(os.environ.get("FASTWS_SIMD", "").strip().lower())
+
+
+# -- buffers -------------------------------------------------------------------------
+
+cdef struct _Buf:
+    const uint8_t *ptr
+    Py_ssize_t len
+    bint held
+    Py_buffer view
+
+
+cdef inline bint _mv_c_contiguous(Py_buffer *view) noexcept:
+    # memoryview.c_contiguous, as CPython's memoryview computes it.
+    cdef int i
+    if view.suboffsets != NULL:
+        return False
+    if view.ndim == 0 or view.strides == NULL or view.shape == NULL:
+        return True
+    if view.ndim == 1:
+        return view.shape[0] == 1 or view.strides[0] == view.itemsize
+    return PyBuffer_IsContiguous(view, b'C')
+
+
+cdef int _acquire_view(object obj, _Buf *b) except -1:
+    """What the pure twin's ``memoryview(obj).cast('B')`` does, on a Py_buffer."""
+    cdef int i
+    try:
+        PyObject_GetBuffer(obj, &b.view, PyBUF_FULL_RO)
+    except TypeError:
+        raise TypeError(
+            f"a C-contiguous bytes-like object is required, not '{type(obj).__name__}'"
+        ) from None
+    b.held = True
+    if not _mv_c_contiguous(&b.view):
+        PyBuffer_Release(&b.view)
+        b.held = False
+        raise TypeError(f"a C-contiguous bytes-like object is required, not '{type(obj).__name__}'")
+    if b.view.ndim != 1 and b.view.shape != NULL:
+        for i in range(b.view.ndim):
+            if b.view.shape[i] == 0:
+                PyBuffer_Release(&b.view)
+                b.held = False
+                raise TypeError("memoryview: cannot cast view with zeros in shape or strides")
+    b.ptr = <const uint8_t *>b.view.buf
+    b.len = b.view.len
+    return 0
+
+
+cdef inline int _acquire(object obj, _Buf *b) except -1:
+    if PyBytes_CheckExact(obj):
+        # Immutable, and the caller holds a reference: no export needed.
+        b.ptr = <const uint8_t *>PyBytes_AS_STRING(obj)
+        b.len = PyBytes_GET_SIZE(obj)
+        b.held = False
+        return 0
+    return _acquire_view(obj, b)
+
+
+cdef inline void _release(_Buf *b) noexcept:
+    if b.held:
+        PyBuffer_Release(&b.view)
+        b.held = False
+
+
+cdef inline int _mask_key(object mask, uint8_t *key) except -1:
+    cdef _Buf b
+    cdef Py_ssize_t n
+    if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
+        memcpy(key, PyBytes_AS_STRING(mask), 4)
+        return 0
+    _acquire(mask, &b)
+    n = b.len
+    if n == 4:
+        memcpy(key, b.ptr, 4)
+    _release(&b)
+    if n != 4:
+        raise ValueError(f"mask must be exactly 4 bytes, got {n}")
+    return 0
+
+
+cdef inline Py_ssize_t _rotation(object offset) except -1:
+    """``operator.index(offset) % 4``, for any size of integer."""
+    cdef int overflow = 0
+    cdef long long value
+    if not PyLong_CheckExact(offset):
+        offset = operator.index(offset)
+    value = PyLong_AsLongLongAndOverflow(offset, &overflow)
+    if overflow:
+        return <Py_ssize_t>(offset & 3)
+    # Two's complement: the low bits of a negative number are its value mod 4.
+    return <Py_ssize_t>(<unsigned long long>value & 3)
+
+
+# -- masking ---------------------------------------------------------------------------
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def apply_mask(data, mask, offset=0):
+    """XOR ``data`` with the 4-byte ``mask`` repeated, from ``mask[offset % 4]``.
+
+    RFC 6455 section 5.3: octet i of the transformed data is octet i of the
+    original data XOR octet at index i modulo 4 of the masking key.
+
+    Args:
+        data: the bytes to mask or unmask (any C-contiguous bytes-like object).
+        mask: the 4-byte masking key.
+        offset: position of ``data[0]`` in the masked stream.
+
+    Returns:
+        The masked bytes.
+
+    Raises:
+        ValueError: ``mask`` is not exactly 4 bytes.
+        TypeError: ``data`` or ``mask`` is not a C-contiguous bytes-like object.
+    """
+    cdef _Buf b
+    cdef uint8_t key[4]
+    cdef Py_ssize_t rot
+    cdef uint32_t k
+    cdef object out
+    cdef uint8_t *dst
+    _acquire(data, &b)
+    try:
+        _mask_key(mask, key)
+        rot = 0 if offset is 0 else _rotation(offset)
+        out = PyBytes_FromStringAndSize(NULL, b.len)
+        dst = <uint8_t *>PyBytes_AS_STRING(out)
+        k = fws_key(key, rot)
+        if b.len >= NOGIL_MIN:
+            with nogil:
+                fws_mask(dst, b.ptr, <size_t>b.len, k)
+        else:
+            fws_mask(dst, b.ptr, <size_t>b.len, k)
+        return out
+    finally:
+        _release(&b)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def apply_mask_inplace(buffer, mask, offset=0):
+    """XOR a writable buffer in place with the 4-byte ``mask``.
+
+    Args:
+        buffer: a writable C-contiguous bytes-like object.
+        mask: the 4-byte masking key.
+        offset: position of ``buffer[0]`` in the masked stream.
+
+    Raises:
+        ValueError: ``mask`` is not exactly 4 bytes.
+        TypeError: ``buffer`` is not a writable C-contiguous bytes-like
+            object, or ``mask`` is not bytes-like.
+    """
+    cdef _Buf b
+    cdef uint8_t key[4]
+    cdef Py_ssize_t rot, n
+    cdef uint32_t k
+    if not FWS_FREE_THREADED and PyByteArray_CheckExact(buffer):
+        # A bytearray is always writable and contiguous. With the GIL held
+        # and no Python code run between taking the pointer and the XOR, it
+        # cannot be resized under us; large ones are exported (locked)
+        # because the GIL is released around the kernel.
+        _mask_key(mask, key)
+        rot = 0 if offset is 0 else _rotation(offset)
+        n = PyByteArray_GET_SIZE(buffer)
+        k = fws_key(key, rot)
+        if n < NOGIL_MIN:
+            fws_mask(<uint8_t *>PyByteArray_AS_STRING(buffer), <const uint8_t *>PyByteArray_AS_STRING(buffer),
+                     <size_t>n, k)
+            return None
+        _acquire_view(buffer, &b)
+        try:
+            with nogil:
+                fws_mask(<uint8_t *>b.ptr, b.ptr, <size_t>b.len, k)
+        finally:
+            _release(&b)
+        return None
+    _acquire_view(buffer, &b)
+    try:
+        if b.view.readonly:
+            raise TypeError(f"a writable bytes-like object is required, not '{type(buffer).__name__}'")
+        _mask_key(mask, key)
+        rot = 0 if offset is 0 else _rotation(offset)
+        k = fws_key(key, rot)
+        if b.len >= NOGIL_MIN:
+            with nogil:
+                fws_mask(<uint8_t *>b.ptr, b.ptr, <size_t>b.len, k)
+        else:
+            fws_mask(<uint8_t *>b.ptr, b.ptr, <size_t>b.len, k)
+    finally:
+        _release(&b)
+
+
+# -- UTF-8 -------------------------------------------------------------------------------
+
+
+def validate_utf8(data):
+    """Whether ``data`` is entirely valid UTF-8 (RFC 3629).
+
+    Args:
+        data: a C-contiguous bytes-like object.
+
+    Returns:
+        True when every byte belongs to a complete, valid sequence.
+
+    Raises:
+        TypeError: ``data`` is not a C-contiguous bytes-like object.
+    """
+    cdef _Buf b
+    cdef int ok
+    _acquire(data, &b)
+    if b.len >= NOGIL_MIN:
+        with nogil:
+            ok = fws_utf8_valid(b.ptr, <size_t>b.len)
+    else:
+        ok = fws_utf8_valid(b.ptr, <size_t>b.len)
+    _release(&b)
+    return ok != 0
+
+
+cdef class Utf8Validator:
+    """Utf8Validator()
+--
+
+    Incremental, fail-fast UTF-8 validation across fragments.
+
+    Complete sequences are checked by the SIMD kernel; the up to three bytes
+    of a sequence left open at the end of a fragment are kept and checked as
+    a prefix, so that bytes no continuation can complete (``ED A0``, a
+    surrogate) fail at once.
+    """
+
+    cdef fws_utf8_state _state
+
+    def __cinit__(self):
+        fws_utf8_state_reset(&self._state)
+
+    def __init__(self):
+        fws_utf8_state_reset(&self._state)
+
+    def feed(self, data):
+        """Add bytes; False as soon as what was seen cannot start valid UTF-8.
+
+        Args:
+            data: the next fragment (a C-contiguous bytes-like object).
+
+        Returns:
+            Whether everything fed so far can still begin valid UTF-8.
+
+        Raises:
+            TypeError: ``data`` is not a C-contiguous bytes-like object.
+        """
+        cdef _Buf b
+        cdef int ok
+        _acquire(data, &b)
+        if not self._state.valid:
+            _release(&b)
+            return False
+        if b.len >= NOGIL_MIN:
+            with nogil:
+                ok = fws_utf8_feed(&self._state, b.ptr, <size_t>b.len)
+        else:
+            ok = fws_utf8_feed(&self._state, b.ptr, <size_t>b.len)
+        _release(&b)
+        return ok != 0
+
+    def finish(self):
+        """True when everything fed is valid and no sequence is left open.
+
+        Returns:
+            Whether the bytes fed so far are complete, valid UTF-8.
+        """
+        return bool(self._state.valid) and self._state.pend_len == 0
+
+    def reset(self):
+        """Forget everything fed so far."""
+        fws_utf8_state_reset(&self._state)
+
+    @property
+    def valid(self):
+        """False once an invalid byte was seen (until :meth:`reset`)."""
+        return bool(self._state.valid)
+
+    @property
+    def pending(self):
+        """Bytes of an incomplete sequence held at the end (0-3)."""
+        return self._state.pend_len if self._state.valid else 0
+
+
+# -- frames --------------------------------------------------------------------------------
+
+_OPCODES = {int(op): op for op in Opcode}
+# Opcode members indexed by the 4-bit opcode; None marks a reserved opcode.
+cdef tuple _OPCODE_TABLE = tuple(_OPCODES.get(i) for i in range(16))
+cdef object _EMPTY = b""
+
+
+def _opcode_repr(opcode):
+    member = _OPCODES.get(opcode)
+    return f"Opcode.{member.name}" if member is not None else str(int(opcode))
+
+
+def _payload_repr(payload):
+    if len(payload) > 32:
+        return f"<{len(payload)} bytes>"
+    return repr(payload)
+
+
+@cython.freelist(64)
+cdef class Frame:
+    """Frame(opcode, payload=b'', fin=True, rsv1=False, rsv2=False, rsv3=False)
+--
+
+    One WebSocket frame; the payload is unmasked.
+
+    Attributes:
+        opcode: the frame's opcode (an :class:`fastws.Opcode` on parsed frames).
+        payload: the unmasked payload.
+        fin: whether this is the final frame of a message.
+        rsv1: the RSV1 bit (permessage-deflate's "compressed" flag).
+        rsv2: the RSV2 bit.
+        rsv3: the RSV3 bit.
+    """
+
+    cdef public object fin
+    cdef public object opcode
+    cdef public object payload
+    cdef public object rsv1
+    cdef public object rsv2
+    cdef public object rsv3
+
+    def __init__(self, opcode, payload=b"", fin=True, rsv1=False, rsv2=False, rsv3=False):
+        self.opcode = opcode
+        self.payload = payload
+        self.fin = fin
+        self.rsv1 = rsv1
+        self.rsv2 = rsv2
+        self.rsv3 = rsv3
+
+    __hash__ = None
+
+    def __eq__(self, other):
+        if not isinstance(other, Frame):
+            return NotImplemented
+        return (
+            self.opcode == other.opcode
+            and self.payload == other.payload
+            and bool(self.fin) == bool(other.fin)
+            and bool(self.rsv1) == bool(other.rsv1)
+            and bool(self.rsv2) == bool(other.rsv2)
+            and bool(self.rsv3) == bool(other.rsv3)
+        )
+
+    def __repr__(self):
+        flags = "".join(
+            f", {name}=True" for name in ("rsv1", "rsv2", "rsv3") if getattr(self, name)
+        )
+        return (
+            f"Frame({_opcode_repr(self.opcode)}, {_payload_repr(self.payload)}, "
+            f"fin={bool(self.fin)}{flags})"
+        )
+
+
+cdef inline bint _limit_c(object value, uint64_t *out) noexcept:
+    """Store a checked, non-negative limit; False when there is none to enforce."""
+    cdef int overflow = 0
+    cdef long long v
+    if value is None:
+        return False
+    v = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if overflow:
+        # Beyond 2**63: no payload length can reach it.
+        return False
+    out[0] = <uint64_t>v
+    return True
+
+
+def _check_limit(name, value):
+    if value is None:
+        return None
+    value = operator.index(value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0")
+    return value
+
+
+cdef class FrameParser:
+    """FrameParser(*, require_mask=None, max_frame_size=None, max_message_size=None)
+--
+
+    Streaming frame parser: bytes cut anywhere in, complete frames out.
+
+    Headers are parsed on raw pointers; a payload is unmasked straight into
+    the ``bytes`` object the frame will hold (one pass, one copy). A header
+    split across feeds waits in a 14-byte array and is judged again, under
+    the current limits, as each piece arrives; a payload split across feeds
+    is filled in place as its pieces arrive.
+    """
+
+    cdef object _require_mask
+    cdef int _require_mask_c            # -1: either; 0: unmasked; 1: masked
+    cdef object _max_frame_size
+    cdef object _max_message_size
+    cdef bint _has_max_frame, _has_max_message
+    cdef uint64_t _max_frame, _max_message
+    cdef object _error
+    cdef uint64_t _message_size
+    # Header of the frame being received.
+    cdef uint8_t _hdr[14]
+    cdef Py_ssize_t _hdr_len           # bytes of an incomplete header held
+    cdef uint8_t _b0
+    cdef bint _masked
+    cdef uint8_t _key[4]
+    cdef uint64_t _length
+    # Payload of the frame being received (header complete, payload not).
+    cdef bint _in_payload
+    cdef PyObject *_pbuf               # owned bytes object being filled
+    cdef Py_ssize_t _cap, _have
+    cdef bint _busy
+
+    def __cinit__(self):
+        self._require_mask_c = -1
+        self._pbuf = NULL
+
+    def __dealloc__(self):
+        Py_XDECREF(self._pbuf)
+        self._pbuf = NULL
+
+    def __init__(self, *, require_mask=None, max_frame_size=None, max_message_size=None):
+        self._check_idle()
+        self.require_mask = require_mask
+        self.max_frame_size = max_frame_size
+        self.max_message_size = max_message_size
+        self._clear()
+        self._message_size = 0
+        self._error = None
+
+    cdef int _check_idle(self) except -1:
+        if self._busy:
+            raise RuntimeError("FrameParser is being fed by another thread")
+        return 0
+
+    cdef void _clear(self) noexcept:
+        self._hdr_len = 0
+        self._in_payload = False
+        self._have = 0
+        self._cap = 0
+        Py_XDECREF(self._pbuf)
+        self._pbuf = NULL
+
+    # Limits may change between calls (a protocol tightens them as it goes).
+    @property
+    def require_mask(self):
+        return self._require_mask
+
+    @require_mask.setter
+    def require_mask(self, value):
+        value = None if value is None else bool(value)
+        self._require_mask = value
+        self._require_mask_c = -1 if value is None else (1 if value else 0)
+
+    @property
+    def max_frame_size(self):
+        return self._max_frame_size
+
+    @max_frame_size.setter
+    def max_frame_size(self, value):
+        value = _check_limit("max_frame_size", value)
+        self._max_frame_size = value
+        self._has_max_frame = _limit_c(value, &self._max_frame)
+
+    @property
+    def max_message_size(self):
+        return self._max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, value):
+        value = _check_limit("max_message_size", value)
+        self._max_message_size = value
+        self._has_max_message = _limit_c(value, &self._max_message)
+
+    @property
+    def buffered(self):
+        """Bytes received and held for the frame in progress."""
+        return self._have if self._in_payload else self._hdr_len
+
+    def reset(self):
+        """Drop any partial frame and any error; start from a clean state."""
+        self._check_idle()
+        self._clear()
+        self._message_size = 0
+        self._error = None
+
+    def feed(self, data):
+        """Parse ``data`` (appended to what is buffered); return complete frames.
+
+        Args:
+            data: the next bytes received (a C-contiguous bytes-like object).
+
+        Returns:
+            The frames completed by these bytes, in order.
+
+        Raises:
+            InvalidFrame: a header breaks RFC 6455 section 5 (1002).
+            PayloadTooBig: a frame or data message exceeds its limit (1009).
+            TypeError: ``data`` is not a C-contiguous bytes-like object.
+
+        When an error is raised, the frames completed earlier in the same
+        call are attached to the exception as ``exc.frames``. After an error
+        the parser is broken: every later ``feed`` raises the same error
+        again.
+        """
+        cdef _Buf b
+        _acquire(data, &b)
+        try:
+            if self._error is not None:
+                error = self._error
+                raise type(error)(*error.args)
+            self._check_idle()
+            return self._feed(b.ptr, b.len)
+        finally:
+            _release(&b)
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    @cython.cdivision(True)
+    cdef Py_ssize_t _parse_header(self, const uint8_t *p, Py_ssize_t n) except -1:
+        """Judge the header at ``p``: its length, 0 while it is incomplete."""
+        cdef uint8_t b0, b1
+        cdef int code
+        cdef bint fin, masked
+        cdef uint64_t length, total = 0
+        cdef Py_ssize_t start
+        if n < 2:
+            return 0
+        b0 = p[0]
+        b1 = p[1]
+        fin = (b0 & 0x80) != 0
+        code = b0 & 0x0F
+        # RFC 6455 section 5.2: "If an unknown opcode is received, the
+        # receiving endpoint MUST _Fail the WebSocket Connection_."
+        if _OPCODE_TABLE[code] is None:
+            raise InvalidFrame(f"reserved opcode {code}")
+        length = b1 & 0x7F
+        masked = (b1 & 0x80) != 0
+        if code >= 8:
+            # Section 5.5: "All control frames MUST have a payload length of
+            # 125 bytes or less and MUST NOT be fragmented."
+            if not fin:
+                raise InvalidFrame("fragmented control frame")
+            if length > 125:
+                raise InvalidFrame(f"control frame too long: {length} bytes")
+        # Section 5.1: a server MUST close on an unmasked frame, a client on a
+        # masked one.
+        if self._require_mask_c >= 0 and <int>masked != self._require_mask_c:
+            if self._require_mask_c:
+                raise InvalidFrame("incorrect masking: expected a masked frame")
+            raise InvalidFrame("incorrect masking: expected an unmasked frame")
+        start = 2
+        if length == 126:
+            if n < 4:
+                return 0
+            length = (<uint64_t>p[2] << 8) | p[3]
+            start = 4
+        elif length == 127:
+            if n < 10:
+                return 0
+            length = (
+                (<uint64_t>p[2] << 56) | (<uint64_t>p[3] << 48) | (<uint64_t>p[4] << 40)
+                | (<uint64_t>p[5] << 32) | (<uint64_t>p[6] << 24) | (<uint64_t>p[7] << 16)
+                | (<uint64_t>p[8] << 8) | <uint64_t>p[9]
+            )
+            # Section 5.2: "the most significant bit MUST be 0".
+            if length >> 63:
+                raise InvalidFrame("payload length has the most significant bit set")
+            start = 10
+        if self._has_max_frame and length > self._max_frame:
+            raise PayloadTooBig(f"frame of {length} bytes exceeds the limit of {self._max_frame_size} bytes")
+        if code < 8:
+            total = length if code else self._message_size + length
+            if self._has_max_message and total > self._max_message:
+                raise PayloadTooBig(
+                    f"message of at least {total} bytes exceeds the limit of {self._max_message_size} bytes"
+                )
+        if masked:
+            if n - start < 4:
+                return 0
+            memcpy(self._key, p + start, 4)
+            start += 4
+        if code < 8:
+            # The header is complete: the frame is accepted into the message.
+            self._message_size = 0 if fin else total
+        self._b0 = b0
+        self._masked = masked
+        self._length = length
+        return start
+
+    cdef inline Frame _make_frame(self, object payload):
+        cdef Frame frame = Frame.__new__(Frame)
+        cdef uint8_t b0 = self._b0
+        frame.opcode = _OPCODE_TABLE[b0 & 0x0F]
+        frame.payload = payload
+        frame.fin = True if b0 & 0x80 else False
+        frame.rsv1 = True if b0 & 0x40 else False
+        frame.rsv2 = True if b0 & 0x20 else False
+        frame.rsv3 = True if b0 & 0x10 else False
+        return frame
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    @cython.cdivision(True)
+    cdef list _feed(self, const uint8_t *p, Py_ssize_t n):
+        cdef list frames = []
+        cdef Py_ssize_t pos = 0, h, take, k, length, cap
+        cdef object payload
+        cdef uint8_t *dst
+        cdef uint32_t key
+        try:
+            while True:
+                if not self._in_payload:
+                    if self._hdr_len:
+                        # The header began in an earlier feed: complete it in
+                        # the side array and judge it again from its start.
+                        take = min(14 - self._hdr_len, n - pos)
+                        memcpy(self._hdr + self._hdr_len, p + pos, take)
+                        h = self._parse_header(self._hdr, self._hdr_len + take)
+                        if h == 0:
+                            self._hdr_len += take
+                            pos += take
+                            break
+                        pos += h - self._hdr_len
+                        self._hdr_len = 0
+                    else:
+                        h = self._parse_header(p + pos, n - pos)
+                        if h == 0:
+                            self._hdr_len = n - pos
+                            memcpy(self._hdr, p + pos, self._hdr_len)
+                            pos = n
+                            break
+                        pos += h
+                    length = <Py_ssize_t>self._length
+                    if n - pos >= length:
+                        # The whole payload is here: one pass, copy and unmask.
+                        if not self._masked:
+                            payload = PyBytes_FromStringAndSize(<const char *>(p + pos), length)
+                        else:
+                            payload = PyBytes_FromStringAndSize(NULL, length)
+                            dst = <uint8_t *>PyBytes_AS_STRING(payload)
+                            key = fws_key(self._key, 0)
+                            if length >= NOGIL_MIN:
+                                with nogil:
+                                    fws_mask(dst, p + pos, <size_t>length, key)
+                            else:
+                                fws_mask(dst, p + pos, <size_t>length, key)
+                        pos += length
+                        frames.append(self._make_frame(payload))
+                        continue
+                    # The payload spans feeds: fill a bytes object as it comes.
+                    cap = length if length <= PAYLOAD_PREALLOC else max(<Py_ssize_t>PAYLOAD_PREALLOC, n - pos)
+                    payload = PyBytes_FromStringAndSize(NULL, cap)
+                    Py_INCREF(payload)
+                    self._pbuf = <PyObject *>payload
+                    payload = None
+                    self._cap = cap
+                    self._have = 0
+                    self._in_payload = True
+                length = <Py_ssize_t>self._length
+                k = min(length - self._have, n - pos)
+                if self._have + k > self._cap:
+                    cap = min(length, max(2 * self._cap, self._have + k))
+                    _PyBytes_Resize(&self._pbuf, cap)
+                    self._cap = cap
+                if k:
+                    dst = <uint8_t *>PyBytes_AS_STRING(<object>self._pbuf) + self._have
+                    key = fws_key(self._key, <size_t>self._have)
+                    if k >= NOGIL_MIN:
+                        # Hold the object: another thread may run meanwhile.
+                        payload = <object>self._pbuf
+                        self._busy = True
+                        try:
+                            with nogil:
+                                if self._masked:
+                                    fws_mask(dst, p + pos, <size_t>k, key)
+                                else:
+                                    memcpy(dst, p + pos, <size_t>k)
+                        finally:
+                            self._busy = False
+                        payload = None
+                    elif self._masked:
+                        fws_mask(dst, p + pos, <size_t>k, key)
+                    else:
+                        memcpy(dst, p + pos, <size_t>k)
+                    self._have += k
+                    pos += k
+                if self._have < length:
+                    break
+                payload = <object>self._pbuf
+                Py_DECREF(payload)
+                self._pbuf = NULL
+                self._in_payload = False
+                self._have = 0
+                self._cap = 0
+                frames.append(self._make_frame(payload))
+                payload = None
+        except (InvalidFrame, PayloadTooBig) as exc:
+            exc.frames = frames
+            self._error = exc
+            self._clear()
+            raise
+        return frames
+
+
+# -- encoding ----------------------------------------------------------------------------------
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False, rsv3=False):
+    """Serialize one frame with the shortest length encoding.
+
+    Args:
+        opcode: the frame's opcode.
+        payload: the payload (a C-contiguous bytes-like object).
+        fin: whether this is the final frame of a message.
+        mask: None (unmasked, server to client), a 4-byte key, or True for a
+            fresh random key from ``os.urandom``.
+        rsv1: the RSV1 bit.
+        rsv2: the RSV2 bit.
+        rsv3: the RSV3 bit.
+
+    Returns:
+        The frame as bytes.
+
+    Raises:
+        ValueError: unknown opcode, control frame not final or too long,
+            mask not 4 bytes.
+        TypeError: ``payload`` or ``mask`` is not bytes-like.
+    """
+    cdef _Buf b
+    cdef int code = -1
+    cdef int overflow = 0
+    cdef long long value
+    cdef Py_ssize_t length, hlen
+    cdef uint8_t key[4]
+    cdef bint has_key
+    cdef uint8_t b0, maskbit
+    cdef object out
+    cdef uint8_t *dst
+    cdef int i
+    cdef object code_obj = opcode if PyLong_CheckExact(opcode) else operator.index(opcode)
+    value = PyLong_AsLongLongAndOverflow(code_obj, &overflow)
+    if not overflow and 0 <= value < 16 and _OPCODE_TABLE[value] is not None:
+        code = <int>value
+    else:
+        raise ValueError(f"invalid opcode {code_obj}")
+    _acquire(payload, &b)
+    try:
+        length = b.len
+        if code >= 8:
+            if not fin:
+                raise ValueError("fragmented control frame")
+            if length > 125:
+                raise ValueError(f"control frame too long: {length} bytes")
+        if mask is True:
+            random = os.urandom(4)
+            _mask_key(random, key)
+            has_key = True
+        elif mask is None or mask is False:
+            has_key = False
+        else:
+            _mask_key(mask, key)
+            has_key = True
+        b0 = <uint8_t>code
+        if fin:
+            b0 |= 0x80
+        if rsv1:
+            b0 |= 0x40
+        if rsv2:
+            b0 |= 0x20
+        if rsv3:
+            b0 |= 0x10
+        maskbit = 0x80 if has_key else 0
+        hlen = 2 if length < 126 else (4 if length < 65536 else 10)
+        out = PyBytes_FromStringAndSize(NULL, hlen + (4 if has_key else 0) + length)
+        dst = <uint8_t *>PyBytes_AS_STRING(out)
+        dst[0] = b0
+        if length < 126:
+            dst[1] = maskbit | <uint8_t>length
+        elif length < 65536:
+            dst[1] = maskbit | 126
+            dst[2] = <uint8_t>(length >> 8)
+            dst[3] = <uint8_t>length
+        else:
+            dst[1] = maskbit | 127
+            for i in range(8):
+                dst[2 + i] = <uint8_t>((<uint64_t>length) >> (56 - 8 * i))
+        dst += hlen
+        if has_key:
+            memcpy(dst, key, 4)
+            dst += 4
+            if length >= NOGIL_MIN:
+                with nogil:
+                    fws_mask(dst, b.ptr, <size_t>length, fws_key(key, 0))
+            else:
+                fws_mask(dst, b.ptr, <size_t>length, fws_key(key, 0))
+        elif length:
+            memcpy(dst, b.ptr, <size_t>length)
+        return out
+    finally:
+        _release(&b)
