@@ -188,18 +188,20 @@ class Connection(asyncio.Protocol):
     @property
     def close_code(self) -> int | None:
         """The code of the peer's close frame; 1006 if the connection closed
-        without one, 1005 if it had no code; None while the connection is open.
+        without one, 1005 if it had no code; None until either happens.
         """
-        if not self._lost and self.protocol.state is not State.CLOSED:
+        protocol = self.protocol
+        if protocol.close_rcvd is None and not self._lost and protocol.state is not State.CLOSED:
             return None
-        return self.protocol.close_code
+        return protocol.close_code
 
     @property
     def close_reason(self) -> str | None:
-        """The reason of the peer's close frame; None while the connection is open."""
-        if not self._lost and self.protocol.state is not State.CLOSED:
+        """The reason of the peer's close frame; None until the connection closes."""
+        protocol = self.protocol
+        if protocol.close_rcvd is None and not self._lost and protocol.state is not State.CLOSED:
             return None
-        return self.protocol.close_reason
+        return protocol.close_reason
 
     # -- receiving -----------------------------------------------------------------
 
