@@ -363,7 +363,7 @@ class TestThreads:
     """The masking functions are safe to call from several threads at once."""
 
     def test_concurrent_masking(self, codec):
-        size = (4 << 20) + 5
+        size = (2 << 20) + 5
         data = payload(size, seed=6)
         jobs = [(MASKS[i % 3], i) for i in range(4)]
         expected = {job: mask_oracle_fast(data, *job) for job in jobs}
@@ -373,7 +373,7 @@ class TestThreads:
         def work(mask: bytes, offset: int) -> None:
             try:
                 own = bytearray(data)
-                for _ in range(3):
+                for _ in range(2):
                     if time.monotonic() > deadline:
                         errors.append("timed out")
                         return

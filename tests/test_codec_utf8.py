@@ -196,8 +196,9 @@ class TestStressTest:
             assert validator.finish() is (byte < 0x80), byte
 
     def test_all_two_byte_sequences(self, codec):
-        # Every pair: covers each lead byte's second-byte range exactly.
-        for lead in range(0x80, 0x100):
+        # Every pair after a lead byte (C0..FF) and after two stray
+        # continuation bytes: covers each lead byte's second-byte range.
+        for lead in (0x80, 0xBF, *range(0xC0, 0x100)):
             for second in range(256):
                 data = bytes([lead, second])
                 assert codec.validate_utf8(data) is decodes(data), data
