@@ -231,6 +231,7 @@ class WebSocket:
         self._close_requested: tuple[int | None, str] | None = None
         loop = asyncio.get_running_loop()
         self._done: asyncio.Future[CloseEvent] = loop.create_future()
+        self._connect_task: asyncio.Future[ClientConnection] | None = None
         self._task = loop.create_task(self._run(protocols, kwargs))
 
     @staticmethod
@@ -381,7 +382,8 @@ class WebSocket:
         if self._connection is None:
             # Still connecting: "fail the WebSocket connection".
             self._close_requested = (code, reason or "")
-            self._task.cancel()
+            if self._connect_task is not None:
+                self._connect_task.cancel()
             return
         self._start_closing(code, reason or "")
 
@@ -454,24 +456,34 @@ class WebSocket:
 
     async def _run(self, protocols: list[str], kwargs: dict[str, Any]) -> None:
         connection: ClientConnection | None = None
-        try:
+        if self._close_requested is None:
+            self._connect_task = asyncio.ensure_future(
+                connect(self._url, subprotocols=protocols or None, **kwargs)._open()
+            )
             try:
-                connection = await connect(self._url, subprotocols=protocols or None, **kwargs)
+                connection = await self._connect_task
             except asyncio.CancelledError:
-                raise
+                if self._close_requested is None:
+                    raise  # this task itself was cancelled
             except Exception as exc:
                 logger.debug("WebSocket connection to %s failed: %s", self._url, exc)
-                await self._finish(None)
+        if connection is None:
+            await self._finish(None)
+            return
+        self._connection = connection
+        try:
+            if self._close_requested is not None:
+                # close() was called while the handshake was completing:
+                # "fail the WebSocket connection".
+                connection.transport.abort()
+                await connection.wait_closed()
+                await self._finish(connection)
                 return
-            self._connection = connection
             self._protocol = connection.subprotocol or ""
             extensions = getattr(connection.protocol, "extensions", ()) or ()
             self._extensions = ", ".join(getattr(e, "name", str(e)) for e in extensions)
-            if self._ready_state == self.CONNECTING:
-                self._ready_state = self.OPEN
-                await self._dispatch(Event("open", self))
-            elif self._close_requested is not None:
-                self._start_closing(*self._close_requested)
+            self._ready_state = self.OPEN
+            await self._dispatch(Event("open", self))
             origin = self._origin
             while True:
                 try:
@@ -489,12 +501,10 @@ class WebSocket:
                 if self._ready_state == self.OPEN:
                     self._ready_state = self.CLOSING
                 await connection.wait_closed()
-            await self._finish(connection)
         except asyncio.CancelledError:
-            if connection is not None:
-                connection.transport.abort()
-                await connection.wait_closed()
-            await self._finish(connection)
+            connection.transport.abort()
+            raise
+        await self._finish(connection)
 
     async def _finish(self, connection: ClientConnection | None) -> None:
         self._ready_state = self.CLOSED
