@@ -1,0 +1,6 @@
+"""fastws' own conformance suite (RFC 6455), in the manner of Autobahn|Testsuite.
+
+See README.md in this directory.
+"""
+
+__all__: list[str] = []

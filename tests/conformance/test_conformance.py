@@ -1,0 +1,46 @@
+"""The conformance cases as pytest tests: one per case, for both roles.
+
+``test_server[<case>]`` drives a fastws echo server with the fuzzing client;
+``test_client[<case>]`` drives a fastws echo client with the fuzzing server.
+A case passes only with the verdict OK: NON-STRICT fails the test, as it
+would fail the project's goal of being strict where the RFC leaves room.
+CI runs this file once per codec twin (FASTWS_NO_EXTENSIONS=1 and
+FASTWS_REQUIRE_EXTENSIONS=1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .cases import CASES, Case
+from .runner import ServerPool, run_against_client, run_against_server
+
+__all__: list[str] = []
+
+
+def _params() -> list[object]:
+    return [pytest.param(case, id=case.name, marks=[pytest.mark.slow] if case.slow else []) for case in CASES]
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[ServerPool]:
+    """fastws echo servers, one per configuration used by the cases."""
+    pool = ServerPool()
+    yield pool
+    pool.close()
+
+
+@pytest.mark.parametrize("case", _params())
+def test_server(case: Case, servers: ServerPool) -> None:
+    """The fuzzing client plays ``case`` against a fastws server."""
+    result = run_against_server(case, servers)
+    assert result.verdict == "OK", f"{case.description}\n{result}"
+
+
+@pytest.mark.parametrize("case", _params())
+def test_client(case: Case) -> None:
+    """The fuzzing server plays ``case`` against a fastws client."""
+    result = run_against_client(case)
+    assert result.verdict == "OK", f"{case.description}\n{result}"
