@@ -1212,6 +1212,18 @@ def _simd(mod: ModuleType) -> str:
     return "not reported"
 
 
+def _load_note() -> str:
+    """A warning when other processes compete for the CPUs, else ``""``."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return ""
+    cpus = os.cpu_count() or 1
+    if load < 0.75 * cpus:
+        return ""
+    return f"the machine is busy (load {load:.1f} on {cpus} CPUs): expect noisy numbers, run again to confirm"
+
+
 def _version(dist: str) -> str | None:
     from importlib import metadata
 
@@ -1327,6 +1339,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     out.write(f"  {env['python']} on {env['platform']}\n  CPU: {env['cpu']}\n")
     peers = ", ".join(f"{k} {v}" for k, v in env["peers"].items() if v) or "none installed"
     out.write(f"  peers: {peers}\n")
+    busy = _load_note()
+    if busy:
+        out.write(f"  note: {busy}\n")
     out.write("  throughput: higher is better; ratios are speed relative to the row named (>1: faster)\n")
     out.flush()
 
