@@ -50,6 +50,13 @@ cdef extern from "fastws_simd.h" nogil:
     void fws_utf8_state_reset(fws_utf8_state *st)
     int fws_utf8_feed(fws_utf8_state *st, const uint8_t *s, size_t n)
 
+cdef extern from "fastpath.h":
+    enum:
+        FWS_FAST_APPLY_MASK
+        FWS_FAST_APPLY_MASK_INPLACE
+        FWS_FAST_VALIDATE_UTF8
+    object fws_fast_wrap(int which, object slow, const char *name, const char *signature, object module_name)
+
 cdef extern from "Python.h":
     int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
 
@@ -304,6 +311,14 @@ def apply_mask_inplace(buffer, mask, offset=0):
         _release(&b)
 
 
+# The per-call entry points: a vectorcall fast path for the common shape of
+# call, everything else handled by the functions above (see fastpath.h).
+apply_mask = fws_fast_wrap(FWS_FAST_APPLY_MASK, apply_mask, "apply_mask", "(data, mask, offset=0)", __name__)
+apply_mask_inplace = fws_fast_wrap(
+    FWS_FAST_APPLY_MASK_INPLACE, apply_mask_inplace, "apply_mask_inplace", "(buffer, mask, offset=0)", __name__
+)
+
+
 # -- UTF-8 -------------------------------------------------------------------------------
 
 
@@ -329,6 +344,9 @@ def validate_utf8(data):
         ok = fws_utf8_valid(b.ptr, <size_t>b.len)
     _release(&b)
     return ok != 0
+
+
+validate_utf8 = fws_fast_wrap(FWS_FAST_VALIDATE_UTF8, validate_utf8, "validate_utf8", "(data)", __name__)
 
 
 cdef class Utf8Validator:
