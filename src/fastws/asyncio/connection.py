@@ -142,10 +142,12 @@ class Connection(asyncio.Protocol):
         self._queue: collections.deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
-        # Once the application has started the closing handshake it wants no
-        # more messages; like a browser (WHATWG: "if readyState is not OPEN,
-        # return"), messages that arrive after that are dropped.
-        self._discard = False
+        # Once we have sent a close frame, reading must go on until the
+        # peer's close frame arrives, whether or not the application reads:
+        # reading is no longer paused, and messages that still arrive are
+        # queued up to the high-water mark, then dropped (the application
+        # asked to close; memory stays bounded).
+        self._closing = False
 
         self._writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -358,7 +360,7 @@ class Connection(asyncio.Protocol):
             if started and not isinstance(exc, ConnectionClosed) and protocol.state is State.OPEN:
                 protocol.fail(1011, "error while sending a fragmented message")
                 self._flush()
-                self._start_close_timer()
+                self._set_closing()
             raise
         finally:
             self._fragmented_send = None
@@ -431,20 +433,23 @@ class Connection(asyncio.Protocol):
     def _start_closing(self, code: int, reason: str) -> None:
         """Send a close frame now, if the connection is open (not a coroutine)."""
         if self._lost:
-            self._discard = True
             return
         protocol = self.protocol
         if protocol.state is State.OPEN:
             protocol.send_close(code, reason)  # may raise ValueError: nothing changed then
-            self._discard = True
             self._flush()
-            self._start_close_timer()
+            self._set_closing()
         elif protocol.state is State.CONNECTING:
-            self._discard = True
             self.transport.close()
         else:
-            self._discard = True
-            self._start_close_timer()
+            self._set_closing()
+
+    def _set_closing(self) -> None:
+        """We sent a close frame: read on until the peer answers, within close_timeout."""
+        self._closing = True
+        if self._reading_paused:
+            self._resume_reading()
+        self._start_close_timer()
 
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is closed."""
@@ -452,13 +457,12 @@ class Connection(asyncio.Protocol):
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection: close frame with ``code``, then close TCP."""
-        self._discard = True
         if self._lost:
             return
         if self.protocol.state is State.OPEN:
             self.protocol.fail(code, reason)
             self._flush()
-            self._start_close_timer()
+            self._set_closing()
         else:
             self.transport.abort()
 
@@ -602,11 +606,10 @@ class Connection(asyncio.Protocol):
 
     def _process_events(self, events: list[Any]) -> None:
         queue = self._queue
-        discard = self._discard
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
-                if not discard:
+                if not self._closing or self._high is None or len(queue) < self._high:
                     queue.append(event.data)
             elif kind is Pong:
                 self._pong_received(event.data)
@@ -615,7 +618,12 @@ class Connection(asyncio.Protocol):
                 pass
             else:
                 self._handshake_event(event)
-        if self._high is not None and len(queue) >= self._high and not self._reading_paused:
+        if (
+            self._high is not None
+            and len(queue) >= self._high
+            and not self._reading_paused
+            and not self._closing
+        ):
             self._reading_paused = True
             self.transport.pause_reading()
         waiter = self._recv_waiter
