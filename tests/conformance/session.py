@@ -293,13 +293,10 @@ class Session:
     # -- sending ----------------------------------------------------------------------
 
     def encode(self, frame: F) -> bytes:
-        """The frame's bytes, masked with a fresh key when we are the client."""
-        data = self._encoded.get(frame)
-        if data is None:
-            mask = os.urandom(4) if self.peer_is_server else None
-            data = build_frame(frame.opcode, frame.payload, fin=frame.fin, rsv=frame.rsv, mask=mask)
-            self._encoded[frame] = data
-        return data
+        """The frame's bytes, masked with a fresh key when we are the client
+        (section 5.3: a new, unpredictable masking key for every frame)."""
+        mask = os.urandom(4) if self.peer_is_server else None
+        return build_frame(frame.opcode, frame.payload, fin=frame.fin, rsv=frame.rsv, mask=mask)
 
     def _bytes(self, item: F | FramePart | Fragmented | bytes) -> bytes:
         if isinstance(item, bytes):
@@ -308,7 +305,11 @@ class Session:
             return b"".join(self.encode(f) for f in item.frames())
         if isinstance(item, F):
             return self.encode(item)
-        full = self.encode(item.frame)
+        # The parts of one frame, sent in several steps, must come from a
+        # single encoding (one masking key).
+        full = self._encoded.get(item.frame)
+        if full is None:
+            full = self._encoded[item.frame] = self.encode(item.frame)
         header = len(full) - len(item.frame.payload)
         start = 0 if item.start == 0 else header + item.start
         stop = len(full) if item.stop is None else header + item.stop
