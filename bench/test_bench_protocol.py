@@ -58,7 +58,7 @@ def _masked_text_frame(payload: bytes, key: bytes) -> bytes:
         header = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
     stream = (key * (n // 4 + 1))[:n]
     masked = (
-        bytes(a ^ b for a, b in zip(payload, stream))
+        bytes(a ^ b for a, b in zip(payload, stream, strict=True))
         if n < 256
         else (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
     )

@@ -326,7 +326,9 @@ class TestFragmentation:
 
     @pytest.mark.parametrize("opcode", [TEXT, BINARY])
     @pytest.mark.parametrize("fin", [True, False])
-    def test_new_data_frame_inside_a_message_fails_with_1002(self, feed: Feed, opcode: int, fin: bool) -> None:
+    def test_new_data_frame_inside_a_message_fails_with_1002(
+        self, feed: Feed, opcode: int, fin: bool
+    ) -> None:
         p = server()
         feed(p, frame(BINARY, b"a", fin=False) + frame(opcode, b"b", fin=fin))
         assert p.events_received() == []
@@ -381,7 +383,11 @@ class TestUTF8:
 
     def test_invalid_text_fails_with_1007(self, feed: Feed) -> None:
         p = server()
-        feed(p, frame(TEXT, b"ok") + frame(TEXT, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"))
+        feed(
+            p,
+            frame(TEXT, b"ok")
+            + frame(TEXT, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"),
+        )
         assert p.events_received() == [TextMessage("ok")]
         assert p.data_to_send() == failed(1007, "invalid UTF-8 in a text message")
         assert isinstance(p.error, InvalidUTF8)
@@ -576,7 +582,9 @@ class TestClose:
         assert p.data_to_send() == [b"\x88\x00"]
         assert p.close_sent == (1005, "")
 
-    @pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999])
+    @pytest.mark.parametrize(
+        "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]
+    )
     def test_valid_codes_are_echoed(self, feed: Feed, code: int) -> None:
         p = server()
         feed(p, frame(CLOSE, close_payload(code, b"why")))
@@ -604,7 +612,9 @@ class TestClose:
 
     def test_invalid_utf8_reason_fails_with_1007(self, feed: Feed) -> None:
         p = server()
-        feed(p, frame(CLOSE, close_payload(1000, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80")))
+        feed(
+            p, frame(CLOSE, close_payload(1000, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"))
+        )
         assert p.events_received() == []
         assert p.data_to_send() == failed(1007, "invalid UTF-8 in the close reason")
 
@@ -624,7 +634,10 @@ class TestClose:
         p = server()
         p.send_close()
         p.data_to_send()
-        feed(p, frame(TEXT, b"in flight") + frame(BINARY, b"x", fin=False) + frame(PONG, b"") + frame(CLOSE, b""))
+        feed(
+            p,
+            frame(TEXT, b"in flight") + frame(BINARY, b"x", fin=False) + frame(PONG, b"") + frame(CLOSE, b""),
+        )
         assert p.events_received() == [Pong(b""), CloseReceived(1005, "")]
         assert p.data_to_send() == [b""]
         assert p.close_was_clean
@@ -738,7 +751,9 @@ class TestLimits:
         p = server(max_message_size=1000)
         header = frame(BINARY, b"", length=1001)[:4]  # b0, 126, 2-byte length
         p.receive_data(header)
-        assert p.data_to_send() == failed(1009, "message of at least 1001 bytes exceeds the limit of 1000 bytes")
+        assert p.data_to_send() == failed(
+            1009, "message of at least 1001 bytes exceeds the limit of 1000 bytes"
+        )
         assert isinstance(p.error, PayloadTooBig)
 
     def test_fragmented_message_over_the_limit(self, feed: Feed) -> None:

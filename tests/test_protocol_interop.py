@@ -103,7 +103,9 @@ class WebsocketsPeer:
         self.protocol.send_close(code, reason)
 
     def closed_cleanly(self) -> bool:
-        return self.protocol.state is websockets_protocol.State.CLOSED and self.protocol.close_rcvd is not None
+        return (
+            self.protocol.state is websockets_protocol.State.CLOSED and self.protocol.close_rcvd is not None
+        )
 
 
 class WsprotoPeer:
@@ -285,7 +287,7 @@ class TestPeerSends:
         pair = Pair(peer_class, side)
         pair.peer.send_text(TEXT)
         pair.peer.send_binary(BINARY)
-        pair.peer.send_fragments(["frag".encode(), "mént".encode(), b"ed"], text=True)
+        pair.peer.send_fragments([b"frag", "mént".encode(), b"ed"], text=True)
         pair.peer.send_fragments([b"\x00", b"", b"\xff"], text=False)
         pair.peer.send_text(LARGE_TEXT)
         pair.peer.send_binary(LARGE_BINARY)
@@ -314,7 +316,9 @@ class TestPeerSends:
             pair.peer.ping(b"mid")
             pair.peer.protocol.send_continuation(b"part2", fin=True)
         else:
-            pair.peer.out.append(pair.peer.conn.send(wsproto_events.BytesMessage(b"part1", message_finished=False)))
+            pair.peer.out.append(
+                pair.peer.conn.send(wsproto_events.BytesMessage(b"part1", message_finished=False))
+            )
             pair.peer.ping(b"mid")
             pair.peer.out.append(pair.peer.conn.send(wsproto_events.BytesMessage(b"part2")))
         pair.run()

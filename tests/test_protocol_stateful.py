@@ -116,7 +116,7 @@ class ProtocolPair(RuleBasedStateMachine):
             return
         payload = content.encode()
         cuts = sorted(draw.draw(st.lists(st.integers(0, len(payload)), max_size=5)))
-        pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)])]
+        pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
         protocol = end.protocol
         (protocol.send_text if text else protocol.send_binary)(pieces[0], fin=len(pieces) == 1)
         for i, piece in enumerate(pieces[1:], start=2):
@@ -161,7 +161,9 @@ class ProtocolPair(RuleBasedStateMachine):
         target.collect_events()
         target.collect_output()
 
-    @precondition(lambda self: any(end.wire or (end.eof and not end.eof_delivered) for end in self.ends.values()))
+    @precondition(
+        lambda self: any(end.wire or (end.eof and not end.eof_delivered) for end in self.ends.values())
+    )
     @rule(side=SIDES, draw=st.data())
     def deliver_some(self, side: Side, draw: st.DataObject) -> None:
         wire = self.ends[side].wire

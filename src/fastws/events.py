@@ -15,7 +15,7 @@ property, so ``event.data = ...`` raises :class:`AttributeError`.
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "BinaryMessage",
@@ -41,12 +41,12 @@ class _DataEvent:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return bool(self._data == other._data)  # type: ignore[attr-defined]
+        return bool(self._data == other._data)
 
     def __ne__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return bool(self._data != other._data)  # type: ignore[attr-defined]
+        return bool(self._data != other._data)
 
     def __hash__(self) -> int:
         return hash((type(self), self._data))
@@ -66,7 +66,7 @@ class TextMessage(_DataEvent):
     """
 
     __slots__ = ()
-    data: str  # type: ignore[assignment]
+    data: str
 
     def __init__(self, data: str) -> None:
         self._data = data
@@ -80,7 +80,7 @@ class BinaryMessage(_DataEvent):
     """
 
     __slots__ = ()
-    data: bytes  # type: ignore[assignment]
+    data: bytes
 
     def __init__(self, data: bytes) -> None:
         self._data = data
@@ -94,7 +94,7 @@ class Ping(_DataEvent):
     """
 
     __slots__ = ()
-    data: bytes  # type: ignore[assignment]
+    data: bytes
 
     def __init__(self, data: bytes = b"") -> None:
         self._data = data
@@ -108,7 +108,7 @@ class Pong(_DataEvent):
     """
 
     __slots__ = ()
-    data: bytes  # type: ignore[assignment]
+    data: bytes
 
     def __init__(self, data: bytes = b"") -> None:
         self._data = data
@@ -130,13 +130,20 @@ class CloseReceived:
         self._code = code
         self._reason = reason
 
-    code: int = property(attrgetter("_code"), doc="The close status code.")  # type: ignore[assignment]
-    reason: str = property(attrgetter("_reason"), doc="The close reason.")  # type: ignore[assignment]
+    @property
+    def code(self) -> int:
+        """The close status code."""
+        return self._code
+
+    @property
+    def reason(self) -> str:
+        """The close reason."""
+        return self._reason
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not CloseReceived:
             return NotImplemented
-        return self._code == other._code and self._reason == other._reason  # type: ignore[attr-defined]
+        return self._code == other._code and self._reason == other._reason
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
@@ -154,4 +161,4 @@ class CloseReceived:
 
 #: Every event the base protocol emits. ``ClientProtocol`` and
 #: ``ServerProtocol`` also emit ``fastws.handshake.Response`` / ``Request``.
-Event = Union[TextMessage, BinaryMessage, Ping, Pong, CloseReceived]
+Event = TextMessage | BinaryMessage | Ping | Pong | CloseReceived

@@ -49,7 +49,8 @@ Subclasses (``ClientProtocol``, ``ServerProtocol``) start in
 from __future__ import annotations
 
 import enum
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .codec import Frame, FrameParser, Utf8Validator, encode_frame
 from .constants import MAX_CONTROL_PAYLOAD, Opcode
@@ -176,32 +177,32 @@ class Protocol:
     """
 
     __slots__ = (
+        "_discard",
+        "_eof_rcvd",
+        "_eof_sent",
+        "_events",
+        "_extensions",
+        "_frag_chunks",
+        "_frag_opcode",
+        "_frag_size",
+        "_fragment_size",
+        "_mask",
+        "_max_fragments",
+        "_max_message_size",
+        "_output",
+        "_parser",
+        "_rsv_allowed",
+        "_send_frag",
+        "_utf8",
+        "auto_pong",
+        "close_rcvd",
+        "close_rcvd_then_sent",
+        "close_sent",
+        "error",
+        "handshake_exc",
         "side",
         "state",
         "subprotocol",
-        "auto_pong",
-        "close_rcvd",
-        "close_sent",
-        "close_rcvd_then_sent",
-        "error",
-        "handshake_exc",
-        "_extensions",
-        "_rsv_allowed",
-        "_max_message_size",
-        "_max_fragments",
-        "_fragment_size",
-        "_parser",
-        "_events",
-        "_output",
-        "_mask",
-        "_discard",
-        "_eof_sent",
-        "_eof_rcvd",
-        "_frag_opcode",
-        "_frag_chunks",
-        "_frag_size",
-        "_utf8",
-        "_send_frag",
     )
 
     def __init__(
@@ -660,9 +661,7 @@ class Protocol:
             # Close frame in response. (When sending a Close frame in
             # response, the endpoint typically echos the status code it
             # received.)"
-            self._output.append(
-                encode_frame(_CLOSE, payload[:2] if length else b"", mask=self._mask)
-            )
+            self._output.append(encode_frame(_CLOSE, payload[:2] if length else b"", mask=self._mask))
             self.close_sent = (code, "")
             self.close_rcvd_then_sent = True
         else:
@@ -744,9 +743,11 @@ class Protocol:
         """``_send_frames`` through the negotiated extensions."""
         size = self._fragment_size
         data = bytes(payload)
-        pieces = [data] if size is None or len(data) <= size else [
-            data[i : i + size] for i in range(0, len(data), size)
-        ]
+        pieces = (
+            [data]
+            if size is None or len(data) <= size
+            else [data[i : i + size] for i in range(0, len(data), size)]
+        )
         last = len(pieces) - 1
         for i, piece in enumerate(pieces):
             frame = Frame(opcode, piece, fin if i == last else False)
