@@ -1283,6 +1283,39 @@ _case(
     config=_LIMIT,
 )
 
+_FRAGS = MappingProxyType({"max_fragments": 4})
+_case(
+    "9.9.5",
+    "With at most 4 fragments per message, send a text message in 4 fragments; it is echoed.",
+    _echo(Send(_fragments(OP_TEXT, b"abcdefgh", 2)), expect=(_msg("abcdefgh"),)),
+    config=_FRAGS,
+)
+_case(
+    "9.9.6",
+    "With at most 4 fragments per message, send a text message in 5 fragments -> 1009.",
+    _fail(Send(_fragments(OP_TEXT, b"abcdefghij", 2)), code=1009),
+    config=_FRAGS,
+)
+_FRAME = MappingProxyType({"max_frame_size": 1000})
+_BIGFRAME = F(OP_BINARY, bytes(1001))
+_case(
+    "9.9.7",
+    "With a 1000-byte frame limit, send only the header of a 1001-byte frame: 1009 before any payload "
+    "is sent.",
+    (
+        Send((FramePart(_BIGFRAME, 0, 0),)),
+        Expect((_close(1009),), timeout=FAIL_FAST, on_timeout=(Send((FramePart(_BIGFRAME, 0),)),)),
+    ),
+    config=_FRAME,
+)
+_p = binary_payload(3000)
+_case(
+    "9.9.8",
+    "With a 1000-byte frame limit, a 3000-byte message in 3 frames of 1000 bytes is echoed.",
+    _echo(Send(_fragments(OP_BINARY, _p, 1000)), expect=(_bmsg(_p),)),
+    config=_FRAME,
+)
+
 # -- 10: auto-fragmentation ----------------------------------------------------------------
 
 _p = text_payload(65536)
