@@ -494,8 +494,9 @@ class WebSocket:
                 if self._ready_state != self.OPEN:
                     continue
                 if type(data) is not str and self._binary_type == "bytearray":
-                    data = bytearray(data)
-                await self._dispatch(MessageEvent(data, origin, self))
+                    await self._dispatch(MessageEvent(bytearray(data), origin, self))  # type: ignore[arg-type]
+                else:
+                    await self._dispatch(MessageEvent(data, origin, self))
             if not connection._lost:
                 # The peer's close arrived; the TCP connection follows.
                 if self._ready_state == self.OPEN:

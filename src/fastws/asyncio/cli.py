@@ -144,10 +144,15 @@ async def _serve(args: argparse.Namespace) -> None:
         async for message in ws:
             await ws.send(message)
 
-    stop = asyncio.get_running_loop().create_future()
+    stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def request_stop() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+            asyncio.get_running_loop().add_signal_handler(sig, request_stop)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
     async with serve(echo, args.host, args.port, ssl=context, max_size=args.max_size or None) as server:

@@ -32,6 +32,7 @@ import asyncio
 import collections
 import logging
 import os
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -397,7 +398,7 @@ class Connection(asyncio.Protocol):
             await self._raise_closed()
         self.protocol.send_ping(payload)
         waiter: asyncio.Future[float] = self.loop.create_future()
-        self._pings[payload] = (waiter, self.loop.time(), None)
+        self._pings[payload] = (waiter, time.perf_counter(), None)
         self._flush()
         return waiter
 
@@ -689,7 +690,7 @@ class Connection(asyncio.Protocol):
         timeout_handle = None
         if self.ping_timeout is not None:
             timeout_handle = self.loop.call_later(self.ping_timeout, self._keepalive_expired, payload)
-        self._pings[payload] = (None, self.loop.time(), timeout_handle)
+        self._pings[payload] = (None, time.perf_counter(), timeout_handle)
         self._flush()
         self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)  # type: ignore[arg-type]
 
@@ -715,7 +716,8 @@ class Connection(asyncio.Protocol):
         pings = self._pings
         if payload not in pings:
             return  # RFC 6455 section 5.5.3: an unsolicited pong is ignored
-        now = self.loop.time()
+        # perf_counter, not loop.time(): uvloop's clock ticks in milliseconds.
+        now = time.perf_counter()
         # Acknowledge this ping and every ping sent before it.
         while pings:
             key = next(iter(pings))

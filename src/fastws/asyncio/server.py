@@ -104,11 +104,10 @@ class ServerConnection(Connection):
     async def _process(self, request: Request) -> None:
         server = self.server
         try:
-            response = None
+            response: Response | None = None
             if server.process_request is not None:
-                response = server.process_request(self, request)
-                if inspect.isawaitable(response):
-                    response = await response
+                result = server.process_request(self, request)
+                response = await result if inspect.isawaitable(result) else result
             self._answer(request, response)
         except Exception:
             logger.error("process_request / process_response failed", exc_info=True)
