@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fastws.exceptions import (
     InvalidHandshake,
@@ -1057,3 +1059,42 @@ class TestClientChecks:
         response = response_with(*ACCEPT_LINES, "Sec-WebSocket-Extensions: x-a; q=1")
         with pytest.raises(NegotiationError, match="unacceptable parameters for x-a: x-a; q=1"):
             check_response(response, self.request, [Offer("x-a", [], accept=False)])
+
+
+class TestParserDifferential:
+    """The whole-head fast path and the line-by-line path agree on any input."""
+
+    LINES = (
+        b"GET /chat HTTP/1.1",
+        b"GET / HTTP/1.0",
+        b"POST / HTTP/1.1",
+        b"Host: h",
+        b"X:y",
+        b"X: \tcaf\xe9 \t",
+        b"Bad Name: v",
+        b" folded",
+        b"X: a\x00b",
+        b"X: a\rb",
+        b"X: " + b"a" * 40,
+        b"Content-Length: 0",
+        b"Content-Length: 3",
+        b"",
+    )
+
+    @given(
+        st.lists(st.sampled_from(LINES), min_size=1, max_size=8),
+        st.lists(st.sampled_from([b"\r\n", b"\n"]), min_size=8, max_size=8),
+        st.binary(max_size=4),
+    )
+    def test_whole_equals_bytewise(self, lines: list[bytes], endings: list[bytes], tail: bytes) -> None:
+        data = b"".join(line + ending for line, ending in zip(lines, endings)) + b"\r\n" + tail
+        limits = {"max_line": 30, "max_header_line": 30, "max_headers": 4, "max_size": 200}
+        outcomes = []
+        for feed in (feed_whole, feed_bytewise):
+            try:
+                result = feed(RequestParser(**limits), data)
+            except InvalidHTTPMessage as exc:
+                outcomes.append(("error", exc.status))
+            else:
+                outcomes.append(("ok", result))
+        assert outcomes[0] == outcomes[1]

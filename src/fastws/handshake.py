@@ -481,6 +481,18 @@ def build_subprotocol_list(subprotocols: Sequence[str]) -> str:
     return ", ".join(subprotocols)
 
 
+def _has_token(
+    headers: Headers, name: str, token: str, parse_item: Callable[[str, int, str], tuple[Any, int]]
+) -> bool:
+    # Whether a list-valued header contains ``token`` (lower case),
+    # compared case-insensitively; the usual single exact value is checked
+    # without parsing.
+    values = headers._index.get(name.lower(), ())
+    if len(values) == 1 and values[0].lower() == token:
+        return True
+    return token in [item.lower() for item in _parse_list(", ".join(values), name, parse_item)]
+
+
 def _joined(headers: Headers, name: str) -> str:
     # RFC 9110 section 5.3: several field lines of a list-based field are
     # equivalent to one line with their values joined by commas.
@@ -635,6 +647,12 @@ class _HeadParser:
             raise
 
     def _feed(self, data: bytes) -> tuple[Any, bytes] | None:
+        if self._start is None and not self._buf:
+            # The common case: the whole head in one read.
+            result = self._feed_whole(data)
+            if result is not None:
+                self._done = True
+                return result
         pos = 0
         end = len(data)
         buf = self._buf
@@ -660,6 +678,56 @@ class _HeadParser:
                 return message, data[pos:]
         return None
 
+    def _feed_whole(self, data: bytes) -> tuple[Any, bytes] | None:
+        """Parse a head that arrived in one piece, or return None.
+
+        It accepts exactly what :meth:`_line` accepts, with fewer calls per
+        line; on anything unusual (incomplete head, a limit reached, a
+        malformed line) it returns None and the line-by-line path, which
+        gives the precise error, takes over from the start.
+        """
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or end + 4 > self._max_size:
+            return None
+        lines = data[:end].split(b"\r\n")
+        count = len(lines) - 1
+        # A bare LF anywhere means a line the split did not see.
+        if count > self._max_headers or data.count(b"\n", 0, end) != count:
+            return None
+        first = lines[0]
+        if not first or len(first) > self._max_line:
+            return None
+        start = self._parse_start(first)
+        max_line = self._max_header_line
+        token = _btoken_re.fullmatch
+        valid = _bvalue_re.fullmatch
+        fields = []
+        index: dict[str, list[str]] = {}
+        for i in range(1, count + 1):
+            line = lines[i]
+            colon = line.find(b":")
+            if len(line) > max_line or line[0] in (0x20, 0x09) or colon < 0 or token(line, 0, colon) is None:
+                return None
+            value = line[colon + 1 :].strip(b" \t")
+            if valid(value) is None:
+                return None
+            name = line[:colon].decode("ascii")
+            text = value.decode("latin-1")
+            fields.append((name, text))
+            key = name.lower()
+            values = index.get(key)
+            if values is None:
+                index[key] = [text]
+            else:
+                values.append(text)
+        headers = self._headers
+        headers._fields = fields
+        headers._index = index
+        self._start = start
+        self._count = count
+        self._size = end + 4
+        return self._finish(start, headers), data[end + 4 :]
+
     def _limit(self) -> tuple[int, int, str]:
         if self._start is None:
             return self._max_line, self._line_status, self._line_name
@@ -673,48 +741,61 @@ class _HeadParser:
             raise InvalidHTTPMessage(431, f"HTTP head larger than {self._max_size} bytes")
 
     def _line(self, line: bytes) -> Any:
-        limit, status, what = self._limit()
+        start = self._start
+        if start is None:
+            return self._start_line(line)
         length = len(line)
-        if length > limit + 2:
-            raise InvalidHTTPMessage(status, f"{what} longer than {limit} bytes")
-        self._size += length
-        if self._size > self._max_size:
+        if length > self._max_header_line + 2:
+            raise InvalidHTTPMessage(431, f"header line longer than {self._max_header_line} bytes")
+        size = self._size + length
+        if size > self._max_size:
             raise InvalidHTTPMessage(431, f"HTTP head larger than {self._max_size} bytes")
+        self._size = size
         # RFC 9112 section 2.2: lines end with CRLF; a bare LF is refused
         # (accepting it is allowed, refusing is the safe choice).
-        if length < 2 or line[-2] != 0x0D:
+        if line[-2:] != b"\r\n":
             raise InvalidHTTPMessage(400, "line does not end with CRLF")
-        content = line[:-2]
-        if self._start is None:
-            if not content:
-                raise InvalidHTTPMessage(400, f"empty {self._line_name}")
-            self._start = self._parse_start(content)
-            return None
-        if not content:
-            return self._finish(self._start, self._headers)
+        if length == 2:
+            return self._finish(start, self._headers)
         # RFC 9112 section 5.2: "A server that receives an obs-fold in a
         # request message ... MUST either reject the message by sending a
         # 400 (Bad Request) ... or replace each received obs-fold with one
         # or more SP octets"; section 2.2 says the same of whitespace between
         # the start line and the first header. We reject.
-        if content[0] in (0x20, 0x09):
+        if line[0] in (0x20, 0x09):
             raise InvalidHTTPMessage(400, "obsolete line folding or leading whitespace in a header line")
-        self._count += 1
-        if self._count > self._max_headers:
+        count = self._count + 1
+        if count > self._max_headers:
             raise InvalidHTTPMessage(431, f"more than {self._max_headers} headers")
-        colon = content.find(b":")
+        self._count = count
+        colon = line.find(b":")
         # RFC 9112 section 5.1: "No whitespace is allowed between the field
         # name and colon ... A server MUST reject ... with 400"; the token
         # check also refuses it.
-        if colon < 0 or _btoken_re.fullmatch(content, 0, colon) is None:
-            raise InvalidHTTPMessage(400, f"invalid header line: {content[:80]!r}")
-        value = content[colon + 1 :].strip(b" \t")
+        if colon < 0 or _btoken_re.fullmatch(line, 0, colon) is None:
+            raise InvalidHTTPMessage(400, f"invalid header line: {line[:-2][:80]!r}")
+        value = line[colon + 1 : -2].strip(b" \t")
         # RFC 9110 section 5.5: CR, LF and NUL (and other controls) are
         # invalid in field values; a recipient may reject the message.
         if _bvalue_re.fullmatch(value) is None:
-            raise InvalidHTTPMessage(400, f"invalid header value: {content[:80]!r}")
-        self._headers._add_unchecked(content[:colon].decode("ascii"), value.decode("latin-1"))
+            raise InvalidHTTPMessage(400, f"invalid header value: {line[:-2][:80]!r}")
+        self._headers._add_unchecked(line[:colon].decode("ascii"), value.decode("latin-1"))
         return None
+
+    def _start_line(self, line: bytes) -> None:
+        length = len(line)
+        if length > self._max_line + 2:
+            raise InvalidHTTPMessage(
+                self._line_status, f"{self._line_name} longer than {self._max_line} bytes"
+            )
+        self._size += length
+        if self._size > self._max_size:
+            raise InvalidHTTPMessage(431, f"HTTP head larger than {self._max_size} bytes")
+        if line[-2:] != b"\r\n":
+            raise InvalidHTTPMessage(400, "line does not end with CRLF")
+        if length == 2:
+            raise InvalidHTTPMessage(400, f"empty {self._line_name}")
+        self._start = self._parse_start(line[:-2])
 
     _line_name = "start line"
 
@@ -937,15 +1018,13 @@ def check_request(request: Request) -> str:
     # "websocket", treated as an ASCII case-insensitive value."
     if "Upgrade" not in headers:
         raise InvalidHeader("Upgrade", "missing")
-    upgrade = _parse_list(_joined(headers, "Upgrade"), "Upgrade", _parse_protocol)
-    if "websocket" not in [value.lower() for value in upgrade]:
+    if not _has_token(headers, "Upgrade", "websocket", _parse_protocol):
         raise InvalidHeader("Upgrade", f"expected 'websocket', got {_joined(headers, 'Upgrade')!r}")
     # "A |Connection| header field that includes the token "Upgrade",
     # treated as an ASCII case-insensitive value."
     if "Connection" not in headers:
         raise InvalidHeader("Connection", "missing")
-    connection = parse_token_list(_joined(headers, "Connection"), "Connection")
-    if "upgrade" not in [value.lower() for value in connection]:
+    if not _has_token(headers, "Connection", "upgrade", _parse_token):
         raise InvalidHeader("Connection", f"expected 'Upgrade', got {_joined(headers, 'Connection')!r}")
     # "A |Sec-WebSocket-Key| header field with a base64-encoded value that,
     # when decoded, is 16 bytes in length."
@@ -1359,16 +1438,17 @@ def check_response(
     # Connection_."
     if "Upgrade" not in headers:
         raise InvalidHeader("Upgrade", "missing")
-    upgrade = _parse_list(_joined(headers, "Upgrade"), "Upgrade", _parse_protocol)
-    if [value.lower() for value in upgrade] != ["websocket"]:
+    upgrade = _joined(headers, "Upgrade")
+    if upgrade.lower() != "websocket" and [
+        value.lower() for value in _parse_list(upgrade, "Upgrade", _parse_protocol)
+    ] != ["websocket"]:
         raise InvalidHeader("Upgrade", f"expected 'websocket', got {_joined(headers, 'Upgrade')!r}")
     # "If the response lacks a |Connection| header field or the |Connection|
     # header field doesn't contain a token that is an ASCII case-insensitive
     # match for the value "Upgrade", the client MUST _Fail_ ..."
     if "Connection" not in headers:
         raise InvalidHeader("Connection", "missing")
-    connection = parse_token_list(_joined(headers, "Connection"), "Connection")
-    if "upgrade" not in [value.lower() for value in connection]:
+    if not _has_token(headers, "Connection", "upgrade", _parse_token):
         raise InvalidHeader("Connection", f"expected 'Upgrade', got {_joined(headers, 'Connection')!r}")
     # "If the response lacks a |Sec-WebSocket-Accept| header field or the
     # |Sec-WebSocket-Accept| contains a value other than the base64-encoded
