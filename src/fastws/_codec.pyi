@@ -20,6 +20,8 @@ require_mask=True and the frame unmasked   InvalidFrame    ``incorrect masking: 
 require_mask=False and the frame masked    InvalidFrame    ``incorrect masking: expected an unmasked frame``
 payload over max_frame_size                PayloadTooBig   ``frame of {length} bytes exceeds the limit of {limit} bytes``
 data message over max_message_size         PayloadTooBig   ``message of at least {size} bytes exceeds the limit of {limit} bytes``
+validate_utf8: invalid text payload byte   InvalidUTF8     ``invalid UTF-8 in a text message``
+validate_utf8: text ends mid-sequence      InvalidUTF8     ``incomplete UTF-8 sequence at the end of a text message``
 encode_frame: opcode not a known opcode    ValueError      ``invalid opcode {opcode}``
 encode_frame: control frame with fin=False ValueError      ``fragmented control frame``
 encode_frame: control payload too long     ValueError      ``control frame too long: {length} bytes``
@@ -33,7 +35,15 @@ extended length, its top bit, the frame size limit, the message size limit
 sum of the payload lengths of a message's frames, counted from the last
 text/binary frame on); the masking key comes last. A header is judged as
 soon as the bytes that decide a check have arrived, so an oversized length
-is refused before any payload byte is buffered. ``offset`` may be any
+is refused before any payload byte is buffered.
+
+With ``validate_utf8=True`` the parser also validates text messages as
+their bytes arrive (RFC 6455 section 8.1), across fragments and inside a
+frame that arrives in pieces, so invalid UTF-8 is refused at the first
+byte that proves it, before the rest of the frame arrives. A text message
+whose first frame has any RSV bit set is not validated: an extension
+(permessage-deflate) transformed its payload, and whoever undoes the
+transformation validates the result. Control frames are never validated. ``offset`` may be any
 integer; the mask starts at ``mask[offset % 4]``.
 """
 
@@ -120,12 +130,14 @@ class FrameParser:
     require_mask: bool | None
     max_frame_size: int | None
     max_message_size: int | None
+    validate_utf8: bool
     def __init__(
         self,
         *,
         require_mask: bool | None = None,
         max_frame_size: int | None = None,
         max_message_size: int | None = None,
+        validate_utf8: bool = False,
     ) -> None: ...
     def feed(self, data: Buffer) -> list[Frame]:
         """Parse ``data`` (appended to what is buffered); return complete frames.
@@ -133,6 +145,8 @@ class FrameParser:
         Raises:
             InvalidFrame: a header breaks RFC 6455 section 5 (1002).
             PayloadTooBig: a frame or data message exceeds its limit (1009).
+            InvalidUTF8: ``validate_utf8`` is on and a text message is not
+                UTF-8 (1007).
             TypeError: ``data`` is not a C-contiguous bytes-like object.
 
         When an error is raised, the frames completed earlier in the same

@@ -16,7 +16,7 @@ from codecs import getincrementaldecoder
 from typing import Any, Final, Literal
 
 from .constants import MAX_CONTROL_PAYLOAD, Opcode
-from .exceptions import InvalidFrame, PayloadTooBig
+from .exceptions import InvalidFrame, InvalidUTF8, PayloadTooBig
 
 __all__ = [
     "IMPLEMENTATION",
@@ -289,12 +289,16 @@ class FrameParser:
 
     __slots__ = (
         "_buf",
+        "_checked",
         "_error",
         "_header",
         "_max_frame_size",
         "_max_message_size",
         "_message_size",
         "_require_mask",
+        "_text",
+        "_utf8",
+        "_validate_utf8",
     )
 
     def __init__(
@@ -303,16 +307,24 @@ class FrameParser:
         require_mask: bool | None = None,
         max_frame_size: int | None = None,
         max_message_size: int | None = None,
+        validate_utf8: bool = False,
     ) -> None:
         self._require_mask = None if require_mask is None else bool(require_mask)
         self._max_frame_size = _check_limit("max_frame_size", max_frame_size)
         self._max_message_size = _check_limit("max_message_size", max_message_size)
+        self._validate_utf8 = bool(validate_utf8)
         self._buf = bytearray()
         # Header of the frame whose payload is awaited:
         # (fin, rsv1, rsv2, rsv3, opcode, mask key or None, length).
         self._header: tuple[bool, bool, bool, bool, Opcode, bytes | None, int] | None = None
         # Payload bytes of the data message in progress, headers included so far.
         self._message_size = 0
+        # Whether the data message in progress is text to validate, the
+        # validator that follows it, and how many payload bytes of the frame
+        # in progress it has already seen.
+        self._text = False
+        self._utf8 = Utf8Validator()
+        self._checked = 0
         self._error: Exception | None = None
 
     # Limits may change between calls (a protocol tightens them as it goes).
@@ -341,6 +353,14 @@ class FrameParser:
         self._max_message_size = _check_limit("max_message_size", value)
 
     @property
+    def validate_utf8(self) -> bool:
+        return self._validate_utf8
+
+    @validate_utf8.setter
+    def validate_utf8(self, value: bool) -> None:
+        self._validate_utf8 = bool(value)
+
+    @property
     def buffered(self) -> int:
         """Bytes received and held for the frame in progress."""
         return len(self._buf)
@@ -350,6 +370,9 @@ class FrameParser:
         self._buf = bytearray()
         self._header = None
         self._message_size = 0
+        self._text = False
+        self._utf8.reset()
+        self._checked = 0
         self._error = None
 
     def feed(self, data: Any) -> list[Frame]:
@@ -377,17 +400,28 @@ class FrameParser:
                     if header is None:
                         break
                 fin, rsv1, rsv2, rsv3, opcode, key, length = header
+                text = self._text and opcode < 8
                 if size - pos < length:
+                    if text and size - pos > self._checked:
+                        # Fail fast: validate the part of the payload that
+                        # has arrived, without waiting for the whole frame.
+                        self._check_text(buf[pos + self._checked : size], key, False)
                     break
                 if key is None:
                     payload = bytes(buf[pos : pos + length])
                 else:
                     payload = _xor(buf[pos : pos + length], key, 0)
+                if text:
+                    if key is None:
+                        self._check_text(memoryview(payload)[self._checked :], None, fin)
+                    else:
+                        self._check_text(buf[pos + self._checked : pos + length], key, fin)
+                    self._checked = 0
                 pos += length
                 frame = Frame(opcode, payload, fin, rsv1, rsv2, rsv3)
                 frames.append(frame)
                 header = None
-        except (InvalidFrame, PayloadTooBig) as exc:
+        except (InvalidFrame, InvalidUTF8, PayloadTooBig) as exc:
             exc.frames = frames
             self._error = exc
             self._header = None
@@ -396,6 +430,27 @@ class FrameParser:
         self._header = header
         del buf[:pos]
         return frames
+
+    def _check_text(self, chunk: Any, key: bytes | None, final: bool) -> None:
+        """Validate more bytes of the text message in progress.
+
+        ``chunk`` is still masked with ``key`` when ``key`` is not None; it
+        starts ``self._checked`` bytes into the frame's payload.
+        """
+        if key is not None:
+            chunk = _xor(chunk, key, self._checked)
+        self._checked += len(chunk)
+        utf8 = self._utf8
+        # RFC 6455 section 8.1: "When an endpoint is to interpret a byte
+        # stream as UTF-8 but finds that the byte stream is not, in fact, a
+        # valid UTF-8 stream, that endpoint MUST _Fail the WebSocket
+        # Connection_."
+        if not utf8.feed(chunk):
+            raise InvalidUTF8("invalid UTF-8 in a text message")
+        if final:
+            self._text = False
+            if not utf8.finish():
+                raise InvalidUTF8("incomplete UTF-8 sequence at the end of a text message")
 
     def _parse_header(
         self, buf: bytearray, pos: int, size: int
@@ -461,6 +516,13 @@ class FrameParser:
         if code < 8:
             # The header is complete: the frame is accepted into the message.
             self._message_size = 0 if fin else total
+            if code:
+                # A text message is validated unless an extension transformed
+                # its payload (any RSV bit set on its first frame).
+                self._text = code == 1 and self._validate_utf8 and not (b0 & 0x70)
+                if self._text:
+                    self._utf8.reset()
+            self._checked = 0
         return (
             (fin, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10), opcode, key, length),
             start,
