@@ -45,7 +45,36 @@ __version__ = "0.1.0"
 
 # Names defined in modules that are imported on first access, so that users
 # of the codec alone never pay for (or depend on) the layers above it.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # sans-IO protocol
+    "BinaryMessage": ".events",
+    "CloseReceived": ".events",
+    "Event": ".events",
+    "Ping": ".events",
+    "Pong": ".events",
+    "TextMessage": ".events",
+    "Protocol": ".protocol",
+    "Side": ".protocol",
+    "State": ".protocol",
+    "ClientProtocol": ".client",
+    "ServerProtocol": ".server",
+    # opening handshake
+    "ClientExtensionFactory": ".handshake",
+    "Headers": ".handshake",
+    "InvalidHTTPMessage": ".handshake",
+    "Request": ".handshake",
+    "Response": ".handshake",
+    "ServerExtensionFactory": ".handshake",
+    "accept_key": ".handshake",
+    # asyncio (imports asyncio only when one of these is used)
+    "ClientConnection": ".asyncio",
+    "Connection": ".asyncio",
+    "Server": ".asyncio",
+    "ServerConnection": ".asyncio",
+    "WebSocket": ".asyncio",
+    "connect": ".asyncio",
+    "serve": ".asyncio",
+}
 
 __all__ = [
     "CloseCode",

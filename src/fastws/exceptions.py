@@ -105,12 +105,20 @@ class InvalidMessage(InvalidHandshake):
 
 
 class InvalidStatus(InvalidHandshake):
-    """The server answered the handshake with a status other than 101."""
+    """The server answered the handshake with a status other than 101.
+
+    Attributes:
+        status: the HTTP status code of the answer.
+        reason: its reason phrase.
+        response: the whole parsed response (a ``fastws.Response``), when
+            the handshake layer has it.
+    """
 
     def __init__(self, status: int, reason: str = "", *args: Any) -> None:
         super().__init__(f"server rejected WebSocket connection: HTTP {status} {reason}".rstrip(), *args)
         self.status = status
         self.reason = reason
+        self.response: Any = None
 
 
 class InvalidHeader(InvalidHandshake):
