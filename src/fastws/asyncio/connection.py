@@ -65,6 +65,7 @@ _COALESCE_LIMIT = 65536
 logger = logging.getLogger("fastws")
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+_OPEN = State.OPEN
 
 
 def _queue_limits(max_queue: int | tuple[int, int | None] | None) -> tuple[int | None, int]:
@@ -221,6 +222,16 @@ class Connection(asyncio.Protocol):
             InvalidState: another coroutine is already waiting in ``recv``.
         """
         queue = self._queue
+        if queue:
+            message = queue.popleft()
+            if self._reading_paused and len(queue) <= self._low:
+                self._resume_reading()
+            return message
+        return await self._recv_wait()
+
+    async def _recv_wait(self) -> Data:
+        """``recv`` when the queue is empty: wait for a message or the end."""
+        queue = self._queue
         while True:
             if queue:
                 message = queue.popleft()
@@ -247,8 +258,15 @@ class Connection(asyncio.Protocol):
         Raises:
             ConnectionClosedError: the connection closed with an error.
         """
+        # recv(), inlined: this runs once per message of every ``async for``.
+        queue = self._queue
+        if queue:
+            message = queue.popleft()
+            if self._reading_paused and len(queue) <= self._low:
+                self._resume_reading()
+            return message
         try:
-            return await self.recv()
+            return await self._recv_wait()
         except ConnectionClosedOK:
             raise StopAsyncIteration from None
 
@@ -277,14 +295,17 @@ class Connection(asyncio.Protocol):
         while self._fragmented_send is not None:
             await asyncio.shield(self._fragmented_send)
         protocol = self.protocol
-        if protocol.state is not State.OPEN or self._lost:
+        if protocol.state is not _OPEN or self._lost:
             await self._raise_closed()
-        if isinstance(message, str):
+        kind = type(message)
+        if kind is bytes:
+            protocol.send_binary(message)  # type: ignore[arg-type]
+        elif kind is str:
+            protocol.send_text(message)  # type: ignore[arg-type]
+        elif isinstance(message, str):
             protocol.send_text(message)
-            size = len(message)
         elif isinstance(message, _BYTES_LIKE):
             protocol.send_binary(message)
-            size = len(message)
         elif isinstance(message, Mapping):
             raise TypeError("a dict is not a message: send str, bytes or an iterable of fragments")
         elif isinstance(message, AsyncIterable):
@@ -297,9 +318,10 @@ class Connection(asyncio.Protocol):
             raise TypeError(f"message must be str, bytes-like or an iterable, not {type(message).__name__}")
         # Hold small messages back while the application is working through a
         # burst of received ones; write at once otherwise.
-        if self._queue and size < _COALESCE_LIMIT:
-            self._held += size
-            if self._held < _COALESCE_LIMIT:
+        if self._queue:
+            held = self._held + len(message)  # type: ignore[arg-type]
+            self._held = held
+            if held < _COALESCE_LIMIT:
                 if self._flush_handle is None:
                     self._flush_handle = self.loop.call_soon(self._flush)
                 return
