@@ -130,7 +130,6 @@ cdef struct _Buf:
 
 cdef inline bint _mv_c_contiguous(Py_buffer *view) noexcept:
     # memoryview.c_contiguous, as CPython's memoryview computes it.
-    cdef int i
     if view.suboffsets != NULL:
         return False
     if view.ndim == 0 or view.strides == NULL or view.shape == NULL:
@@ -422,7 +421,7 @@ cdef class Utf8Validator:
 
 _OPCODES = {int(op): op for op in Opcode}
 # Opcode members indexed by the 4-bit opcode; None marks a reserved opcode.
-cdef tuple _OPCODE_TABLE = tuple(_OPCODES.get(i) for i in range(16))
+cdef tuple _OPCODE_TABLE = tuple([_OPCODES.get(i) for i in range(16)])
 cdef object _EMPTY = b""
 
 
@@ -484,7 +483,7 @@ cdef class Frame:
 
     def __repr__(self):
         flags = "".join(
-            f", {name}=True" for name in ("rsv1", "rsv2", "rsv3") if getattr(self, name)
+            [f", {name}=True" for name in ("rsv1", "rsv2", "rsv3") if getattr(self, name)]
         )
         return (
             f"Frame({_opcode_repr(self.opcode)}, {_payload_repr(self.payload)}, "

@@ -115,7 +115,9 @@ __attribute__((target("avx512f,avx512bw"))) void fws_mask_avx512(uint8_t *dst, c
 #define OVERLONG_2 (1 << 5)     /* C0..C1 followed by a continuation */
 #define TOO_LARGE_1000 (1 << 6) /* F5..FF 80..8F */
 #define OVERLONG_4 (1 << 6)     /* F0 80..8F (shares the bit: its lead is F0 only) */
-#define TWO_CONTS (1 << 7)      /* continuation after continuation: checked below */
+/* Bit 7, written as a negative int so that the tables fit in (signed) char
+ * arguments without overflow. */
+#define TWO_CONTS (-0x80)       /* continuation after continuation: checked below */
 #define CARRY (TOO_SHORT | TOO_LONG | TWO_CONTS)
 
 #define TABLE16(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
