@@ -11,6 +11,8 @@ from fastws import InvalidState
 from fastws.asyncio import ServerConnection, serve
 from fastws.asyncio.browser import CloseEvent, InvalidAccessError, SyntaxErr, WebSocket
 
+__all__: list[str] = []
+
 
 def port_of(server: Any) -> int:
     return int(server.sockets[0].getsockname()[1])

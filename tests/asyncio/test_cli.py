@@ -18,6 +18,8 @@ from fastws import ConnectionClosedOK
 from fastws.asyncio import connect
 from fastws.asyncio.cli import SUBCOMMANDS, add_subcommands
 
+__all__: list[str] = []
+
 CLI = [sys.executable, "-m", "fastws.asyncio.cli"]
 
 

@@ -11,6 +11,8 @@ import pytest
 from fastws import ConnectionClosedOK, InvalidHandshake, InvalidMessage, InvalidStatus
 from fastws.asyncio import ClientConnection, Server, ServerConnection, connect, serve
 
+__all__: list[str] = []
+
 
 def port_of(server: Server) -> int:
     return int(server.sockets[0].getsockname()[1])

@@ -19,6 +19,8 @@ from fastws import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, 
 from fastws.asyncio.connection import Connection
 from fastws.protocol import Protocol, Side, State
 
+__all__: list[str] = []
+
 
 @contextlib.asynccontextmanager
 async def pair(

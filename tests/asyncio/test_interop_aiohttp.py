@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+__all__: list[str] = []
+
 aiohttp = pytest.importorskip("aiohttp")
 from aiohttp import WSMsgType, web  # noqa: E402
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+__all__: list[str] = []
+
 websockets = pytest.importorskip("websockets")
 from websockets.asyncio.client import connect as ws_connect  # noqa: E402
 from websockets.asyncio.server import serve as ws_serve  # noqa: E402

@@ -12,6 +12,8 @@ from fastws import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 from fastws.asyncio import Server, ServerConnection, connect, serve
 from fastws.protocol import State
 
+__all__: list[str] = []
+
 
 def port_of(server: Server) -> int:
     return int(server.sockets[0].getsockname()[1])

@@ -19,6 +19,8 @@ from cryptography.x509.oid import NameOID  # noqa: E402
 from fastws import ConnectionClosedError, ConnectionClosedOK  # noqa: E402
 from fastws.asyncio import ServerConnection, connect, serve  # noqa: E402
 
+__all__: list[str] = []
+
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
