@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import COMPILED, PURE, REQUIRE_EXTENSIONS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,6 +26,11 @@ import fastws
 import fastws.codec
 
 __all__: list[str] = []
+
+COMPILED = "fastws._codec"
+PURE = "fastws._codec_py"
+# Same reading of the variable as fastws.codec.
+REQUIRE_EXTENSIONS = os.environ.get("FASTWS_REQUIRE_EXTENSIONS", "").strip().lower() not in ("", "0", "no", "false")
 
 EXPECTED_ALL = {
     "IMPLEMENTATION",
@@ -86,7 +90,15 @@ class TestSurface:
             assert method in vars(codec.Frame), method
         public = {
             "Frame": {"fin", "opcode", "payload", "rsv1", "rsv2", "rsv3"},
-            "FrameParser": {"feed", "reset", "buffered", "require_mask", "max_frame_size", "max_message_size"},
+            "FrameParser": {
+                "feed",
+                "reset",
+                "buffered",
+                "require_mask",
+                "max_frame_size",
+                "max_message_size",
+                "validate_utf8",
+            },
             "Utf8Validator": {"feed", "finish", "reset", "valid", "pending"},
         }
         for cls, names in public.items():
@@ -142,7 +154,12 @@ class TestTwinsAgree:
 
         cases = [
             ("Frame", (1, b"x"), {}, ["fin", "opcode", "payload", "rsv1", "rsv2", "rsv3"]),
-            ("FrameParser", (), {}, ["buffered", "require_mask", "max_frame_size", "max_message_size"]),
+            (
+                "FrameParser",
+                (),
+                {},
+                ["buffered", "require_mask", "max_frame_size", "max_message_size", "validate_utf8"],
+            ),
             ("Utf8Validator", (), {}, ["valid", "pending"]),
         ]
         for cls, args, kwargs, names in cases:

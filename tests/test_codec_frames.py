@@ -8,24 +8,30 @@ at every point.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from fastws.constants import Opcode
+from fastws.exceptions import InvalidFrame, InvalidUTF8, PayloadTooBig, ProtocolError
 from vectors import (
     BINARY_64K,
     FRAGMENTED_HELLO,
+    KUHN_INVALID,
+    KUHN_VALID,
     MASK_KEY,
     MASKED_HELLO,
     RFC_EXAMPLES,
     UNMASKED_HELLO,
     UNMASKED_PING_HELLO,
     UNMASKED_PONG_HELLO,
+    decodes,
+    first_failure,
+    mask_oracle,
 )
-
-from fastws.constants import Opcode
-from fastws.exceptions import InvalidFrame, PayloadTooBig, ProtocolError
 
 __all__: list[str] = []
 
@@ -36,10 +42,6 @@ RESERVED_OPCODES = (0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF)
 C_CONTIGUOUS_MESSAGE = "a C-contiguous bytes-like object is required, not '{}'"
 
 # -- an independent frame writer (RFC 6455 section 5.2) ---------------------------------
-
-
-def mask_oracle(data: bytes, key: bytes, offset: int = 0) -> bytes:
-    return bytes(b ^ key[(i + offset) % 4] for i, b in enumerate(data))
 
 
 def build_header(
@@ -679,6 +681,7 @@ class TestLimits:
 
     def test_defaults(self, codec):
         parser = codec.FrameParser()
+        assert parser.validate_utf8 is False
         assert parser.require_mask is None
         assert parser.max_frame_size is None
         assert parser.max_message_size is None
@@ -921,6 +924,236 @@ class TestEncodeFrame:
             codec.encode_frame(0x1, b"x", True)
 
 
+def text_message(
+    pieces: list[bytes], keys: list[bytes | None], *, opcode: int = 0x1, rsv: tuple[bool, bool, bool] = (False, False, False)
+) -> tuple[bytes, list[int], list[int]]:
+    """One message in frames: the stream, each payload byte's index in it, each frame's last index."""
+    stream, positions, ends = b"", [], []
+    for index, (piece, key) in enumerate(zip(pieces, keys, strict=True)):
+        frame = build_frame(
+            opcode if index == 0 else 0x0,
+            piece,
+            fin=index == len(pieces) - 1,
+            key=key,
+            rsv=rsv if index == 0 else (False, False, False),
+        )
+        start = len(stream) + len(frame) - len(piece)
+        positions.extend(range(start, start + len(piece)))
+        stream += frame
+        ends.append(len(stream) - 1)
+    return stream, positions, ends
+
+
+def expected_utf8_error(pieces: list[bytes], stream: bytes, positions: list[int]) -> tuple[int, str] | None:
+    """Where (stream index) and how a validating parser must refuse the message."""
+    payload = b"".join(pieces)
+    failure = first_failure(payload)
+    if failure is not None:
+        # Refused at the first byte no valid UTF-8 text can continue from.
+        return positions[failure], "invalid UTF-8 in a text message"
+    if not decodes(payload):
+        # Every byte could still be completed: refused when the message ends.
+        return len(stream) - 1, "incomplete UTF-8 sequence at the end of a text message"
+    return None
+
+
+def check_text_message(codec, pieces: list[bytes], keys: list[bytes | None]) -> None:
+    """Whole and byte by byte, a validating parser agrees with the oracle."""
+    stream, positions, ends = text_message(pieces, keys)
+    expected = expected_utf8_error(pieces, stream, positions)
+    frames = [(index == len(pieces) - 1, 0x1 if index == 0 else 0x0, piece) for index, piece in enumerate(pieces)]
+    parser = codec.FrameParser(validate_utf8=True)
+    if expected is None:
+        check_frames(parser.feed(stream), frames)
+        parser = codec.FrameParser(validate_utf8=True)
+        check_frames(feed_chunks(parser, bytewise(stream)), frames)
+        return
+    where, message = expected
+    with pytest.raises(InvalidUTF8) as exc:
+        parser.feed(stream)
+    assert str(exc.value) == message
+    assert exc.value.close_code == 1007
+    check_frames(exc.value.frames, [frame for frame, end in zip(frames, ends, strict=True) if end < where])
+    index, raised = first_error_index(codec.FrameParser(validate_utf8=True), stream)
+    assert (index, type(raised), str(raised)) == (where, InvalidUTF8, message), (pieces, keys)
+
+
+class TestValidateUtf8:
+    """``validate_utf8=True``: text messages checked as their bytes arrive (section 8.1)."""
+
+    def test_default_off(self, codec):
+        parser = codec.FrameParser()
+        assert parser.validate_utf8 is False
+        check_frames(parser.feed(build_frame(0x1, b"\xff\xed\xa0\x80")), [(True, 0x1, b"\xff\xed\xa0\x80")])
+
+    def test_settable(self, codec):
+        parser = codec.FrameParser(validate_utf8=True)
+        assert parser.validate_utf8 is True
+        with pytest.raises(InvalidUTF8):
+            parser.feed(build_frame(0x1, b"\xff"))
+        parser = codec.FrameParser()
+        parser.validate_utf8 = True
+        assert parser.validate_utf8 is True
+        with pytest.raises(InvalidUTF8):
+            parser.feed(build_frame(0x1, b"\xff"))
+        parser = codec.FrameParser(validate_utf8=True)
+        parser.validate_utf8 = False
+        assert parser.validate_utf8 is False
+        check_frames(parser.feed(build_frame(0x1, b"\xff")), [(True, 0x1, b"\xff")])
+
+    @pytest.mark.parametrize("name", sorted(KUHN_VALID))
+    def test_valid_vectors(self, codec, name):
+        data = KUHN_VALID[name]
+        check_text_message(codec, [data], [None])
+        check_text_message(codec, [data], [MASK_KEY])
+        for cut in range(len(data) + 1):
+            check_text_message(codec, [data[:cut], data[cut:]], [MASK_KEY, None])
+
+    @pytest.mark.parametrize("name", sorted(KUHN_INVALID))
+    def test_invalid_vectors(self, codec, name):
+        data = KUHN_INVALID[name]
+        check_text_message(codec, [data], [None])
+        check_text_message(codec, [data], [MASK_KEY])
+        for cut in range(len(data) + 1):
+            check_text_message(codec, [data[:cut], data[cut:]], [None, MASK_KEY])
+            check_text_message(codec, [b"ok", data[:cut], b"", data[cut:]], [None, None, MASK_KEY, None])
+
+    @pytest.mark.parametrize(
+        "pieces",
+        [
+            [b"\xe2\x82", b"\xac"],
+            [b"\xe2", b"\x82", b"\xac"],
+            [b"\xe2", b""],
+            [b"\xf0\x9f\x98", b"\x80", b"\xf0"],
+            [b"\xed", b"\xa0\x80"],
+            [b"\xed", b"\x9f\xbf"],
+            [b"abc", b"", b"\xc3"],
+            [b"", b"\xf4\x90\x80\x80"],
+        ],
+    )
+    def test_across_fragments(self, codec, pieces):
+        check_text_message(codec, pieces, [None] * len(pieces))
+        check_text_message(codec, pieces, [MASK_KEY] * len(pieces))
+
+    @pytest.mark.parametrize("length", [16, 64, 1000, 70000])
+    def test_fail_fast_inside_a_frame(self, codec, length):
+        # The bad byte is refused as soon as it arrives, not when the frame is
+        # complete: Autobahn 6.4.x sends the rest of the frame much later.
+        for key in (None, MASK_KEY):
+            payload = b"a" * 5 + b"\xf4\x90" + b"a" * (length - 7)
+            wire = build_frame(0x1, payload, key=key)
+            header_size = len(wire) - length
+            parser = codec.FrameParser(validate_utf8=True)
+            assert parser.feed(wire[: header_size + 6]) == []
+            with pytest.raises(InvalidUTF8) as exc:
+                parser.feed(wire[header_size + 6 : header_size + 7])
+            assert str(exc.value) == "invalid UTF-8 in a text message"
+
+    def test_binary_not_validated(self, codec):
+        parser = codec.FrameParser(validate_utf8=True)
+        stream = build_frame(0x2, b"\xff", fin=False) + build_frame(0x0, b"\xed\xa0\x80", key=MASK_KEY)
+        check_frames(parser.feed(stream), [(False, 0x2, b"\xff"), (True, 0x0, b"\xed\xa0\x80")])
+
+    def test_control_frames_not_validated(self, codec):
+        # Control frames inside a text message neither are validated nor
+        # disturb the text's validation state.
+        parser = codec.FrameParser(validate_utf8=True)
+        stream = (
+            build_frame(0x1, b"\xe2\x82", fin=False)
+            + build_frame(0x9, b"\xff")
+            + build_frame(0xA, b"\x80", key=MASK_KEY)
+            + build_frame(0x8, b"\x03\xe8\xff")
+            + build_frame(0x0, b"\xac")
+        )
+        expected = [
+            (False, 0x1, b"\xe2\x82"),
+            (True, 0x9, b"\xff"),
+            (True, 0xA, b"\x80"),
+            (True, 0x8, b"\x03\xe8\xff"),
+            (True, 0x0, b"\xac"),
+        ]
+        check_frames(parser.feed(stream), expected)
+        check_frames(feed_chunks(codec.FrameParser(validate_utf8=True), bytewise(stream)), expected)
+
+    @pytest.mark.parametrize("rsv", [(True, False, False), (False, True, False), (False, False, True)])
+    def test_rsv_on_first_frame_skips_validation(self, codec, rsv):
+        # "A text message whose first frame has any RSV bit set is not
+        # validated": an extension transformed its payload.
+        parser = codec.FrameParser(validate_utf8=True)
+        stream, _, _ = text_message([b"\xff\xfe", b"\x80"], [None, MASK_KEY], rsv=rsv)
+        check_frames(parser.feed(stream), [(False, 0x1, b"\xff\xfe", *rsv), (True, 0x0, b"\x80")])
+        # The next text message without RSV bits is validated again.
+        with pytest.raises(InvalidUTF8):
+            parser.feed(build_frame(0x1, b"\xff"))
+
+    def test_rsv_on_continuation_only(self, codec):
+        parser = codec.FrameParser(validate_utf8=True)
+        stream = build_frame(0x1, b"ok", fin=False) + build_frame(0x0, b"\xff", rsv=(True, False, False))
+        with pytest.raises(InvalidUTF8) as exc:
+            parser.feed(stream)
+        check_frames(exc.value.frames, [(False, 0x1, b"ok")])
+
+    def test_messages_are_independent(self, codec):
+        parser = codec.FrameParser(validate_utf8=True)
+        check_frames(parser.feed(build_frame(0x1, "\u20ac".encode())), [(True, 0x1, "\u20ac".encode())])
+        # A new message starts with no sequence open.
+        with pytest.raises(InvalidUTF8) as exc:
+            parser.feed(build_frame(0x1, b"\x82\xac"))
+        assert str(exc.value) == "invalid UTF-8 in a text message"
+
+    def test_binary_message_between_text_messages(self, codec):
+        parser = codec.FrameParser(validate_utf8=True)
+        stream = build_frame(0x1, b"a") + build_frame(0x2, b"\xe2") + build_frame(0x1, b"\x82\xac")
+        with pytest.raises(InvalidUTF8) as exc:
+            parser.feed(stream)
+        check_frames(exc.value.frames, [(True, 0x1, b"a"), (True, 0x2, b"\xe2")])
+
+    def test_reset(self, codec):
+        parser = codec.FrameParser(validate_utf8=True)
+        assert parser.feed(build_frame(0x1, b"\xe2", fin=False)) != []
+        parser.reset()
+        assert parser.validate_utf8 is True
+        check_frames(parser.feed(build_frame(0x1, b"a")), [(True, 0x1, b"a")])
+        with pytest.raises(InvalidUTF8):
+            parser.feed(build_frame(0x1, b"\xff"))
+        parser.reset()
+        check_frames(parser.feed(build_frame(0x1, "\u00e9".encode())), [(True, 0x1, "\u00e9".encode())])
+
+    def test_broken_after_error(self, codec):
+        parser = codec.FrameParser(validate_utf8=True)
+        with pytest.raises(InvalidUTF8):
+            parser.feed(build_frame(0x1, b"\xc0\xaf"))
+        for data in (b"", UNMASKED_HELLO):
+            with pytest.raises(InvalidUTF8) as exc:
+                parser.feed(data)
+            assert str(exc.value) == "invalid UTF-8 in a text message"
+            assert exc.value.close_code == 1007
+
+    def test_header_errors_still_first(self, codec):
+        # The frame after a bad text payload is never reached.
+        parser = codec.FrameParser(validate_utf8=True)
+        with pytest.raises(InvalidUTF8):
+            parser.feed(build_frame(0x1, b"\xff") + bytes([0x83, 0x00]))
+        # A header error before any payload byte is judged as usual.
+        with pytest.raises(InvalidFrame):
+            codec.FrameParser(validate_utf8=True).feed(bytes([0x83, 0x00]) + build_frame(0x1, b"\xff"))
+
+    @given(
+        text=st.text(max_size=40),
+        mutation=st.one_of(st.none(), st.tuples(st.integers(min_value=0), st.integers(min_value=0x80, max_value=0xFF))),
+        cuts=st.lists(st.integers(min_value=0), max_size=4),
+        keys=st.lists(st.one_of(st.none(), st.binary(min_size=4, max_size=4)), min_size=5, max_size=5),
+    )
+    def test_property(self, codec, text, mutation, cuts, keys):
+        payload = bytearray(text.encode("utf-8", "replace"))
+        if mutation is not None and payload:
+            payload[mutation[0] % len(payload)] = mutation[1]
+        payload = bytes(payload)
+        bounds = [0, *sorted(cut % (len(payload) + 1) for cut in cuts), len(payload)]
+        pieces = [payload[a:b] for a, b in itertools.pairwise(bounds)]
+        check_text_message(codec, pieces, keys[: len(pieces)])
+
+
 # -- round trips and the twins side by side ---------------------------------------------------
 
 SPECIAL_SIZES = [0, 125, 126, 127, 65535, 65536]
@@ -954,7 +1187,7 @@ def test_round_trip(codec, specs, data):
     cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=12), label="cuts"))
     bounds = [0, *cuts, len(stream)]
     parser = codec.FrameParser()
-    frames = feed_chunks(parser, [stream[a:b] for a, b in zip(bounds, bounds[1:])])
+    frames = feed_chunks(parser, [stream[a:b] for a, b in itertools.pairwise(bounds)])
     check_frames(frames, [(fin, opcode, payload, *rsv) for opcode, payload, fin, rsv, _ in specs])
     assert frames == [codec.Frame(opcode, payload, fin, *rsv) for opcode, payload, fin, rsv, _ in specs]
     assert parser.buffered == 0
@@ -1020,16 +1253,24 @@ def raw_headers(draw):
     require_mask=st.sampled_from([None, True, False]),
     max_frame_size=LIMITS,
     max_message_size=LIMITS,
+    validate_utf8=st.booleans(),
     data=st.data(),
 )
-def test_differential_parser(pure_codec, compiled_codec, pieces, require_mask, max_frame_size, max_message_size, data):
+def test_differential_parser(
+    pure_codec, compiled_codec, pieces, require_mask, max_frame_size, max_message_size, validate_utf8, data
+):
     stream = b"".join(pieces)
     cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=10), label="cuts"))
     bounds = [0, *cuts, len(stream)]
-    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
     # One more feed after the end, to compare what a broken parser re-raises.
     chunks.append(b"")
-    kwargs = {"require_mask": require_mask, "max_frame_size": max_frame_size, "max_message_size": max_message_size}
+    kwargs = {
+        "require_mask": require_mask,
+        "max_frame_size": max_frame_size,
+        "max_message_size": max_message_size,
+        "validate_utf8": validate_utf8,
+    }
     assert outcome(compiled_codec.FrameParser(**kwargs), chunks) == outcome(pure_codec.FrameParser(**kwargs), chunks)
 
 
@@ -1039,9 +1280,12 @@ def test_differential_parser(pure_codec, compiled_codec, pieces, require_mask, m
     junk=st.binary(max_size=16),
     max_frame_size=LIMITS,
     max_message_size=LIMITS,
+    validate_utf8=st.booleans(),
     data=st.data(),
 )
-def test_differential_valid_streams(pure_codec, compiled_codec, specs, junk, max_frame_size, max_message_size, data):
+def test_differential_valid_streams(
+    pure_codec, compiled_codec, specs, junk, max_frame_size, max_message_size, validate_utf8, data
+):
     # Mostly valid streams, so limits and fragment counting are exercised deep
     # into a stream; random trailing bytes end some of them with an error.
     stream = b"".join(
@@ -1050,8 +1294,8 @@ def test_differential_valid_streams(pure_codec, compiled_codec, specs, junk, max
     ) + junk
     cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=10), label="cuts"))
     bounds = [0, *cuts, len(stream)]
-    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
-    kwargs = {"max_frame_size": max_frame_size, "max_message_size": max_message_size}
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
+    kwargs = {"max_frame_size": max_frame_size, "max_message_size": max_message_size, "validate_utf8": validate_utf8}
     assert outcome(compiled_codec.FrameParser(**kwargs), chunks) == outcome(pure_codec.FrameParser(**kwargs), chunks)
 
 
@@ -1062,3 +1306,14 @@ def test_differential_error_table(pure_codec, compiled_codec):
             assert outcome(compiled_codec.FrameParser(**kwargs), chunks) == outcome(
                 pure_codec.FrameParser(**kwargs), chunks
             ), name
+
+
+@pytest.mark.c_extension
+def test_differential_text_validation(pure_codec, compiled_codec):
+    for name, data in sorted({**KUHN_VALID, **KUHN_INVALID}.items()):
+        for cut in range(len(data) + 1):
+            stream, _, _ = text_message([data[:cut], data[cut:]], [None, MASK_KEY])
+            for chunks in (whole(stream), bytewise(stream)):
+                assert outcome(compiled_codec.FrameParser(validate_utf8=True), chunks) == outcome(
+                    pure_codec.FrameParser(validate_utf8=True), chunks
+                ), (name, cut)

@@ -13,6 +13,7 @@ the loop). Neither shares code with the twins.
 from __future__ import annotations
 
 import array
+import itertools
 import random
 import threading
 import time
@@ -20,6 +21,8 @@ import time
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from vectors import mask_oracle
 
 __all__: list[str] = []
 
@@ -55,11 +58,6 @@ ODD_OFFSETS = [
 
 C_CONTIGUOUS_MESSAGE = "a C-contiguous bytes-like object is required, not '{}'"
 WRITABLE_MESSAGE = "a writable bytes-like object is required, not '{}'"
-
-
-def mask_oracle(data: bytes, mask: bytes, offset: int = 0) -> bytes:
-    """RFC 6455 section 5.3, byte by byte."""
-    return bytes(b ^ mask[(i + offset) % 4] for i, b in enumerate(data))
 
 
 def mask_oracle_fast(data: bytes, mask: bytes, offset: int = 0) -> bytes:
@@ -342,11 +340,11 @@ class TestPiecewise:
         )
         bounds = [0, *points, len(data)]
         expected = mask_oracle(data, mask)
-        pieces = [codec.apply_mask(data[a:b], mask, a) for a, b in zip(bounds, bounds[1:])]
+        pieces = [codec.apply_mask(data[a:b], mask, a) for a, b in itertools.pairwise(bounds)]
         assert b"".join(pieces) == expected
         buffer = bytearray(data)
         view = memoryview(buffer)
-        for a, b in zip(bounds, bounds[1:]):
+        for a, b in itertools.pairwise(bounds):
             codec.apply_mask_inplace(view[a:b], mask, a)
         assert buffer == expected
 

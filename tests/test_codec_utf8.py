@@ -7,78 +7,26 @@ which CPython's strict decoder implements: it is the oracle here.
 
 Fail-fast (Autobahn 6.4.x) needs more than the decoder: CPython's incremental
 decoder accepts ``ED A0`` (a surrogate prefix) until the third byte. So the
-tests use an explicit oracle: a prefix P is *viable* when some valid UTF-8
-string starts with P, i.e. when P followed by at most three continuation bytes
-decodes. The second byte of a sequence is restricted to one of the intervals
-80..8F, 80..9F, 90..BF, A0..BF or 80..BF depending on the lead byte (RFC 3629
-section 4) and later bytes to 80..BF, so trying one of {80, 8F, 90, 9F, A0,
-BF} followed by up to two 80 bytes finds a completion whenever one exists.
+tests use an explicit oracle (``vectors.viable``): a prefix is viable when some
+valid UTF-8 string starts with it, and a validator must answer False at
+exactly the first byte that makes the input not viable.
 """
 
 from __future__ import annotations
 
 import array
-import functools
+import itertools
 import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from vectors import KUHN_INVALID, KUHN_VALID
+
+from vectors import KUHN_INVALID, KUHN_VALID, decodes, first_failure, pending_oracle, viable
 
 __all__: list[str] = []
 
 C_CONTIGUOUS_MESSAGE = "a C-contiguous bytes-like object is required, not '{}'"
-
-# -- the oracle --------------------------------------------------------------------
-
-# The ends of every interval a second byte may fall in; after the second byte
-# any continuation byte will do, so 80 stands for all of them.
-_CANDIDATES = (0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF)
-_COMPLETIONS = (b"", *(bytes([byte]) + b"\x80" * more for byte in _CANDIDATES for more in range(3)))
-
-
-def decodes(data: bytes) -> bool:
-    """Whether CPython's strict decoder (RFC 3629) accepts ``data``."""
-    try:
-        bytes(data).decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def viable(prefix: bytes) -> bool:
-    """Whether some valid UTF-8 string starts with ``prefix``."""
-    return any(decodes(prefix + completion) for completion in _COMPLETIONS)
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def first_failure(data: bytes) -> int | None:
-    """Index of the first byte after which ``data[:i + 1]`` is not viable.
-
-    Viability is prefix-closed (a viable prefix's prefixes are viable), so a
-    binary search finds the boundary.
-    """
-    if viable(data):
-        return None
-    low, high = 0, len(data)  # data[:low] viable, data[:high] not
-    while high - low > 1:
-        mid = (low + high) // 2
-        if viable(data[:mid]):
-            low = mid
-        else:
-            high = mid
-    return high - 1
-
-
-def pending_oracle(prefix: bytes) -> int:
-    """Bytes of the incomplete sequence at the end of a viable prefix."""
-    for held in range(min(3, len(prefix)) + 1):
-        if decodes(prefix[: len(prefix) - held]):
-            return held
-    raise AssertionError(f"not a viable prefix: {prefix!r}")
-
 
 def check_chunks(codec, chunks: list[bytes]) -> None:
     """Feed ``chunks``; each result must be what the oracle predicts."""
@@ -456,7 +404,7 @@ class TestProperties:
     @given(st.binary(max_size=80), st.lists(st.integers(min_value=0, max_value=80), max_size=6))
     def test_random_chunks(self, codec, data, cuts):
         bounds = [0, *sorted(min(cut, len(data)) for cut in cuts), len(data)]
-        check_chunks(codec, [data[a:b] for a, b in zip(bounds, bounds[1:])])
+        check_chunks(codec, [data[a:b] for a, b in itertools.pairwise(bounds)])
 
     def test_seeded_random_text(self, codec):
         # Larger inputs than hypothesis draws by default, mostly multi-byte.

@@ -14,11 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import COMPILED, REQUIRE_EXTENSIONS
 
 import fastws
 
 __all__: list[str] = []
+
+COMPILED = "fastws._codec"
+PURE = "fastws._codec_py"
+# Same reading of the variable as fastws.codec.
+REQUIRE_EXTENSIONS = os.environ.get("FASTWS_REQUIRE_EXTENSIONS", "").strip().lower() not in ("", "0", "no", "false")
 
 
 def module_names() -> list[str]:

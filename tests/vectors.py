@@ -8,15 +8,21 @@
 
 Expected validity is written here by hand from the RFCs; the tests also check
 it against CPython's strict decoder, so a typo here cannot go unnoticed.
+
+The oracles at the end (masking as a byte loop, UTF-8 validity and the
+fail-fast point) are written from the RFC text and share no code with the
+codec twins.
 """
 
 from __future__ import annotations
 
+import functools
+
 __all__ = [
-    "BINARY_256",
-    "BINARY_256_PAYLOAD",
     "BINARY_64K",
     "BINARY_64K_PAYLOAD",
+    "BINARY_256",
+    "BINARY_256_PAYLOAD",
     "FRAGMENTED_HELLO",
     "KUHN_INVALID",
     "KUHN_VALID",
@@ -27,6 +33,11 @@ __all__ = [
     "UNMASKED_HELLO",
     "UNMASKED_PING_HELLO",
     "UNMASKED_PONG_HELLO",
+    "decodes",
+    "first_failure",
+    "mask_oracle",
+    "pending_oracle",
+    "viable",
 ]
 
 # -- RFC 6455 section 5.7 --------------------------------------------------------
@@ -201,3 +212,65 @@ KUHN_INVALID: dict[str, bytes] = {
     "6.4.1": b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64",
     "6.4.2": b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80",
 }
+
+
+# -- oracles ---------------------------------------------------------------------
+
+
+def mask_oracle(data: bytes, key: bytes, offset: int = 0) -> bytes:
+    """RFC 6455 section 5.3 byte by byte: octet i XOR key[(i + offset) % 4]."""
+    return bytes(b ^ key[(i + offset) % 4] for i, b in enumerate(data))
+
+
+def decodes(data: bytes) -> bool:
+    """Whether CPython's strict decoder (RFC 3629) accepts ``data``."""
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# Fail-fast needs more than the decoder: CPython's incremental decoder accepts
+# ``ED A0`` (a surrogate prefix) until the third byte. A prefix P is *viable*
+# when some valid UTF-8 string starts with P, i.e. when P followed by at most
+# three continuation bytes decodes. RFC 3629 section 4 restricts the second
+# byte of a sequence to one of 80..8F, 80..9F, 90..BF, A0..BF or 80..BF
+# depending on the lead byte, and later bytes to 80..BF; so one of
+# {80, 8F, 90, 9F, A0, BF} (the ends of those intervals) followed by up to two
+# 80 bytes finds a completion whenever one exists.
+_CANDIDATES = (0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF)
+_COMPLETIONS = (b"", *(bytes([byte]) + b"\x80" * more for byte in _CANDIDATES for more in range(3)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def viable(prefix: bytes) -> bool:
+    """Whether some valid UTF-8 string starts with ``prefix``."""
+    return any(decodes(prefix + completion) for completion in _COMPLETIONS)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def first_failure(data: bytes) -> int | None:
+    """Index of the first byte after which ``data[:i + 1]`` is not viable.
+
+    Viability is prefix-closed (a viable prefix's prefixes are viable), so a
+    binary search finds the boundary.
+    """
+    if viable(data):
+        return None
+    low, high = 0, len(data)  # data[:low] viable, data[:high] not
+    while high - low > 1:
+        mid = (low + high) // 2
+        if viable(data[:mid]):
+            low = mid
+        else:
+            high = mid
+    return high - 1
+
+
+def pending_oracle(prefix: bytes) -> int:
+    """Bytes of the incomplete sequence at the end of a viable prefix."""
+    for held in range(min(3, len(prefix)) + 1):
+        if decodes(prefix[: len(prefix) - held]):
+            return held
+    raise AssertionError(f"not a viable prefix: {prefix!r}")
