@@ -47,6 +47,9 @@ class ClientConnection(Connection):
         # so the state may already be past OPEN.)
         self.response = event
         if not self._handshake.done():
+            # From now on the handshake checks are useless: let the
+            # transport call the shared hot path directly.
+            self.data_received = super().data_received  # type: ignore[method-assign]
             self._handshake.set_result(None)
             self._start_keepalive()
 

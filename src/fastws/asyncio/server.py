@@ -154,6 +154,9 @@ class ServerConnection(Connection):
             self._open_handle.cancel()
             self._open_handle = None
         if protocol.state is State.OPEN:
+            # From now on the checks of the handshake phase are useless:
+            # let the transport call the shared hot path directly.
+            self.data_received = super().data_received  # type: ignore[method-assign]
             self._start_keepalive()
             self.handler_task = self.loop.create_task(self._run_handler())
             self.server.handler_tasks.add(self.handler_task)
