@@ -23,7 +23,7 @@ import operator
 import os
 
 from .constants import Opcode
-from .exceptions import InvalidFrame, PayloadTooBig
+from .exceptions import InvalidFrame, InvalidUTF8, PayloadTooBig
 
 __all__ = [
     "IMPLEMENTATION",
@@ -515,7 +515,7 @@ def _check_limit(name, value):
 
 
 cdef class FrameParser:
-    """FrameParser(*, require_mask=None, max_frame_size=None, max_message_size=None)
+    """FrameParser(*, require_mask=None, max_frame_size=None, max_message_size=None, validate_utf8=False)
 --
 
     Streaming frame parser: bytes cut anywhere in, complete frames out.
@@ -524,7 +524,9 @@ cdef class FrameParser:
     the ``bytes`` object the frame will hold (one pass, one copy). A header
     split across feeds waits in a 14-byte array and is judged again, under
     the current limits, as each piece arrives; a payload split across feeds
-    is filled in place as its pieces arrive.
+    is filled in place as its pieces arrive. With ``validate_utf8``, text
+    messages are validated as their bytes arrive, failing fast (RFC 6455
+    section 8.1).
     """
 
     cdef object _require_mask
@@ -547,6 +549,11 @@ cdef class FrameParser:
     cdef PyObject *_pbuf               # owned bytes object being filled
     cdef Py_ssize_t _cap, _have
     cdef bint _busy
+    # UTF-8 validation of text messages.
+    cdef bint _validate_utf8
+    cdef bint _text                    # the data message in progress is text to validate
+    cdef fws_utf8_state _utf8
+    cdef Py_ssize_t _checked           # payload bytes of the frame in progress validated
 
     def __cinit__(self):
         self._require_mask_c = -1
@@ -556,13 +563,17 @@ cdef class FrameParser:
         Py_XDECREF(self._pbuf)
         self._pbuf = NULL
 
-    def __init__(self, *, require_mask=None, max_frame_size=None, max_message_size=None):
+    def __init__(self, *, require_mask=None, max_frame_size=None, max_message_size=None, validate_utf8=False):
         self._check_idle()
         self.require_mask = require_mask
         self.max_frame_size = max_frame_size
         self.max_message_size = max_message_size
+        self.validate_utf8 = validate_utf8
         self._clear()
         self._message_size = 0
+        self._text = False
+        fws_utf8_state_reset(&self._utf8)
+        self._checked = 0
         self._error = None
 
     cdef int _check_idle(self) except -1:
@@ -610,6 +621,14 @@ cdef class FrameParser:
         self._has_max_message = _limit_c(value, &self._max_message)
 
     @property
+    def validate_utf8(self):
+        return self._validate_utf8
+
+    @validate_utf8.setter
+    def validate_utf8(self, value):
+        self._validate_utf8 = bool(value)
+
+    @property
     def buffered(self):
         """Bytes received and held for the frame in progress."""
         return self._have if self._in_payload else self._hdr_len
@@ -619,6 +638,9 @@ cdef class FrameParser:
         self._check_idle()
         self._clear()
         self._message_size = 0
+        self._text = False
+        fws_utf8_state_reset(&self._utf8)
+        self._checked = 0
         self._error = None
 
     def feed(self, data):
@@ -633,6 +655,8 @@ cdef class FrameParser:
         Raises:
             InvalidFrame: a header breaks RFC 6455 section 5 (1002).
             PayloadTooBig: a frame or data message exceeds its limit (1009).
+            InvalidUTF8: ``validate_utf8`` is on and a text message is not
+                UTF-8 (1007).
             TypeError: ``data`` is not a C-contiguous bytes-like object.
 
         When an error is raised, the frames completed earlier in the same
@@ -720,10 +744,38 @@ cdef class FrameParser:
         if code < 8:
             # The header is complete: the frame is accepted into the message.
             self._message_size = 0 if fin else total
+            if code:
+                # A text message is validated unless an extension transformed
+                # its payload (any RSV bit set on its first frame).
+                self._text = code == 1 and self._validate_utf8 and not (b0 & 0x70)
+                if self._text:
+                    fws_utf8_state_reset(&self._utf8)
+            self._checked = 0
         self._b0 = b0
         self._masked = masked
         self._length = length
         return start
+
+    cdef int _check_text(self, const uint8_t *p, Py_ssize_t n, bint final) except -1:
+        """Validate the next ``n`` unmasked bytes of the text message in progress."""
+        cdef int ok
+        self._checked += n
+        if n >= NOGIL_MIN:
+            with nogil:
+                ok = fws_utf8_feed(&self._utf8, p, <size_t>n)
+        else:
+            ok = fws_utf8_feed(&self._utf8, p, <size_t>n)
+        # RFC 6455 section 8.1: "When an endpoint is to interpret a byte
+        # stream as UTF-8 but finds that the byte stream is not, in fact, a
+        # valid UTF-8 stream, that endpoint MUST _Fail the WebSocket
+        # Connection_."
+        if not ok:
+            raise InvalidUTF8("invalid UTF-8 in a text message")
+        if final:
+            self._text = False
+            if self._utf8.pend_len:
+                raise InvalidUTF8("incomplete UTF-8 sequence at the end of a text message")
+        return 0
 
     cdef inline Frame _make_frame(self, object payload):
         cdef Frame frame = Frame.__new__(Frame)
@@ -782,6 +834,10 @@ cdef class FrameParser:
                                     fws_mask(dst, p + pos, <size_t>length, key)
                             else:
                                 fws_mask(dst, p + pos, <size_t>length, key)
+                        if self._text and (self._b0 & 0x0F) < 8:
+                            self._check_text(<const uint8_t *>PyBytes_AS_STRING(payload), length,
+                                             (self._b0 & 0x80) != 0)
+                            self._checked = 0
                         pos += length
                         frames.append(self._make_frame(payload))
                         continue
@@ -822,8 +878,16 @@ cdef class FrameParser:
                         memcpy(dst, p + pos, <size_t>k)
                     self._have += k
                     pos += k
+                    if self._text and (self._b0 & 0x0F) < 8 and self._have < length:
+                        # Fail fast: validate what has arrived, without
+                        # waiting for the rest of the frame.
+                        self._check_text(dst, k, False)
                 if self._have < length:
                     break
+                if self._text and (self._b0 & 0x0F) < 8:
+                    self._check_text(<const uint8_t *>PyBytes_AS_STRING(<object>self._pbuf) + self._checked,
+                                     length - self._checked, (self._b0 & 0x80) != 0)
+                    self._checked = 0
                 payload = <object>self._pbuf
                 Py_DECREF(payload)
                 self._pbuf = NULL
@@ -832,7 +896,7 @@ cdef class FrameParser:
                 self._cap = 0
                 frames.append(self._make_frame(payload))
                 payload = None
-        except (InvalidFrame, PayloadTooBig) as exc:
+        except (InvalidFrame, InvalidUTF8, PayloadTooBig) as exc:
             exc.frames = frames
             self._error = exc
             self._clear()
