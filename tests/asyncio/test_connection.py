@@ -323,6 +323,32 @@ class TestClosing:
             assert info.value.code == 1006
             assert server.close_code == 1006
 
+    async def test_protocol_error_from_peer_fails_with_1002_at_once(self) -> None:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        _, server = await loop.connect_accepted_socket(
+            lambda: Connection(Protocol(Side.SERVER), ping_interval=None, close_timeout=10), a
+        )
+        try:
+            waiting = asyncio.create_task(server.recv())
+            await asyncio.sleep(0)
+            # RFC 6455 section 5.1: a server must fail the connection on an
+            # unmasked frame. The raw peer stays silent afterwards: recv()
+            # must not wait for it (nor for close_timeout).
+            b.sendall(b"\x81\x02hi")
+            with pytest.raises(ConnectionClosedError) as info:
+                await asyncio.wait_for(waiting, 2)
+            assert info.value.code == 1006  # no close frame was received
+            assert info.value.sent_code == 1002
+            b.setblocking(False)
+            await asyncio.sleep(0.05)
+            frame = b.recv(256)
+            assert frame[0] == 0x88  # FIN + close
+            assert frame[2:4] == (1002).to_bytes(2, "big")
+        finally:
+            server.transport.abort()
+            b.close()
+
     async def test_messages_queued_before_close_are_delivered(self) -> None:
         async with pair() as (server, client):
             await client.send("a")

@@ -238,7 +238,8 @@ class Connection(asyncio.Protocol):
                 if self._reading_paused and len(queue) <= self._low:
                     self._resume_reading()
                 return message
-            if self._lost or self.protocol.close_rcvd is not None:
+            protocol = self.protocol
+            if self._lost or protocol.close_rcvd is not None or protocol.state is State.CLOSED:
                 raise self._closed_exception()
             if self._recv_waiter is not None:
                 raise InvalidState("another coroutine is already waiting for the next message")
@@ -574,6 +575,11 @@ class Connection(asyncio.Protocol):
         if self._eof_sent:
             return
         self._eof_sent = True
+        # The protocol is CLOSED (it failed the connection, or the closing
+        # handshake is over): a waiting recv() must not wait for the peer.
+        waiter = self._recv_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         transport = self.transport
         # Half-close when possible, so the peer's last bytes can still be
         # read; TLS cannot half-close, so close the whole connection.
