@@ -21,13 +21,15 @@ READ_SIZE = 256 * 1024
 QUEUE_BOUND = MAX_QUEUE + READ_SIZE // len(MESSAGE) + 1
 
 
-async def wait_until_stalled(task: asyncio.Task[None], probe: object, *, settle: float = 0.3) -> None:
-    """Wait until ``task`` stops making progress (its counter stops moving)."""
-    last = -1
-    for _ in range(100):
-        await asyncio.sleep(settle / 3)
+async def wait_until_stalled(task: asyncio.Task[None], probe: object) -> None:
+    """Wait until ``task`` stops making progress: its counter stays still
+    for 0.3 s (three samples), or the task ends (then the caller's checks fail)."""
+    last, still = -1, 0
+    for _ in range(200):
+        await asyncio.sleep(0.1)
         now = probe()  # type: ignore[operator]
-        if now == last:
+        still = still + 1 if now == last else 0
+        if still >= 3 or task.done():
             return
         last = now
     raise AssertionError("the sender never stalled: no back-pressure")
