@@ -31,6 +31,13 @@ fi
 check "mypy --strict" "$PY" -m mypy
 # lint-imports reads the package as installed: the editable install above.
 check "import-linter" "$BIN/lint-imports"
+# The compiled twin against its typed contract, at run time.
+if FASTWS_REQUIRE_EXTENSIONS=1 "$PY" -c "import fastws._codec" >/dev/null 2>&1; then
+    check "stubtest" env FASTWS_REQUIRE_EXTENSIONS=1 "$PY" -m mypy.stubtest fastws._codec \
+        --ignore-disjoint-bases --ignore-unused-allowlist --allowlist .github/stubtest-allowlist.txt
+else
+    echo "stubtest: skipped, the compiled twin does not import"
+fi
 
 if [ "${#failed[@]}" -ne 0 ]; then
     printf '\nlint: failed: %s\n' "${failed[*]}"
