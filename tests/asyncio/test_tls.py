@@ -1,30 +1,30 @@
-"""wss://: TLS with a certificate made at test time (the ``cryptography`` package)."""
+"""wss://: TLS with a certificate made at test time (``cryptography``, or the ``openssl`` command)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 import ipaddress
+import shutil
 import ssl
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
-
-from fastws import ConnectionClosedError, ConnectionClosedOK  # noqa: E402
-from fastws.asyncio import ServerConnection, connect, serve  # noqa: E402
+from fastws import ConnectionClosedError, ConnectionClosedOK
+from fastws.asyncio import ServerConnection, connect, serve
 
 __all__: list[str] = []
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost and 127.0.0.1, valid for a day."""
+def _make_with_cryptography(cert_path: Path, key_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fastws test")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -45,8 +45,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
@@ -55,6 +53,40 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             serialization.NoEncryption(),
         )
     )
+
+
+def _make_with_openssl(cert_path: Path, key_path: Path) -> None:
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "1", "-subj", "/CN=fastws test",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-keyout", str(key_path), "-out", str(cert_path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1, valid for a day.
+
+    Made with the ``cryptography`` package, or the ``openssl`` command when
+    that package is not installed.
+    """
+    folder = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        if shutil.which("openssl") is None:
+            pytest.skip("neither the cryptography package nor the openssl command is available")
+        _make_with_openssl(cert_path, key_path)
+    else:
+        _make_with_cryptography(cert_path, key_path)
     return cert_path, key_path
 
 
