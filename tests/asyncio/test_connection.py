@@ -70,6 +70,12 @@ class TestMessages:
             await server.send("")
             assert await client.recv() == ""
 
+    async def test_repr_shows_class_and_state(self) -> None:
+        async with pair() as (server, client):
+            assert repr(server).startswith("<Connection OPEN remote=")
+            await client.close()
+            assert repr(client).startswith("<Connection LOST")
+
     async def test_order_is_kept_over_a_burst(self) -> None:
         async with pair(server_options={"max_queue": 4}) as (server, client):
             messages = [f"m{i}" * (i % 7) for i in range(500)]

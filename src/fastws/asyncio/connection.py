@@ -207,6 +207,10 @@ class Connection(asyncio.Protocol):
             return None
         return protocol.close_reason
 
+    def __repr__(self) -> str:
+        state = "LOST" if self._lost else self.protocol.state.name
+        return f"<{type(self).__name__} {state} remote={self.remote_address!r}>"
+
     # -- receiving -----------------------------------------------------------------
 
     async def recv(self) -> Data:

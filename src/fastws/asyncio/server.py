@@ -322,9 +322,11 @@ class serve:
         host: the interface(s) to listen on (None: all).
         port: the TCP port (0: any free port; see ``server.sockets``).
         ssl: a server-side :class:`ssl.SSLContext` for ``wss://``.
-        subprotocols: subprotocols the server supports, in order of
-            preference; the first one the client offers is chosen.
-        select_subprotocol: a custom choice, passed to the protocol.
+        subprotocols: subprotocols the server supports, most preferred
+            first; the server's most preferred one among those the client
+            offers is chosen (none if there is none in common).
+        select_subprotocol: ``select(request, offered) -> str | None``, a
+            custom choice (see :class:`fastws.server.ServerProtocol`).
         origins: allowed values of the Origin header (None in the list
             allows requests without one); None allows every origin.
         max_size: the largest message accepted, in bytes (1009 beyond
