@@ -84,7 +84,7 @@ def test_oracles_agree() -> None:
 class TestSizesAndOffsets:
     """Every size 0..64 and around SIMD widths, every offset 0..7."""
 
-    @pytest.mark.parametrize("size", [*range(65), *SIMD_SIZES])
+    @pytest.mark.parametrize("size", sorted({*range(65), *SIMD_SIZES}))
     def test_apply_mask(self, codec, size):
         data = payload(size)
         for mask in MASKS:
@@ -95,7 +95,7 @@ class TestSizesAndOffsets:
         # The default offset is 0.
         assert codec.apply_mask(data, MASKS[0]) == mask_oracle(data, MASKS[0], 0)
 
-    @pytest.mark.parametrize("size", [*range(65), *SIMD_SIZES])
+    @pytest.mark.parametrize("size", sorted({*range(65), *SIMD_SIZES}))
     def test_apply_mask_inplace(self, codec, size):
         data = payload(size, seed=1)
         for mask in MASKS:
