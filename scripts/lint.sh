@@ -11,8 +11,10 @@ PY="${FASTWS_PYTHON:-.venv/bin/python}"
 if [ -z "${FASTWS_PYTHON:-}" ] && [ ! -x "$PY" ]; then
     bash scripts/setup.sh
 fi
-"$PY" -m pip install -q -e ".[lint]" >/dev/null
+# uvloop: the asyncio layer imports it (optionally); mypy checks that use.
+"$PY" -m pip install -q -e ".[lint,uvloop]" >/dev/null
 BIN="$(dirname "$PY")"
+export PATH="$BIN:$PATH"  # cython-lint runs pycodestyle from PATH
 
 failed=()
 check() {
