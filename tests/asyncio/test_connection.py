@@ -284,6 +284,50 @@ class TestPingPong:
             assert client.protocol.close_sent == (1011, "keepalive ping timeout")
 
 
+class TestOptions:
+    async def test_queue_limits_validated(self) -> None:
+        for bad in (0, (4, 4), (4, -1)):
+            with pytest.raises(ValueError):
+                Connection(Protocol(Side.SERVER), max_queue=bad)  # type: ignore[arg-type]
+
+    async def test_custom_queue_marks(self) -> None:
+        async with pair(server_options={"max_queue": (3, 1)}) as (server, client):
+            for i in range(10):
+                await client.send(str(i))
+            for _ in range(100):
+                if server._reading_paused:
+                    break
+                await asyncio.sleep(0.01)
+            assert server._reading_paused
+            received = []
+            while server._reading_paused:
+                received.append(await server.recv())
+                # Reading resumes exactly when the queue is down to the low mark (1).
+                assert server._reading_paused == (len(server._queue) > 1)
+            received += [await server.recv() for _ in range(10 - len(received))]
+            assert received == [str(i) for i in range(10)]
+
+    async def test_unbounded_queue_never_pauses(self) -> None:
+        async with pair(server_options={"max_queue": None}) as (server, client):
+            for i in range(200):
+                await client.send(str(i))
+            await asyncio.sleep(0.1)
+            assert not server._reading_paused
+            assert len(server._queue) == 200
+
+    async def test_keepalive_spares_a_slow_application(self) -> None:
+        # The client reads nothing, so its queue fills and reading pauses:
+        # the server's pongs sit unread. That is not a dead peer: no 1011.
+        options = {"ping_interval": 0.05, "ping_timeout": 0.1, "max_queue": 2}
+        async with pair(client_options=options) as (server, client):
+            for i in range(50):
+                await server.send(b"x" * 1000)
+            await asyncio.sleep(0.5)
+            assert client._reading_paused
+            assert client.state is State.OPEN
+            assert [len(await client.recv()) for _ in range(50)] == [1000] * 50
+
+
 class TestClosing:
     """RFC 6455 section 7: the closing handshake and its outcomes."""
 

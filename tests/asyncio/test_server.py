@@ -306,3 +306,53 @@ class TestHandshake:
                 with pytest.raises(ConnectionClosedOK):
                     await ws.recv()
         assert states == [State.OPEN]
+
+
+class TestShutdownModes:
+    async def test_close_without_closing_connections_waits_for_handlers(self) -> None:
+        release = asyncio.Event()
+        ended: list[str] = []
+
+        async def handler(ws: ServerConnection) -> None:
+            await release.wait()
+            await ws.send("last words")
+            ended.append("handler")
+
+        server = await serve(handler, "127.0.0.1", 0)
+        ws = await connect(f"ws://127.0.0.1:{port_of(server)}/")
+        server.close(close_connections=False)
+        closing = asyncio.create_task(server.wait_closed())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # the handler still runs, its connection is open
+        assert not server.is_serving()
+        release.set()
+        assert await ws.recv() == "last words"
+        await asyncio.wait_for(closing, 5)
+        assert ended == ["handler"]
+        with pytest.raises(ConnectionClosedOK):
+            await ws.recv()
+
+    async def test_shutdown_drops_connections_still_in_handshake(self) -> None:
+        server = await serve(echo, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+        writer.write(REQUEST[:30])
+        await asyncio.sleep(0.05)
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+
+
+def test_echo_on_uvloop() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> None:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            async with connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:
+                for message in ("text", b"binary", "x" * 100_000):
+                    await ws.send(message)
+                    assert await ws.recv() == message
+                assert await asyncio.wait_for(await ws.ping(), 5) >= 0
+            assert ws.close_code == 1000
+
+    uvloop.run(asyncio.wait_for(main(), 20))
