@@ -320,7 +320,7 @@ class TestOptions:
         # the server's pongs sit unread. That is not a dead peer: no 1011.
         options = {"ping_interval": 0.05, "ping_timeout": 0.1, "max_queue": 2}
         async with pair(client_options=options) as (server, client):
-            for i in range(50):
+            for _ in range(50):
                 await server.send(b"x" * 1000)
             await asyncio.sleep(0.5)
             assert client._reading_paused
