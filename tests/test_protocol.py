@@ -442,7 +442,29 @@ class TestUTF8:
     def test_truncated_unfragmented_text_fails_with_1007(self, feed: Feed) -> None:
         p = server()
         feed(p, frame(TEXT, b"ab\xe2\x82"))
+        assert p.data_to_send() == failed(1007, "incomplete UTF-8 sequence at the end of a text message")
+
+    def test_fail_fast_inside_a_frame_that_arrives_in_pieces(self) -> None:
+        # Only the first 4 payload bytes of a 100-byte frame have arrived,
+        # and they cannot begin valid UTF-8: fail now, not when the frame
+        # completes.
+        p = server()
+        data = frame(TEXT, b"ab\xc0\xaf" + b"x" * 96)
+        p.receive_data(data[: 2 + 4 + 4])
         assert p.data_to_send() == failed(1007, "invalid UTF-8 in a text message")
+        p.receive_data(data[10:])
+        assert p.events_received() == []
+        assert p.data_to_send() == []
+
+    def test_invalid_text_after_sending_close_is_discarded(self, feed: Feed) -> None:
+        p = server()
+        p.send_close()
+        p.data_to_send()
+        feed(p, frame(TEXT, b"\xff") + frame(TEXT, b"\xe2", fin=False) + frame(CLOSE, close_payload(1000)))
+        assert p.events_received() == [CloseReceived(1000, "")]
+        assert p.data_to_send() == [b""]
+        assert p.close_was_clean
+        assert p.error is None
 
     def test_binary_is_not_validated(self, feed: Feed) -> None:
         p = server()
@@ -1084,6 +1106,37 @@ class TestExtensions:
         p = server(extensions=[Reverse()], fragment_size=2)
         p.send_binary(b"abcde")
         assert p.data_to_send() == [b"\x42\x02ba", b"\x00\x02cd", b"\x80\x01e"]
+
+    def test_decoded_text_is_validated_fail_fast(self, feed: Feed) -> None:
+        # The parser cannot validate what an extension transforms (RSV1
+        # here): the protocol validates the decoded fragments one by one.
+        p = server(extensions=[Reverse()])
+        feed(p, frame(TEXT, b"a\xff", rsv=RSV1, fin=False))
+        assert p.data_to_send() == failed(1007, "invalid UTF-8 in a text message")
+
+    def test_decoded_text_split_code_point(self, feed: Feed) -> None:
+        p = server(extensions=[Reverse()])
+        feed(
+            p,
+            frame(TEXT, b"b", rsv=RSV1, fin=False)
+            + frame(CONT, b"\xe2\x82", fin=False)
+            + frame(CONT, b"\xac"),
+        )
+        assert p.events_received() == [TextMessage("bb€")]
+        assert p.data_to_send() == []
+
+    def test_decoded_text_left_open_at_the_end(self, feed: Feed) -> None:
+        p = server(extensions=[Reverse()])
+        feed(
+            p, frame(TEXT, b"b", rsv=RSV1, fin=False) + frame(CONT, b"\xe2\x82", fin=False) + frame(CONT, b"")
+        )
+        assert p.events_received() == []
+        assert p.data_to_send() == failed(1007, "incomplete UTF-8 sequence at the end of a text message")
+
+    def test_decoded_unfragmented_text_is_validated(self, feed: Feed) -> None:
+        p = server(extensions=[Reverse()])
+        feed(p, frame(TEXT, b"\xff", rsv=RSV1))
+        assert p.data_to_send() == failed(1007, "invalid UTF-8 in a text message")
 
     def test_extensions_set_after_the_handshake(self) -> None:
         p = server()

@@ -20,8 +20,9 @@ The rules this module enforces, in the order a frame meets them:
 * A continuation frame needs an open fragmented message, and a text or
   binary frame must not start while one is open (section 5.4): 1002.
   Control frames may arrive between fragments and are handled at once.
-* Text is validated as UTF-8 in the fragment where it arrives (fail fast,
-  1007); a code point split across fragments is valid.
+* Text is validated as UTF-8 as its bytes arrive (fail fast, 1007: in the
+  fragment, even in the read, where the first invalid byte shows up); a
+  code point split across fragments is valid.
 * A message may not exceed ``max_message_size`` bytes (1009, refused from
   the header before its payload is buffered) nor ``max_fragments`` frames
   (1009).
@@ -234,10 +235,15 @@ class Protocol:
         # the client. A client MUST close a connection if it detects a
         # masked frame." and "The server MUST close the connection upon
         # receiving a frame that is not masked."
+        # Section 8.1: text must be UTF-8. The parser checks it as bytes
+        # arrive, so invalid text fails in the fragment, even in the read,
+        # where it shows up (messages an extension transformed are checked
+        # after decoding, below).
         self._parser = FrameParser(
             require_mask=side is _SERVER,
             max_frame_size=max_frame_size,
             max_message_size=max_message_size,
+            validate_utf8=True,
         )
         # Section 5.3: a client masks every frame with a fresh key from a
         # strong source of entropy (encode_frame(mask=True): os.urandom).
@@ -582,17 +588,18 @@ class Protocol:
         if not frag:
             if frame.fin:
                 return self._deliver(opcode, payload)
-            # First frame of a fragmented message.
-            if opcode == _TEXT:
-                utf8 = self._utf8
-                if utf8 is None:
-                    utf8 = self._utf8 = Utf8Validator()
-                else:
-                    utf8.reset()
-                # Fail fast: an invalid byte fails the connection in the
-                # fragment where it arrives, not at the end of the message.
+            # First frame of a fragmented message. The parser validates text
+            # as its bytes arrive (fail fast, even inside a frame that comes
+            # in pieces) unless an extension may have transformed it; then
+            # the decoded fragments are validated here, one by one, so an
+            # invalid byte still fails the connection in the fragment where
+            # it arrives, not at the end of the message.
+            if opcode == _TEXT and self._extensions:
+                utf8 = self._utf8 = Utf8Validator()
                 if not utf8.feed(payload):
                     return self._fail_exc(InvalidUTF8("invalid UTF-8 in a text message"))
+            else:
+                self._utf8 = None
             self._frag_opcode = _TEXT if opcode == _TEXT else _BINARY
             self._frag_chunks = [payload]
             self._frag_size = size
@@ -602,7 +609,8 @@ class Protocol:
         limit = self._max_fragments
         if limit is not None and len(chunks) >= limit:
             return self._fail_exc(PayloadTooBig(f"message has more than {limit} fragments"))
-        if frag == _TEXT and not self._utf8.feed(payload):
+        utf8 = self._utf8
+        if utf8 is not None and not utf8.feed(payload):
             return self._fail_exc(InvalidUTF8("invalid UTF-8 in a text message"))
         chunks.append(payload)
         self._frag_size = size
@@ -611,10 +619,11 @@ class Protocol:
         self._frag_opcode = 0
         self._frag_chunks = []
         self._frag_size = 0
-        if frag == _TEXT:
+        if utf8 is not None:
+            self._utf8 = None
             # A code point may be split across fragments, but not left
             # open at the end of the message.
-            if not self._utf8.finish():
+            if not utf8.finish():
                 return self._fail_exc(InvalidUTF8("incomplete UTF-8 sequence at the end of a text message"))
         return self._deliver(frag, chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
@@ -898,3 +907,6 @@ class Protocol:
         self._output.append(encode_frame(_CLOSE, payload, mask=self._mask))
         self.close_sent = (code, reason)
         self.state = _CLOSING
+        # Data frames are discarded from now on: invalid text in them must
+        # not fail the connection and lose the peer's close frame.
+        self._parser.validate_utf8 = False
