@@ -633,8 +633,17 @@ class Connection(asyncio.Protocol):
         events = protocol.events_received()
         if events:
             self._process_events(events)
-        self._flush()
-        if protocol.close_expected():
+        # _flush(), inlined: most reads produce nothing to send.
+        chunks = protocol.data_to_send()
+        if chunks:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+                self._flush_handle = None
+            self._held = 0
+            if not self._lost:
+                self._write(chunks)
+        # close_expected() is False while OPEN: skip the call on the hot path.
+        if protocol.state is not _OPEN and protocol.close_expected():
             self._start_close_timer()
 
     def _process_events(self, events: list[Any]) -> None:
