@@ -23,7 +23,8 @@ type the choices are:
   (both subclasses of :class:`ValueError`).
 * Listeners and ``on*`` handlers may be plain functions or coroutine
   functions; a coroutine is awaited before the next event is dispatched, so
-  events stay in order. An exception in a listener is logged (a browser
+  events stay in order (so a listener must not wait for a later event, such
+  as ``await ws.wait_closed()`` in ``onmessage``). An exception in a listener is logged (a browser
   reports it to the console) and does not stop the dispatch.
 * The send buffer has no limit (a browser closes the connection when its
   buffer is "full"); watch ``bufferedAmount`` to pace sends.
@@ -138,6 +139,8 @@ class CloseEvent(Event):
 
 Listener = Callable[[Any], Any]
 
+_RUNNING: set[asyncio.Task[None]] = set()
+
 
 class _HandlerSlot:
     """The place of an ``on*`` handler in its event's listener list.
@@ -233,6 +236,10 @@ class WebSocket:
         self._done: asyncio.Future[CloseEvent] = loop.create_future()
         self._connect_task: asyncio.Future[ClientConnection] | None = None
         self._task = loop.create_task(self._run(protocols, kwargs))
+        # The event loop holds tasks weakly; a WebSocket the caller does not
+        # keep must still run to its end, as in a browser.
+        _RUNNING.add(self._task)
+        self._task.add_done_callback(_RUNNING.discard)
 
     @staticmethod
     def _parse_url(url: str) -> tuple[str, str]:

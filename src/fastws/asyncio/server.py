@@ -49,6 +49,12 @@ class ServerConnection(Connection):
         self.server = server
         self.handler_task: asyncio.Task[None] | None = None
         self._open_handle: asyncio.TimerHandle | None = None
+        self._handshake_tasks: set[asyncio.Task[None]] = set()
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        # The event loop holds tasks weakly: keep a reference until done.
+        self._handshake_tasks.add(task)
+        task.add_done_callback(self._handshake_tasks.discard)
 
     def respond(self, status: int, text: str) -> Response:
         """Build an HTTP response that refuses the handshake (for ``process_request``).
@@ -99,7 +105,7 @@ class ServerConnection(Connection):
             if server.process_request is None and server.process_response is None:
                 self._answer(event, None)
             else:
-                self.loop.create_task(self._process(event))
+                self._keep(self.loop.create_task(self._process(event)))
 
     async def _process(self, request: Request) -> None:
         server = self.server
@@ -126,7 +132,7 @@ class ServerConnection(Connection):
                 if inspect.isawaitable(modified):
                     # Keep the handshake on the fast path unless the hook
                     # actually needs to wait.
-                    self.loop.create_task(self._answer_later(modified, response))
+                    self._keep(self.loop.create_task(self._answer_later(modified, response)))
                     return
                 if modified is not None:
                     response = modified
