@@ -751,6 +751,51 @@ class TestFail:
         out = p.data_to_send()
         assert out == [b"\x88\x7c\x03\xea" + "é".encode() * 61, b""]
 
+    def test_answers_to_messages_before_an_error_go_out_before_the_close(self, feed: Feed) -> None:
+        # The message arrived intact before the error: an echo server's
+        # echo goes out first, then the connection fails (close, EOF).
+        p = server()
+        feed(p, frame(TEXT, b"one") + frame(TEXT, b"two", rsv=RSV2) + frame(PING, b"never"))
+        assert p.events_received() == [TextMessage("one")]
+        assert isinstance(p.error, InvalidFrame)
+        assert p.state is State.OPEN
+        assert p.close_expected()
+        p.send_text("one")
+        assert p.data_to_send() == [
+            b"\x81\x03one",
+            *failed(1002, "reserved bits set without a negotiated extension"),
+        ]
+        assert p.state is State.CLOSED
+        assert p.data_to_send() == []
+
+    def test_input_after_the_error_is_ignored_before_the_failure_is_sent(self) -> None:
+        p = server()
+        p.receive_data(frame(CONT, b""))
+        p.receive_data(frame(PING, b"x") + frame(TEXT, b"y"))
+        assert p.events_received() == []
+        assert p.data_to_send() == failed(1002, "continuation frame without a message to continue")
+
+    def test_send_close_while_a_failure_is_pending_sends_the_failure(self) -> None:
+        p = server()
+        p.receive_data(frame(TEXT, b"\xff"))
+        p.send_close(1000, "bye")
+        assert p.data_to_send() == failed(1007, "invalid UTF-8 in a text message")
+        assert p.close_sent == (1007, "invalid UTF-8 in a text message")
+
+    def test_fail_while_a_failure_is_pending_keeps_the_protocol_error(self) -> None:
+        p = server()
+        p.receive_data(frame(TEXT, b"\xff"))
+        p.fail(1011)
+        assert p.data_to_send() == failed(1007, "invalid UTF-8 in a text message")
+
+    def test_eof_while_a_failure_is_pending(self) -> None:
+        p = server()
+        p.receive_data(frame(TEXT, b"\xff"))
+        p.receive_eof()
+        assert p.data_to_send() == failed(1007, "invalid UTF-8 in a text message")
+        assert p.state is State.CLOSED
+        assert not p.close_expected()
+
     def test_events_before_failing_remain(self) -> None:
         p = server()
         p.receive_data(frame(TEXT, b"kept"))

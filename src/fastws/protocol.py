@@ -41,7 +41,10 @@ The rules this module enforces, in the order a frame meets them:
   server's EOF (``close_expected()`` is True) and answers it with its own.
 * Failing the connection (section 7.1.7) = a close frame with the error's
   code (if no close frame was sent yet), then ``b""``; nothing received
-  afterwards is processed.
+  after the error is processed. The messages completed before the error
+  are delivered first, and the close frame is queued by the next
+  ``data_to_send()``, after whatever the application sent in answer to
+  them (an echo server echoes them before the connection fails).
 
 Subclasses (``ClientProtocol``, ``ServerProtocol``) start in
 ``State.CONNECTING`` and implement :meth:`Protocol._receive_handshake`.
@@ -192,6 +195,7 @@ class Protocol:
         "_max_message_size",
         "_output",
         "_parser",
+        "_pending",
         "_rsv_allowed",
         "_send_frag",
         "_utf8",
@@ -269,6 +273,9 @@ class Protocol:
         self._utf8: Any = None
         # Outgoing fragmented message: its opcode (0: none).
         self._send_frag = 0
+        # A protocol error found in the input, whose failure (close frame,
+        # EOF) waits for the next data_to_send(); see _fail_exc().
+        self._pending: ProtocolError | None = None
 
     # -- configuration -------------------------------------------------------
 
@@ -360,6 +367,8 @@ class Protocol:
             True once a close frame or EOF was sent (or a close frame
             received) and the peer's EOF has not arrived yet.
         """
+        if self._pending is not None:
+            return True
         return (self.state is _CLOSING or self._eof_sent) and not self._eof_rcvd
 
     # -- output ----------------------------------------------------------------
@@ -377,10 +386,15 @@ class Protocol:
     def data_to_send(self) -> list[bytes]:
         """Return the bytes to write to the network since the last call.
 
+        If the input broke the protocol, this is when the connection fails:
+        the close frame and ``b""`` are queued after what was sent so far.
+
         Returns:
             Chunks to write in order; ``b""`` means: close the TCP
             connection (half-close, then close) after writing what precedes.
         """
+        if self._pending is not None:
+            self._commit_failure()
         output = self._output
         self._output = []
         return output
@@ -446,6 +460,8 @@ class Protocol:
         """
         if self._eof_rcvd:
             return
+        if self._pending is not None:
+            self._commit_failure()
         self._eof_rcvd = True
         self._discard = True
         self.state = _CLOSED
@@ -686,11 +702,30 @@ class Protocol:
     # -- failing -----------------------------------------------------------------
 
     def _fail_exc(self, exc: ProtocolError) -> bool:
-        """Fail the connection because of ``exc``; always returns True."""
+        """The input broke the protocol: stop reading, fail soon; returns True.
+
+        Nothing received from now on is processed (section 7.1.7), and
+        ``error`` is set at once. The close frame and EOF are queued by the
+        next :meth:`data_to_send` (or ``receive_eof`` / ``send_close`` /
+        ``fail``), not here: the messages completed before the error are
+        delivered first, and an application that answers them right away
+        (an echo) gets its answers out before the connection fails, in the
+        order the peer sent what they answer. Until then the state stays
+        what it was.
+        """
         if self.error is None:
             self.error = exc
-        self.fail(exc.close_code, str(exc))
+        self._discard = True
+        if self._pending is None and not self._eof_sent:
+            self._pending = exc
         return True
+
+    def _commit_failure(self) -> None:
+        """Queue the pending failure's close frame and EOF."""
+        exc = self._pending
+        self._pending = None
+        if exc is not None:
+            self.fail(exc.close_code, str(exc))
 
     def fail(self, code: int, reason: str = "") -> None:
         """Fail the connection (RFC 6455 section 7.1.7).
@@ -705,6 +740,9 @@ class Protocol:
                 can be reported.
             reason: the close reason, cut to 123 bytes if longer.
         """
+        if self._pending is not None:
+            # The protocol error found in the input decides the code.
+            self._commit_failure()
         if self._eof_sent:
             return
         self._discard = True
@@ -886,11 +924,20 @@ class Protocol:
                 a payload.
             reason: the close reason, at most 123 bytes once UTF-8 encoded.
 
+        When the input already broke the protocol (``error`` is set and
+        the failure not yet sent), the failure's close frame is sent
+        instead, with its code.
+
         Raises:
             InvalidState: the connection is not OPEN.
             ValueError: the code is not one an endpoint may send, or the
                 reason is too long or given with code 1005.
         """
+        if self._pending is not None:
+            # The input already broke the protocol: its failure's close
+            # frame (1002, 1007, 1009) is the one to send.
+            self._commit_failure()
+            return
         if self.state is not _OPEN:
             raise InvalidState(f"cannot send a close frame in state {self.state.name}")
         if code == 1005:
