@@ -68,6 +68,7 @@ class TestConnect:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:
                 pass
             assert ws.close_code == 1000
+            assert ws.remote_address == ("127.0.0.1", port_of(server))  # still known once closed
             with pytest.raises(ConnectionClosedOK):
                 await ws.recv()
 

@@ -133,6 +133,7 @@ class Connection(asyncio.Protocol):
             self._write_high, self._write_low = write_limit, None
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self._addresses: tuple[Any, Any] = (None, None)
         #: The opening handshake's request and response (set by subclasses).
         self.request: Request | None = None
         self.response: Response | None = None
@@ -181,13 +182,19 @@ class Connection(asyncio.Protocol):
 
     @property
     def local_address(self) -> Any:
-        """The local socket address (``(host, port)`` for IPv4), or None."""
-        return self.transport.get_extra_info("sockname") if self.transport else None
+        """The local socket address (``(host, port)`` for IPv4), or None.
+
+        Still available after the connection closed.
+        """
+        return self._addresses[0]
 
     @property
     def remote_address(self) -> Any:
-        """The peer's socket address (``(host, port)`` for IPv4), or None."""
-        return self.transport.get_extra_info("peername") if self.transport else None
+        """The peer's socket address (``(host, port)`` for IPv4), or None.
+
+        Still available after the connection closed.
+        """
+        return self._addresses[1]
 
     @property
     def close_code(self) -> int | None:
@@ -622,6 +629,8 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # asyncio.Protocol
         self.transport = transport  # type: ignore[assignment]
+        # Read now: some transports (uvloop's) cannot tell once closed.
+        self._addresses = (transport.get_extra_info("sockname"), transport.get_extra_info("peername"))
         transport.set_write_buffer_limits(self._write_high, self._write_low)  # type: ignore[attr-defined]
         if self.protocol.state is State.OPEN:
             # Created open (no opening handshake to wait for).
