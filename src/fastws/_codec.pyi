@@ -173,10 +173,22 @@ def encode_frame(
     """Serialize one frame with the shortest length encoding.
 
     ``mask``: None (unmasked, server to client), a 4-byte key, or True for a
-    fresh random key from ``os.urandom``.
+    fresh random key, as :func:`_mask_key` draws it.
 
     Raises:
         ValueError: unknown opcode, control frame too long or not final,
             mask not 4 bytes.
         TypeError: ``payload`` or ``mask`` is not bytes-like.
+    """
+
+def _mask_key() -> bytes:
+    """A fresh 4-byte masking key, never handed out before (private).
+
+    RFC 6455 section 5.3: "the masking key MUST be derived from a strong
+    source of entropy". Keys come from a pool filled by ``os.urandom`` (4 KiB,
+    1024 keys, per call); each key is handed out once, also across threads,
+    and a child process drops the pool it inherits from ``os.fork()``.
+
+    Raises:
+        OSError: ``os.urandom`` failed (no key is made up).
     """

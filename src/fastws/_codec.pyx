@@ -17,7 +17,7 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import operator
 import os
@@ -180,7 +180,7 @@ cdef inline void _release(_Buf *b) noexcept:
         b.held = False
 
 
-cdef inline int _mask_key(object mask, uint8_t *key) except -1:
+cdef inline int _check_key(object mask, uint8_t *key) except -1:
     cdef _Buf b
     cdef Py_ssize_t n
     if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
@@ -207,6 +207,81 @@ cdef inline Py_ssize_t _rotation(object offset) except -1:
         return <Py_ssize_t>(offset & 3)
     # Two's complement: the low bits of a negative number are its value mod 4.
     return <Py_ssize_t>(<unsigned long long>value & 3)
+
+
+# -- masking keys ----------------------------------------------------------------------
+
+# RFC 6455 section 5.3: "The masking key needs to be unpredictable; thus, the
+# masking key MUST be derived from a strong source of entropy". Every key
+# comes from os.urandom, drawn KEY_POOL bytes (1024 keys) per call rather
+# than 4 (a system call of about a microsecond per frame otherwise).
+#
+# Each key is handed out once. Taking a key and refilling the pool run inside
+# a critical section on _key_guard, whose body calls no Python and no C API
+# (memcpy and integer arithmetic only), so it is never suspended: on a
+# free-threaded build it excludes every other thread; with the GIL it is a
+# no-op and the GIL, which this code never releases, does the same. os.urandom
+# (which may release the GIL) runs outside it: a thread that finds the pool
+# empty fetches fresh bytes, then installs them and takes its own key in one
+# critical section. When two threads refill at once, the second install
+# drops the keys left from the first; dropped keys are never handed out.
+cdef enum:
+    KEY_POOL = 4096
+
+cdef uint8_t _key_pool[KEY_POOL]
+cdef Py_ssize_t _key_pos = KEY_POOL     # next unused byte; KEY_POOL: empty
+cdef object _key_guard = object()
+
+
+cdef int _take_key(uint8_t *key) except -1:
+    """Copy a fresh 4-byte masking key to ``key``."""
+    global _key_pos
+    cdef bint taken = False
+    cdef bytes fresh
+    with cython.critical_section(_key_guard):
+        if _key_pos <= KEY_POOL - 4:
+            memcpy(key, _key_pool + _key_pos, 4)
+            _key_pos += 4
+            taken = True
+    if taken:
+        return 0
+    fresh = os.urandom(KEY_POOL)
+    if PyBytes_GET_SIZE(fresh) != KEY_POOL:
+        raise RuntimeError("os.urandom returned the wrong number of bytes")
+    with cython.critical_section(_key_guard):
+        memcpy(_key_pool, PyBytes_AS_STRING(fresh), KEY_POOL)
+        memcpy(key, _key_pool, 4)
+        _key_pos = 4
+    return 0
+
+
+def _mask_key():
+    """A fresh 4-byte masking key, never handed out before (private).
+
+    Returns:
+        4 bytes from the key pool, filled by ``os.urandom``.
+    """
+    cdef uint8_t key[4]
+    _take_key(key)
+    return PyBytes_FromStringAndSize(<const char *>key, 4)
+
+
+def _drop_key_pool():
+    """Forget the pooled keys (private; runs in the child after ``os.fork()``).
+
+    A forked child starts with a copy of the parent's pool: if it drew from
+    it, parent and child would send the same keys. The child runs this alone
+    (no other thread survives a fork), so it takes no lock; it replaces the
+    guard, whose lock another thread of the parent may have held at the fork.
+    """
+    global _key_pos, _key_guard
+    memset(_key_pool, 0, KEY_POOL)
+    _key_pos = KEY_POOL
+    _key_guard = object()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_key_pool)
 
 
 # -- masking ---------------------------------------------------------------------------
@@ -240,7 +315,7 @@ def apply_mask(data, mask, offset=0):
     cdef uint8_t *dst
     _acquire(data, &b)
     try:
-        _mask_key(mask, key)
+        _check_key(mask, key)
         rot = 0 if offset is 0 else _rotation(offset)
         out = PyBytes_FromStringAndSize(NULL, b.len)
         dst = <uint8_t *>PyBytes_AS_STRING(out)
@@ -279,7 +354,7 @@ def apply_mask_inplace(buffer, mask, offset=0):
         # and no Python code run between taking the pointer and the XOR, it
         # cannot be resized under us; large ones are exported (locked)
         # because the GIL is released around the kernel.
-        _mask_key(mask, key)
+        _check_key(mask, key)
         rot = 0 if offset is 0 else _rotation(offset)
         n = PyByteArray_GET_SIZE(buffer)
         k = fws_key(key, rot)
@@ -298,7 +373,7 @@ def apply_mask_inplace(buffer, mask, offset=0):
     try:
         if b.view.readonly:
             raise TypeError(f"a writable bytes-like object is required, not '{type(buffer).__name__}'")
-        _mask_key(mask, key)
+        _check_key(mask, key)
         rot = 0 if offset is 0 else _rotation(offset)
         k = fws_key(key, rot)
         if b.len >= NOGIL_MIN:
@@ -917,7 +992,7 @@ def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False
         payload: the payload (a C-contiguous bytes-like object).
         fin: whether this is the final frame of a message.
         mask: None (unmasked, server to client), a 4-byte key, or True for a
-            fresh random key from ``os.urandom``.
+            fresh random key (from a pool filled by ``os.urandom``).
         rsv1: the RSV1 bit.
         rsv2: the RSV2 bit.
         rsv3: the RSV3 bit.
@@ -956,13 +1031,12 @@ def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False
             if length > 125:
                 raise ValueError(f"control frame too long: {length} bytes")
         if mask is True:
-            random = os.urandom(4)
-            _mask_key(random, key)
+            _take_key(key)
             has_key = True
         elif mask is None or mask is False:
             has_key = False
         else:
-            _mask_key(mask, key)
+            _check_key(mask, key)
             has_key = True
         b0 = <uint8_t>code
         if fin:

@@ -57,11 +57,62 @@ def _view(data: Any) -> memoryview:
     return view
 
 
-def _mask_key(mask: Any) -> bytes:
+def _check_key(mask: Any) -> bytes:
     key = _view(mask)
     if key.nbytes != 4:
         raise ValueError(f"mask must be exactly 4 bytes, got {key.nbytes}")
     return key.tobytes()
+
+
+# -- masking keys ------------------------------------------------------------
+
+# RFC 6455 section 5.3: "The masking key needs to be unpredictable; thus, the
+# masking key MUST be derived from a strong source of entropy". Every key
+# comes from os.urandom, drawn 1024 keys (4 KiB) per call rather than one
+# (a system call of about a microsecond per frame otherwise). Each key is
+# handed out once: ``list.pop`` removes it atomically (under the GIL, and
+# under the list's own lock on a free-threaded build). A thread that finds
+# the pool empty fills a new list, takes its own key from it before
+# publishing it, and only then replaces the global; when two threads refill
+# at once, the keys left in the replaced list are dropped, never reused.
+_KEY_POOL_BYTES: Final = 4096
+_keys: list[bytes] = []
+
+
+def _refill_keys() -> bytes:
+    global _keys
+    pool = os.urandom(_KEY_POOL_BYTES)
+    # Reversed, so that pop() hands the keys out in the order of the buffer.
+    keys = [pool[i : i + 4] for i in range(_KEY_POOL_BYTES - 4, -1, -4)]
+    key = keys.pop()
+    _keys = keys
+    return key
+
+
+def _mask_key() -> bytes:
+    """A fresh 4-byte masking key, never handed out before (private).
+
+    Returns:
+        4 bytes from the key pool, filled by ``os.urandom``.
+    """
+    try:
+        return _keys.pop()
+    except IndexError:
+        return _refill_keys()
+
+
+def _drop_key_pool() -> None:
+    """Forget the pooled keys (private; runs in the child after ``os.fork()``).
+
+    A forked child starts with a copy of the parent's pool: if it drew from
+    it, parent and child would send the same keys.
+    """
+    global _keys
+    _keys = []
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_key_pool)
 
 
 # -- masking -----------------------------------------------------------------
@@ -90,7 +141,7 @@ def apply_mask(data: Any, mask: Any, offset: int = 0) -> bytes:
         TypeError: ``data`` or ``mask`` is not a C-contiguous bytes-like object.
     """
     view = _view(data)
-    key = _mask_key(mask)
+    key = _check_key(mask)
     offset = operator.index(offset)
     return _xor(view, key, offset)
 
@@ -106,7 +157,7 @@ def apply_mask_inplace(buffer: Any, mask: Any, offset: int = 0) -> None:
     view = _view(buffer)
     if view.readonly:
         raise TypeError(f"a writable bytes-like object is required, not '{type(buffer).__name__}'")
-    key = _mask_key(mask)
+    key = _check_key(mask)
     offset = operator.index(offset)
     if view.nbytes:
         view[:] = _xor(view, key, offset)
@@ -560,11 +611,11 @@ def encode_frame(
         if length > MAX_CONTROL_PAYLOAD:
             raise ValueError(f"control frame too long: {length} bytes")
     if mask is True:
-        key: bytes | None = os.urandom(4)
+        key: bytes | None = _mask_key()
     elif mask is None or mask is False:
         key = None
     else:
-        key = _mask_key(mask)
+        key = _check_key(mask)
     b0 = code | (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0)
     maskbit = 0x80 if key is not None else 0
     if length < 126:
