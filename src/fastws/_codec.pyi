@@ -47,8 +47,20 @@ transformation validates the result. Control frames are never validated. ``offse
 integer; the mask starts at ``mask[offset % 4]``.
 """
 
-from typing_extensions import Buffer
 from typing import Literal
+
+from typing_extensions import Buffer
+
+__all__ = [
+    "IMPLEMENTATION",
+    "Frame",
+    "FrameParser",
+    "Utf8Validator",
+    "apply_mask",
+    "apply_mask_inplace",
+    "encode_frame",
+    "validate_utf8",
+]
 
 IMPLEMENTATION: Literal["cython", "python"]
 
@@ -118,7 +130,7 @@ class Frame:
         rsv2: bool = False,
         rsv3: bool = False,
     ) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __repr__(self) -> str: ...
 
 class FrameParser:

@@ -389,7 +389,11 @@ def apply_mask_inplace(buffer, mask, offset=0):
 # call, everything else handled by the functions above (see fastpath.h).
 apply_mask = fws_fast_wrap(FWS_FAST_APPLY_MASK, apply_mask, "apply_mask", "(data, mask, offset=0)", __name__)
 apply_mask_inplace = fws_fast_wrap(
-    FWS_FAST_APPLY_MASK_INPLACE, apply_mask_inplace, "apply_mask_inplace", "(buffer, mask, offset=0)", __name__
+    FWS_FAST_APPLY_MASK_INPLACE,
+    apply_mask_inplace,
+    "apply_mask_inplace",
+    "(buffer, mask, offset=0)",
+    __name__,
 )
 
 

@@ -128,9 +128,7 @@ def _xor(data: Any, key: bytes, offset: int) -> bytes:
         key = key[rot:] + key[:rot]
     # One big-integer XOR: linear time, no Python-level loop over bytes.
     stream = key * ((n >> 2) + 1)
-    return (
-        int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")
-    ).to_bytes(n, "little")
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")).to_bytes(n, "little")
 
 
 def apply_mask(data: Any, mask: Any, offset: int = 0) -> bytes:
@@ -317,12 +315,9 @@ class Frame:
         )
 
     def __repr__(self) -> str:
-        flags = "".join(
-            f", {name}=True" for name in ("rsv1", "rsv2", "rsv3") if getattr(self, name)
-        )
+        flags = "".join(f", {name}=True" for name in ("rsv1", "rsv2", "rsv3") if getattr(self, name))
         return (
-            f"Frame({_opcode_repr(self.opcode)}, {_payload_repr(self.payload)}, "
-            f"fin={bool(self.fin)}{flags})"
+            f"Frame({_opcode_repr(self.opcode)}, {_payload_repr(self.payload)}, fin={bool(self.fin)}{flags})"
         )
 
 
@@ -554,9 +549,7 @@ class FrameParser:
             total = length if code else self._message_size + length
             limit = self._max_message_size
             if limit is not None and total > limit:
-                raise PayloadTooBig(
-                    f"message of at least {total} bytes exceeds the limit of {limit} bytes"
-                )
+                raise PayloadTooBig(f"message of at least {total} bytes exceeds the limit of {limit} bytes")
         if masked:
             if size - start < 4:
                 return None, pos
