@@ -195,7 +195,7 @@ class Protocol:
         "_max_message_size",
         "_output",
         "_parser",
-        "_pending",
+        "_pending_failure",
         "_rsv_allowed",
         "_send_frag",
         "_utf8",
@@ -275,7 +275,7 @@ class Protocol:
         self._send_frag = 0
         # A protocol error found in the input, whose failure (close frame,
         # EOF) waits for the next data_to_send(); see _fail_exc().
-        self._pending: ProtocolError | None = None
+        self._pending_failure: ProtocolError | None = None
 
     # -- configuration -------------------------------------------------------
 
@@ -367,7 +367,7 @@ class Protocol:
             True once a close frame or EOF was sent (or a close frame
             received) and the peer's EOF has not arrived yet.
         """
-        if self._pending is not None:
+        if self._pending_failure is not None:
             return True
         return (self.state is _CLOSING or self._eof_sent) and not self._eof_rcvd
 
@@ -393,7 +393,7 @@ class Protocol:
             Chunks to write in order; ``b""`` means: close the TCP
             connection (half-close, then close) after writing what precedes.
         """
-        if self._pending is not None:
+        if self._pending_failure is not None:
             self._commit_failure()
         output = self._output
         self._output = []
@@ -460,7 +460,7 @@ class Protocol:
         """
         if self._eof_rcvd:
             return
-        if self._pending is not None:
+        if self._pending_failure is not None:
             self._commit_failure()
         self._eof_rcvd = True
         self._discard = True
@@ -716,14 +716,14 @@ class Protocol:
         if self.error is None:
             self.error = exc
         self._discard = True
-        if self._pending is None and not self._eof_sent:
-            self._pending = exc
+        if self._pending_failure is None and not self._eof_sent:
+            self._pending_failure = exc
         return True
 
     def _commit_failure(self) -> None:
         """Queue the pending failure's close frame and EOF."""
-        exc = self._pending
-        self._pending = None
+        exc = self._pending_failure
+        self._pending_failure = None
         if exc is not None:
             self.fail(exc.close_code, str(exc))
 
@@ -740,7 +740,7 @@ class Protocol:
                 can be reported.
             reason: the close reason, cut to 123 bytes if longer.
         """
-        if self._pending is not None:
+        if self._pending_failure is not None:
             # The protocol error found in the input decides the code.
             self._commit_failure()
         if self._eof_sent:
@@ -933,7 +933,7 @@ class Protocol:
             ValueError: the code is not one an endpoint may send, or the
                 reason is too long or given with code 1005.
         """
-        if self._pending is not None:
+        if self._pending_failure is not None:
             # The input already broke the protocol: its failure's close
             # frame (1002, 1007, 1009) is the one to send.
             self._commit_failure()
