@@ -18,6 +18,7 @@ from .codec import (
     apply_mask,
     apply_mask_inplace,
     encode_frame,
+    encode_frame_header,
     validate_utf8,
 )
 from .constants import CloseCode, Opcode
@@ -103,6 +104,7 @@ __all__ = [
     "apply_mask",
     "apply_mask_inplace",
     "encode_frame",
+    "encode_frame_header",
     "implementation",
     "validate_utf8",
     *_LAZY,

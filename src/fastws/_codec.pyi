@@ -22,11 +22,17 @@ payload over max_frame_size                PayloadTooBig   ``frame of {length} b
 data message over max_message_size         PayloadTooBig   ``message of at least {size} bytes exceeds the limit of {limit} bytes``
 validate_utf8: invalid text payload byte   InvalidUTF8     ``invalid UTF-8 in a text message``
 validate_utf8: text ends mid-sequence      InvalidUTF8     ``incomplete UTF-8 sequence at the end of a text message``
-encode_frame: opcode not a known opcode    ValueError      ``invalid opcode {opcode}``
-encode_frame: control frame with fin=False ValueError      ``fragmented control frame``
-encode_frame: control payload too long     ValueError      ``control frame too long: {length} bytes``
+encode_frame*: opcode not a known opcode   ValueError      ``invalid opcode {opcode}``
+encode_frame*: control frame, fin=False    ValueError      ``fragmented control frame``
+encode_frame*: control payload too long    ValueError      ``control frame too long: {length} bytes``
+encode_frame_header: length negative       ValueError      ``length must be >= 0``
+encode_frame_header: length 2**63 or more  ValueError      ``length must be < 2**63``
 negative max_frame_size / max_message_size ValueError      ``{name} must be >= 0``
 =========================================  ==============  ==========================================================
+
+``encode_frame*`` is :func:`encode_frame` and :func:`encode_frame_header`;
+the latter checks the opcode, then the length, then the control-frame rules,
+then the mask.
 
 The header checks run in this order: on the first two bytes, opcode,
 control-frame FIN, the 7-bit length of a control frame, masking; on the
@@ -59,6 +65,7 @@ __all__ = [
     "apply_mask",
     "apply_mask_inplace",
     "encode_frame",
+    "encode_frame_header",
     "validate_utf8",
 ]
 
@@ -191,6 +198,32 @@ def encode_frame(
         ValueError: unknown opcode, control frame too long or not final,
             mask not 4 bytes.
         TypeError: ``payload`` or ``mask`` is not bytes-like.
+    """
+
+def encode_frame_header(
+    opcode: int,
+    length: int,
+    *,
+    fin: bool = True,
+    mask: Buffer | None = None,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+) -> bytes:
+    """Serialize the header of a frame of ``length`` payload bytes, key included.
+
+    The same header as :func:`encode_frame` writes before the payload; the
+    caller sends the payload after it, masked with the same key
+    (:func:`apply_mask`) when there is one, so that a large payload is never
+    copied into the frame: ``transport.writelines([header, payload])``.
+    ``mask`` is None or the 4-byte key itself (``True`` is not accepted: the
+    caller needs the key to mask the payload).
+
+    Raises:
+        ValueError: unknown opcode, length negative or not under 2**63,
+            control frame not final or too long, mask not 4 bytes.
+        TypeError: ``opcode`` or ``length`` is not an integer, or ``mask``
+            is not bytes-like.
     """
 
 def _mask_key() -> bytes:

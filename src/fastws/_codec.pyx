@@ -33,6 +33,7 @@ __all__ = [
     "apply_mask",
     "apply_mask_inplace",
     "encode_frame",
+    "encode_frame_header",
     "validate_utf8",
 ]
 
@@ -986,6 +987,52 @@ cdef class FrameParser:
 # -- encoding ----------------------------------------------------------------------------------
 
 
+cdef inline int _opcode(object opcode) except -1:
+    """The opcode as a C int, or ValueError when it is not a known opcode."""
+    cdef int overflow = 0
+    cdef long long value
+    cdef object code_obj = opcode if PyLong_CheckExact(opcode) else operator.index(opcode)
+    value = PyLong_AsLongLongAndOverflow(code_obj, &overflow)
+    if not overflow and 0 <= value < 16 and _OPCODE_TABLE[value] is not None:
+        return <int>value
+    raise ValueError(f"invalid opcode {code_obj}")
+
+
+cdef inline uint8_t _first_byte(int code, object fin, object rsv1, object rsv2, object rsv3) except? 0:
+    cdef uint8_t b0 = <uint8_t>code
+    if fin:
+        b0 |= 0x80
+    if rsv1:
+        b0 |= 0x40
+    if rsv2:
+        b0 |= 0x20
+    if rsv3:
+        b0 |= 0x10
+    return b0
+
+
+cdef inline Py_ssize_t _header_size(uint64_t length) noexcept:
+    return 2 if length < 126 else (4 if length < 65536 else 10)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline void _write_header(uint8_t *dst, uint8_t b0, uint8_t maskbit, uint64_t length) noexcept:
+    """The first two bytes and the shortest length encoding (section 5.2)."""
+    cdef int i
+    dst[0] = b0
+    if length < 126:
+        dst[1] = maskbit | <uint8_t>length
+    elif length < 65536:
+        dst[1] = maskbit | 126
+        dst[2] = <uint8_t>(length >> 8)
+        dst[3] = <uint8_t>length
+    else:
+        dst[1] = maskbit | 127
+        for i in range(8):
+            dst[2 + i] = <uint8_t>(length >> (56 - 8 * i))
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False, rsv3=False):
@@ -1010,22 +1057,13 @@ def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False
         TypeError: ``payload`` or ``mask`` is not bytes-like.
     """
     cdef _Buf b
-    cdef int code = -1
-    cdef int overflow = 0
-    cdef long long value
+    cdef int code = _opcode(opcode)
     cdef Py_ssize_t length, hlen
     cdef uint8_t key[4]
     cdef bint has_key
-    cdef uint8_t b0, maskbit
+    cdef uint8_t b0
     cdef object out
     cdef uint8_t *dst
-    cdef int i
-    cdef object code_obj = opcode if PyLong_CheckExact(opcode) else operator.index(opcode)
-    value = PyLong_AsLongLongAndOverflow(code_obj, &overflow)
-    if not overflow and 0 <= value < 16 and _OPCODE_TABLE[value] is not None:
-        code = <int>value
-    else:
-        raise ValueError(f"invalid opcode {code_obj}")
     _acquire(payload, &b)
     try:
         length = b.len
@@ -1042,30 +1080,11 @@ def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False
         else:
             _check_key(mask, key)
             has_key = True
-        b0 = <uint8_t>code
-        if fin:
-            b0 |= 0x80
-        if rsv1:
-            b0 |= 0x40
-        if rsv2:
-            b0 |= 0x20
-        if rsv3:
-            b0 |= 0x10
-        maskbit = 0x80 if has_key else 0
-        hlen = 2 if length < 126 else (4 if length < 65536 else 10)
+        b0 = _first_byte(code, fin, rsv1, rsv2, rsv3)
+        hlen = _header_size(<uint64_t>length)
         out = PyBytes_FromStringAndSize(NULL, hlen + (4 if has_key else 0) + length)
         dst = <uint8_t *>PyBytes_AS_STRING(out)
-        dst[0] = b0
-        if length < 126:
-            dst[1] = maskbit | <uint8_t>length
-        elif length < 65536:
-            dst[1] = maskbit | 126
-            dst[2] = <uint8_t>(length >> 8)
-            dst[3] = <uint8_t>length
-        else:
-            dst[1] = maskbit | 127
-            for i in range(8):
-                dst[2 + i] = <uint8_t>((<uint64_t>length) >> (56 - 8 * i))
+        _write_header(dst, b0, 0x80 if has_key else 0, <uint64_t>length)
         dst += hlen
         if has_key:
             memcpy(dst, key, 4)
@@ -1080,3 +1099,65 @@ def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False
         return out
     finally:
         _release(&b)
+
+
+def encode_frame_header(opcode, length, *, fin=True, mask=None, rsv1=False, rsv2=False, rsv3=False):
+    """Serialize the header of a frame of ``length`` payload bytes, key included.
+
+    The caller sends the payload after it, masked with the same key
+    (:func:`apply_mask`) when there is one, so that a large payload is never
+    copied into the frame: ``transport.writelines([header, payload])``.
+
+    Args:
+        opcode: the frame's opcode.
+        length: the payload length in bytes.
+        fin: whether this is the final frame of a message.
+        mask: None (unmasked, server to client) or the 4-byte key that the
+            caller masks the payload with.
+        rsv1: the RSV1 bit.
+        rsv2: the RSV2 bit.
+        rsv3: the RSV3 bit.
+
+    Returns:
+        The header (2 to 14 bytes) as bytes.
+
+    Raises:
+        ValueError: unknown opcode, length negative or not under 2**63,
+            control frame not final or too long, mask not 4 bytes.
+        TypeError: ``opcode`` or ``length`` is not an integer, or ``mask``
+            is not bytes-like.
+    """
+    cdef int code = _opcode(opcode)
+    cdef int overflow = 0
+    cdef long long value
+    cdef uint64_t n
+    cdef uint8_t key[4]
+    cdef bint has_key = mask is not None
+    cdef uint8_t b0
+    cdef Py_ssize_t hlen
+    cdef object out
+    cdef uint8_t *dst
+    if not PyLong_CheckExact(length):
+        length = operator.index(length)
+    value = PyLong_AsLongLongAndOverflow(length, &overflow)
+    if overflow < 0 or (not overflow and value < 0):
+        raise ValueError("length must be >= 0")
+    # RFC 6455 section 5.2: the 64-bit length's "most significant bit MUST be 0".
+    if overflow > 0:
+        raise ValueError("length must be < 2**63")
+    n = <uint64_t>value
+    if code >= 8:
+        if not fin:
+            raise ValueError("fragmented control frame")
+        if n > 125:
+            raise ValueError(f"control frame too long: {n} bytes")
+    if has_key:
+        _check_key(mask, key)
+    b0 = _first_byte(code, fin, rsv1, rsv2, rsv3)
+    hlen = _header_size(n)
+    out = PyBytes_FromStringAndSize(NULL, hlen + (4 if has_key else 0))
+    dst = <uint8_t *>PyBytes_AS_STRING(out)
+    _write_header(dst, b0, 0x80 if has_key else 0, n)
+    if has_key:
+        memcpy(dst + hlen, key, 4)
+    return out

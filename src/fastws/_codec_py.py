@@ -26,6 +26,7 @@ __all__ = [
     "apply_mask",
     "apply_mask_inplace",
     "encode_frame",
+    "encode_frame_header",
     "validate_utf8",
 ]
 
@@ -620,3 +621,53 @@ def encode_frame(
     if key is None:
         return header + view
     return header + key + _xor(view, key, 0)
+
+
+def encode_frame_header(
+    opcode: int,
+    length: int,
+    *,
+    fin: bool = True,
+    mask: Any = None,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+) -> bytes:
+    """Serialize the header of a frame of ``length`` payload bytes, key included.
+
+    The caller sends the payload after it, masked with the same key
+    (:func:`apply_mask`) when there is one, so that a large payload is never
+    copied into the frame.
+
+    Raises:
+        ValueError: unknown opcode, length negative or not under 2**63,
+            control frame not final or too long, mask not 4 bytes.
+        TypeError: ``opcode`` or ``length`` is not an integer, or ``mask``
+            is not bytes-like.
+    """
+    code = operator.index(opcode)
+    if code not in _OPCODES:
+        raise ValueError(f"invalid opcode {code}")
+    length = operator.index(length)
+    if length < 0:
+        raise ValueError("length must be >= 0")
+    # RFC 6455 section 5.2: the 64-bit length's "most significant bit MUST be 0".
+    if length >> 63:
+        raise ValueError("length must be < 2**63")
+    if code >= 8:
+        if not fin:
+            raise ValueError("fragmented control frame")
+        if length > MAX_CONTROL_PAYLOAD:
+            raise ValueError(f"control frame too long: {length} bytes")
+    key = None if mask is None else _check_key(mask)
+    b0 = code | (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0)
+    maskbit = 0x80 if key is not None else 0
+    if length < 126:
+        header = _pack_B2(b0, maskbit | length)
+    elif length < 65536:
+        header = _pack_B2H(b0, maskbit | 126, length)
+    else:
+        header = _pack_B2Q(b0, maskbit | 127, length)
+    if key is None:
+        return header
+    return header + key

@@ -26,6 +26,7 @@ __all__ = [
     "apply_mask",
     "apply_mask_inplace",
     "encode_frame",
+    "encode_frame_header",
     "validate_utf8",
 ]
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING or NO_EXTENSIONS:
         apply_mask,
         apply_mask_inplace,
         encode_frame,
+        encode_frame_header,
         validate_utf8,
     )
 else:
@@ -61,6 +63,7 @@ else:
             apply_mask,
             apply_mask_inplace,
             encode_frame,
+            encode_frame_header,
             validate_utf8,
         )
     except ImportError:
@@ -74,5 +77,6 @@ else:
             apply_mask,
             apply_mask_inplace,
             encode_frame,
+            encode_frame_header,
             validate_utf8,
         )
