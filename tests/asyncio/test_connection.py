@@ -102,6 +102,30 @@ class TestMessages:
             await client.close()
             await asyncio.wait_for(task, 5)
 
+    async def test_echo_burst_of_larger_messages(self) -> None:
+        # Held messages past 64 KiB in all go out as a scatter/gather write.
+        async with pair() as (server, client):
+
+            async def echo() -> None:
+                async for message in server:
+                    await server.send(message)
+
+            task = asyncio.create_task(echo())
+            messages = [bytes([i % 256]) * (1000 + 37 * i) for i in range(300)]
+
+            async def produce() -> None:
+                # Sending ~2 MiB without reading would deadlock on
+                # back-pressure (as with any bounded echo): read meanwhile.
+                for message in messages:
+                    await client.send(message)
+
+            producer = asyncio.create_task(produce())
+            echoed = [await client.recv() for _ in messages]
+            await producer
+            assert echoed == messages
+            await client.close()
+            await asyncio.wait_for(task, 5)
+
     async def test_held_message_is_flushed_without_another_send(self) -> None:
         async with pair() as (server, client):
             await client.send("a")

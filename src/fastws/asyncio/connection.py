@@ -572,15 +572,28 @@ class Connection(asyncio.Protocol):
                 continue
             # b"": the protocol says the TCP connection must be closed now.
             if pending:
-                data = b"".join(pending)
-                self.bytes_sent += len(data)
-                transport.write(data)
-                pending.clear()
+                self._write_many(pending)
+                pending = []
             self._send_eof()
         if pending:
-            data = b"".join(pending) if len(pending) > 1 else pending[0]
+            self._write_many(pending)
+
+    def _write_many(self, pending: list[bytes]) -> None:
+        if len(pending) == 1:
+            data = pending[0]
             self.bytes_sent += len(data)
-            transport.write(data)
+            self.transport.write(data)
+            return
+        size = sum(map(len, pending))
+        self.bytes_sent += size
+        if size < _COALESCE_LIMIT:
+            # Many small frames: one copy into one buffer is cheaper than
+            # a long scatter/gather list.
+            self.transport.write(b"".join(pending))
+        else:
+            # Large pieces: uvloop and asyncio 3.12+ send them with
+            # writev/sendmsg, without joining them first.
+            self.transport.writelines(pending)
 
     def _send_eof(self) -> None:
         if self._eof_sent:
