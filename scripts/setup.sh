@@ -26,7 +26,8 @@ say() { printf '[setup] %s\n' "$*"; }
 # -- 1. system packages --------------------------------------------------------
 # One list, extended by later steps of the project (a browser for the
 # browser-interop tests goes here, or in FASTWS_APT_PACKAGES).
-APT_PACKAGES=(build-essential ca-certificates)
+# chromium: the real browser of tests/asyncio/test_chromium.py.
+APT_PACKAGES=(build-essential ca-certificates chromium)
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${FASTWS_APT_PACKAGES:-})
 

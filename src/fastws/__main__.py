@@ -44,6 +44,12 @@ def _configure_bench(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser)
 
 
+def _asyncio_commands() -> dict[str, Command]:
+    from .asyncio.cli import SUBCOMMANDS
+
+    return {name: Command(*spec) for name, spec in SUBCOMMANDS.items()}
+
+
 COMMANDS: dict[str, Command] = {
     "bench": Command(
         help="benchmark the codec against the peers and a plain memory copy",
@@ -51,6 +57,9 @@ COMMANDS: dict[str, Command] = {
         runner="fastws._benchmark:run",
     ),
 }
+# serve and connect: defined beside the asyncio layer, which they load only
+# when they run.
+COMMANDS.update(_asyncio_commands())
 
 
 def build_parser() -> argparse.ArgumentParser:
