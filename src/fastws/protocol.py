@@ -69,7 +69,7 @@ from .exceptions import (
 )
 from .extensions.base import Extension
 
-__all__ = ["Protocol", "Side", "State"]
+__all__ = ["DEFAULT_MAX_FRAGMENTS", "Protocol", "Side", "State"]
 
 
 class Side(enum.IntEnum):
