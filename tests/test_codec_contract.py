@@ -40,9 +40,10 @@ EXPECTED_ALL = {
     "apply_mask",
     "apply_mask_inplace",
     "encode_frame",
+    "encode_frame_header",
     "validate_utf8",
 }
-FUNCTIONS = ["apply_mask", "apply_mask_inplace", "validate_utf8", "encode_frame"]
+FUNCTIONS = ["apply_mask", "apply_mask_inplace", "validate_utf8", "encode_frame", "encode_frame_header"]
 CLASSES = ["Frame", "FrameParser", "Utf8Validator"]
 
 

@@ -66,7 +66,7 @@ def test_unknown_attribute():
 
 def test_codec_names_exported():
     # The codec's public surface is reachable from the package.
-    for name in ("Frame", "FrameParser", "Utf8Validator", "apply_mask", "apply_mask_inplace", "encode_frame", "validate_utf8"):
+    for name in ("Frame", "FrameParser", "Utf8Validator", "apply_mask", "apply_mask_inplace", "encode_frame", "encode_frame_header", "validate_utf8"):
         assert name in fastws.__all__
     assert "implementation" in fastws.__all__
 
