@@ -1,7 +1,7 @@
 """encode_frame of 8 B to 64 KiB binary payloads, unmasked (server) and masked (client).
 
 Masked rows draw a fresh key per frame as each library does on its own
-(fastws and websockets: os.urandom; aiohttp: random.getrandbits; picows:
+(fastws: a pool filled by os.urandom; websockets: os.urandom; aiohttp: random.getrandbits; picows:
 libc rand()); ``fastws-cython-key`` passes a fixed key to show that cost.
 """
 
