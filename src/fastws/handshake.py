@@ -745,7 +745,10 @@ class _HeadParser:
         if start is None:
             return self._start_line(line)
         length = len(line)
-        if length > self._max_header_line + 2:
+        # The limit is on the line's content: a line ending with a bare LF
+        # is judged on the same bytes as one ending with CRLF (and as the
+        # incomplete line in _check_pending), whatever the packet cuts.
+        if length - (2 if line[-2:] == b"\r\n" else 1) > self._max_header_line:
             raise InvalidHTTPMessage(431, f"header line longer than {self._max_header_line} bytes")
         size = self._size + length
         if size > self._max_size:
@@ -784,7 +787,7 @@ class _HeadParser:
 
     def _start_line(self, line: bytes) -> None:
         length = len(line)
-        if length > self._max_line + 2:
+        if length - (2 if line[-2:] == b"\r\n" else 1) > self._max_line:
             raise InvalidHTTPMessage(
                 self._line_status, f"{self._line_name} longer than {self._max_line} bytes"
             )
