@@ -15,6 +15,7 @@ from typing import Any
 
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
+from ..extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from ..handshake import USER_AGENT, HeadersLike, parse_uri
 from .connection import Connection
 
@@ -94,14 +95,17 @@ class connect:
             None for no limit.
         max_queue: received messages buffered before reading pauses.
         write_limit: the write buffer's high-water mark, in bytes.
-        compression: only None for now (permessage-deflate comes later).
+        compression: ``"deflate"`` (the default) offers permessage-deflate
+            (RFC 7692) with :class:`~fastws.extensions.ClientPerMessageDeflateFactory`'s
+            defaults; a ``ClientPerMessageDeflateFactory`` offers it with
+            its settings; None offers no compression.
         protocol_options: extra keyword arguments for
             :class:`fastws.client.ClientProtocol` (e.g. ``max_fragments``).
         **kwargs: passed to :meth:`asyncio.loop.create_connection`.
 
     Raises:
-        ValueError: a bad URI, ``ssl`` with ``ws://``, or ``compression``
-            other than None.
+        ValueError: a bad URI, ``ssl`` with ``ws://``, or an unknown
+            ``compression``.
         InvalidHandshake: the server refused or botched the handshake.
         TimeoutError: the opening handshake took longer than ``open_timeout``.
         OSError: the TCP connection failed.
@@ -127,15 +131,14 @@ class connect:
         max_size: int | None = 2**20,
         max_queue: int | tuple[int, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 32768,
-        compression: str | None = None,
+        compression: str | ClientPerMessageDeflateFactory | None = "deflate",
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if compression is not None:
-            raise ValueError(
-                f"compression={compression!r} is not supported yet: only compression=None is "
-                "(permessage-deflate is planned)"
-            )
+        if compression == "deflate":
+            compression = ClientPerMessageDeflateFactory()
+        elif compression is not None and not isinstance(compression, ClientPerMessageDeflateFactory):
+            raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
         secure, uri_host, uri_port, _ = parse_uri(uri)  # raises ValueError
         if ssl is not None and ssl is not False and not secure:
             raise ValueError("ssl is only for wss:// URIs")
@@ -151,6 +154,8 @@ class connect:
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
         self._protocol_kwargs["max_message_size"] = max_size
         self._protocol_kwargs["user_agent"] = user_agent_header
+        if compression is not None and "extensions" not in self._protocol_kwargs:
+            self._protocol_kwargs["extensions"] = [compression]
         if subprotocols is not None:
             self._protocol_kwargs["subprotocols"] = list(subprotocols)
         if origin is not None:

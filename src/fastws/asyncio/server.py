@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from ..exceptions import ConnectionClosed
+from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import USER_AGENT, Request, Response
 from ..protocol import State
 from ..server import ServerProtocol
@@ -344,7 +345,12 @@ class serve:
             the connection with 1011 (None: forever).
         open_timeout: seconds the opening handshake may take.
         close_timeout: seconds the closing handshake may take.
-        compression: only None for now (permessage-deflate comes later).
+        compression: ``"deflate"`` (the default) accepts permessage-deflate
+            (RFC 7692) with :class:`~fastws.extensions.ServerPerMessageDeflateFactory`'s
+            defaults (12-bit windows, memLevel 5: about 50 KiB of zlib
+            state per compressed connection); a
+            ``ServerPerMessageDeflateFactory`` accepts it with its
+            settings; None turns compression off.
         server_header: the Server header of responses; None sends none.
         process_request: ``(connection, request) -> Response | None``,
             sync or async: return a response (e.g. from
@@ -357,7 +363,7 @@ class serve:
             ``reuse_port``, ``backlog``, ``start_serving`` ...).
 
     Raises:
-        ValueError: ``compression`` is not None.
+        ValueError: an unknown ``compression``.
         OSError: the address cannot be bound.
     """
 
@@ -378,18 +384,17 @@ class serve:
         ping_timeout: float | None = 20,
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
-        compression: str | None = None,
+        compression: str | ServerPerMessageDeflateFactory | None = "deflate",
         server_header: str | None = USER_AGENT,
         process_request: ProcessRequest | None = None,
         process_response: ProcessResponse | None = None,
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if compression is not None:
-            raise ValueError(
-                f"compression={compression!r} is not supported yet: only compression=None is "
-                "(permessage-deflate is planned)"
-            )
+        if compression == "deflate":
+            compression = ServerPerMessageDeflateFactory()
+        elif compression is not None and not isinstance(compression, ServerPerMessageDeflateFactory):
+            raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
         self._handler = handler
         self._host = host
         self._port = port
@@ -397,6 +402,8 @@ class serve:
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
         self._protocol_kwargs["max_message_size"] = max_size
         self._protocol_kwargs["server_header"] = server_header
+        if compression is not None and "extensions" not in self._protocol_kwargs:
+            self._protocol_kwargs["extensions"] = [compression]
         if subprotocols is not None:
             self._protocol_kwargs["subprotocols"] = list(subprotocols)
         if select_subprotocol is not None:
