@@ -19,13 +19,13 @@ import pytest
 
 pytest.importorskip("aiohttp")
 
-from aiohttp import WSMsgType, web  # noqa: E402
-from aiohttp._websocket import helpers as aiohttp_helpers  # noqa: E402
-from aiohttp._websocket import reader_py  # noqa: E402
-from aiohttp._websocket.writer import WebSocketWriter  # noqa: E402
-from aiohttp.base_protocol import BaseProtocol  # noqa: E402
+from aiohttp import WSMsgType, web
+from aiohttp._websocket import helpers as aiohttp_helpers
+from aiohttp._websocket import reader_py
+from aiohttp._websocket.writer import WebSocketWriter
+from aiohttp.base_protocol import BaseProtocol
 
-import fastws.integrations.aiohttp as adapter  # noqa: E402
+import fastws.integrations.aiohttp as adapter
 
 SIZES = [0, 1, 3, 4, 5, 125, 126, 127, 1024, 65535, 65536, 200_001]
 KEY = b"\xa1\x0b\x5c\xee"

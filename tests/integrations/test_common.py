@@ -46,7 +46,9 @@ class TestVersionRange:
         one = adapter(name)
         pytest.importorskip(one.library)
         monkeypatch.setattr(one, "version", lambda: version)
-        with pytest.raises(UnsupportedVersion, match=rf"supports {one.distribution}>=.*but .* {version} is installed"):
+        with pytest.raises(
+            UnsupportedVersion, match=rf"supports {one.distribution}>=.*but .* {version} is installed"
+        ):
             one.install()
         assert not one.installed()
         assert one.patched() == []
@@ -170,7 +172,12 @@ class TestEntryPoints:
 
     @pytest.mark.parametrize(
         ("value", "expected"),
-        [("", list(ADAPTERS)), ("all", list(ADAPTERS)), ("none", []), (" wsproto , websockets ", ["wsproto", "websockets"])],
+        [
+            ("", list(ADAPTERS)),
+            ("all", list(ADAPTERS)),
+            ("none", []),
+            (" wsproto , websockets ", ["wsproto", "websockets"]),
+        ],
     )
     def test_environment(self, monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]) -> None:
         monkeypatch.setenv("FASTWS_INTEGRATIONS", value)
@@ -188,8 +195,12 @@ class TestEntryPoints:
             "print(a.INSTALLED, fp.XorMaskerSimple.__module__)"
         )
         out = subprocess.run(
-            [sys.executable, "-c", code], env=self._env(FASTWS_INTEGRATIONS="wsproto"),
-            capture_output=True, text=True, timeout=60, check=True,
+            [sys.executable, "-c", code],
+            env=self._env(FASTWS_INTEGRATIONS="wsproto"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
         assert out.strip() == "['wsproto'] fastws.integrations.wsproto"
 
@@ -199,9 +210,23 @@ class TestEntryPoints:
             "print(fp.XorMaskerSimple.__module__, str(f.apply_mask.__module__).startswith('fastws'))"
         )
         proc = subprocess.run(
-            [sys.executable, "-m", "fastws.integrations", "run", "--only", "wsproto", "--verbose", "--",
-             sys.executable, "-c", code],
-            env=self._env(), capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "fastws.integrations",
+                "run",
+                "--only",
+                "wsproto",
+                "--verbose",
+                "--",
+                sys.executable,
+                "-c",
+                code,
+            ],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert proc.returncode == 0, proc.stderr
         # Only wsproto: websockets keeps its own apply_mask.
@@ -210,15 +235,31 @@ class TestEntryPoints:
 
     def test_cli_run_exit_status(self) -> None:
         proc = subprocess.run(
-            [sys.executable, "-m", "fastws.integrations", "run", "--", sys.executable, "-c", "raise SystemExit(3)"],
-            env=self._env(), capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "fastws.integrations",
+                "run",
+                "--",
+                sys.executable,
+                "-c",
+                "raise SystemExit(3)",
+            ],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert proc.returncode == 3
 
     def test_cli_status_json(self) -> None:
         out = subprocess.run(
             [sys.executable, "-m", "fastws.integrations", "status", "--json"],
-            env=self._env(), capture_output=True, text=True, timeout=60, check=True,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
         rows = json.loads(out)
         assert [row["name"] for row in rows] == list(ADAPTERS)
@@ -226,8 +267,22 @@ class TestEntryPoints:
 
     def test_cli_unknown_adapter(self) -> None:
         proc = subprocess.run(
-            [sys.executable, "-m", "fastws.integrations", "run", "--only", "nope", "--", sys.executable, "-c", "0"],
-            env=self._env(), capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "fastws.integrations",
+                "run",
+                "--only",
+                "nope",
+                "--",
+                sys.executable,
+                "-c",
+                "0",
+            ],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert proc.returncode == 2
         assert "unknown adapter(s): nope" in proc.stderr

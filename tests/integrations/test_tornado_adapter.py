@@ -15,13 +15,13 @@ import pytest
 
 pytest.importorskip("tornado")
 
-import tornado.httpserver  # noqa: E402
-import tornado.util  # noqa: E402
-import tornado.web  # noqa: E402
-import tornado.websocket  # noqa: E402
-from tornado.testing import bind_unused_port  # noqa: E402
+import tornado.httpserver
+import tornado.util
+import tornado.web
+import tornado.websocket
+from tornado.testing import bind_unused_port
 
-import fastws.integrations.tornado as adapter  # noqa: E402
+import fastws.integrations.tornado as adapter
 
 KEY = b"\x10\x20\x30\xff"
 

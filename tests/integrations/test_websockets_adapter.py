@@ -27,8 +27,41 @@ import fastws.integrations.websockets as adapter  # noqa: E402
 # RFC 6455 section 5.2: lengths up to 125 in 7 bits, 126..65535 in 16 bits,
 # more in 64 bits; plus sizes around the masking kernels' word and vector widths.
 SIZES = sorted(
-    {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 124, 125, 126, 127, 128, 255, 256,
-     1023, 1024, 1025, 4096, 65535, 65536, 65537, 200_003}
+    {
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        7,
+        8,
+        9,
+        15,
+        16,
+        17,
+        31,
+        32,
+        33,
+        63,
+        64,
+        65,
+        124,
+        125,
+        126,
+        127,
+        128,
+        255,
+        256,
+        1023,
+        1024,
+        1025,
+        4096,
+        65535,
+        65536,
+        65537,
+        200_003,
+    }
 )
 CHUNKS = [1, 3, 7, 1000]
 

@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("wsproto")
 
-import wsproto.frame_protocol as fp  # noqa: E402
-from wsproto import ConnectionType, WSConnection  # noqa: E402
-from wsproto.events import (  # noqa: E402
+import wsproto.frame_protocol as fp
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
     AcceptConnection,
     BytesMessage,
     CloseConnection,
@@ -24,7 +24,7 @@ from wsproto.events import (  # noqa: E402
     TextMessage,
 )
 
-import fastws.integrations.wsproto as adapter  # noqa: E402
+import fastws.integrations.wsproto as adapter
 
 KEY = b"\x9a\x01\xfe\x37"
 
@@ -87,7 +87,11 @@ class TestMasker:
 class TestConnection:
     @pytest.mark.parametrize(
         ("size", "chunk"),
-        [(size, chunk) for size in (0, 1, 5, 125, 126, 1024, 65535, 65536, 100_001) for chunk in (1 << 30, 1000)]
+        [
+            (size, chunk)
+            for size in (0, 1, 5, 125, 126, 1024, 65535, 65536, 100_001)
+            for chunk in (1 << 30, 1000)
+        ]
         + [(size, 7) for size in (1, 5, 125, 126, 1024)],
     )
     def test_client_to_server(self, codec_spy, size: int, chunk: int) -> None:

@@ -247,4 +247,3 @@ def _module_name(module: ModuleType) -> str:
     # A C extension may call itself otherwise than its import name.
     spec = getattr(module, "__spec__", None)
     return spec.name if spec is not None else module.__name__
-

@@ -76,12 +76,13 @@ class _WebsocketsAdapter(Adapter):
 
     def _apply(self) -> None:
         global _original_apply_mask
-        import websockets.frames as frames
+        import importlib
 
+        frames = importlib.import_module("websockets.frames")
         try:
-            import websockets.speedups as source
+            source = importlib.import_module("websockets.speedups")
         except ImportError:
-            import websockets.utils as source
+            source = importlib.import_module("websockets.utils")
         _original_apply_mask = frames.apply_mask
         if source.apply_mask is not _original_apply_mask:
             # frames bound another function than the source module holds:

@@ -18,7 +18,9 @@ __all__ = ["main"]
 def main() -> None:
     """Install the adapter, then hand over to ``tornado.test.runtests.main``."""
     fastws_peer_plugin.activate()
-    atexit.register(lambda: print(fastws_peer_plugin._summary_line(fastws_peer_plugin.report()), file=sys.stderr))
+    atexit.register(
+        lambda: print(fastws_peer_plugin._summary_line(fastws_peer_plugin.report()), file=sys.stderr)
+    )
     from tornado.test.runtests import main as tornado_main
 
     sys.argv = ["tornado.test.runtests", *sys.argv[1:]]
