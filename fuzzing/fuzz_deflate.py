@@ -190,6 +190,7 @@ def _decompress(ctl: Controls, data: bytes) -> None:
             check_same("inflated bytes vs zlib", out, expected, data)
         if frame.fin:
             reference = None
+            compressed = False
     # The same bytes through a client protocol that negotiated the extension.
     protocol = Protocol(
         Side.CLIENT, extensions=[PerMessageDeflate(ctl.flag(1, 0), False, bits, 15)], max_message_size=max_size
