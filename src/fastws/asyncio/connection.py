@@ -19,6 +19,19 @@ Flow control, both ways:
   above ``write_limit``; :meth:`Connection.send` then waits until
   ``resume_writing`` before returning, so a fast producer cannot fill memory.
 
+Failing the connection waits for the application, briefly: when a read
+breaks the protocol, the sans-IO protocol delivers the messages completed
+before the error and queues its close frame only at the next
+``data_to_send()``. This layer takes that chance: it keeps the failure back
+until the application has taken every message that arrived before the error
+and come back to :meth:`Connection.recv` for more (an echo handler has then
+sent its answers), or until a short grace period has passed, whichever
+comes first; meanwhile automatic pongs and the application's own frames are
+written as usual. So a peer that sends a valid message and a faulty frame in
+one write gets the answer to the message, then the close frame, then EOF,
+in the order it sent them (RFC 6455 section 7.1.7 leaves the timing of the
+failure to the endpoint).
+
 Small messages that the application sends while more received messages are
 waiting in the queue (an echo loop working through a burst) are written in
 one ``transport.write`` at the end of the burst instead of one system call
@@ -49,7 +62,7 @@ if TYPE_CHECKING:
     from ..handshake import Request, Response
     from ..protocol import Protocol
 
-__all__ = ["Connection", "Data"]
+__all__ = ["FAILURE_GRACE", "Connection", "Data"]
 
 #: What :meth:`Connection.recv` returns: ``str`` for text, ``bytes`` for binary.
 Data = str | bytes
@@ -61,6 +74,15 @@ _OK_CLOSE_CODES = frozenset((1000, 1001, 1005))
 #: Bytes of small messages held back while more received messages wait in the
 #: queue; past this the held data is written at once.
 _COALESCE_LIMIT = 65536
+
+#: Longest wait, in seconds, for the application to take the messages that
+#: arrived before a protocol error (see the module doc) before the failure is
+#: sent anyway; ``close_timeout`` bounds it further when it is shorter. A
+#: fixed second, not ``close_timeout`` itself (10 s by default): those
+#: messages are already in memory, so answering them takes the application
+#: no network round trip, and a broken peer should not hold a connection
+#: open for as long as a peer that is closing cleanly may.
+FAILURE_GRACE = 1.0
 
 logger = logging.getLogger("fastws")
 
@@ -163,6 +185,9 @@ class Connection(asyncio.Protocol):
         self._pings: dict[bytes, tuple[asyncio.Future[float] | None, float, asyncio.TimerHandle | None]] = {}
         self._keepalive_handle: asyncio.TimerHandle | None = None
         self._close_handle: asyncio.TimerHandle | None = None
+        # Set while a protocol failure is kept back for the application (see
+        # the module doc); it sends the failure when the grace period ends.
+        self._failure_handle: asyncio.TimerHandle | None = None
 
         self._lost = False
         self._lost_exc: BaseException | None = None
@@ -249,6 +274,11 @@ class Connection(asyncio.Protocol):
                 if self._reading_paused and len(queue) <= self._low:
                     self._resume_reading()
                 return message
+            if self._failure_handle is not None:
+                # Every message that arrived before the protocol error has
+                # been taken, and the application is back for more: the
+                # answers it had to send are out; fail the connection now.
+                self._send_failure()
             protocol = self.protocol
             if self._lost or protocol.close_rcvd is not None or protocol.state is State.CLOSED:
                 raise self._closed_exception()
@@ -553,9 +583,71 @@ class Connection(asyncio.Protocol):
             self._flush_handle.cancel()
             self._flush_handle = None
         self._held = 0
-        chunks = self.protocol.data_to_send()
+        if self._failure_handle is None:
+            chunks = self.protocol.data_to_send()
+        else:
+            chunks = self._data_to_send_deferred()
         if chunks and not self._lost:
             self._write(chunks)
+
+    def _data_to_send_deferred(self) -> list[bytes]:
+        """``data_to_send()`` while a protocol failure is kept back.
+
+        Returns what the protocol has to send (the application's frames,
+        automatic pongs) without the failure's close frame and EOF. If the
+        failure was sent meanwhile (``send_close``, ``fail`` and
+        ``receive_eof`` send it), the grace period is over.
+        """
+        protocol = self.protocol
+        # The sans-IO protocol has no public way to leave its pending failure
+        # out of data_to_send(); this layer is its only caller that needs to.
+        pending = protocol._pending_failure
+        if pending is None:
+            self._cancel_failure_grace()
+            return protocol.data_to_send()
+        protocol._pending_failure = None
+        try:
+            return protocol.data_to_send()
+        finally:
+            protocol._pending_failure = pending
+
+    def _defer_failure(self) -> bool:
+        """After a read: whether a protocol failure is (now) kept back.
+
+        Returns:
+            True if the protocol has a pending failure that waits for the
+            application: messages that arrived before the error are still
+            queued, or the application is busy (not waiting in ``recv``)
+            and may still be answering one it took. False if there is no
+            pending failure, or it should be sent at once.
+        """
+        if self._failure_handle is not None:
+            return True
+        if self._lost or self.protocol._pending_failure is None:
+            return False
+        if not self._queue and self._recv_waiter is not None:
+            return False  # the application waits for a message: nothing to answer
+        grace = FAILURE_GRACE
+        if self.close_timeout is not None and self.close_timeout < grace:
+            grace = self.close_timeout
+        self._failure_handle = self.loop.call_later(grace, self._send_failure)
+        return True
+
+    def _cancel_failure_grace(self) -> None:
+        handle = self._failure_handle
+        if handle is not None:
+            handle.cancel()
+            self._failure_handle = None
+
+    def _send_failure(self) -> None:
+        """Send the failure kept back: the close frame with its code, then EOF."""
+        if self._failure_handle is None:
+            return
+        self._cancel_failure_grace()
+        if self._lost:
+            return
+        self._flush()  # data_to_send() now queues the close frame and EOF
+        self._set_closing()
 
     def _write(self, chunks: list[bytes]) -> None:
         """Write what ``Protocol.data_to_send()`` returned (b"" means EOF)."""
@@ -656,7 +748,10 @@ class Connection(asyncio.Protocol):
         if events:
             self._process_events(events)
         # _flush(), inlined: most reads produce nothing to send.
-        chunks = protocol.data_to_send()
+        if protocol.error is not None and self._defer_failure():
+            chunks = self._data_to_send_deferred()
+        else:
+            chunks = protocol.data_to_send()
         if chunks:
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
@@ -723,10 +818,11 @@ class Connection(asyncio.Protocol):
                 pass
         protocol.events_received()
         protocol.data_to_send()
-        for handle in (self._keepalive_handle, self._close_handle, self._flush_handle):
+        for handle in (self._keepalive_handle, self._close_handle, self._flush_handle, self._failure_handle):
             if handle is not None:
                 handle.cancel()
         self._keepalive_handle = self._close_handle = self._flush_handle = None
+        self._failure_handle = None
         self._abort_pings()
         if self._recv_waiter is not None and not self._recv_waiter.done():
             self._recv_waiter.set_result(None)
