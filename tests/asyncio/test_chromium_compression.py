@@ -1,0 +1,139 @@
+"""Headless Chromium against a fastws server with permessage-deflate negotiated.
+
+Browsers offer ``permessage-deflate; client_max_window_bits`` on every
+connection; a fastws server accepts it by default. The page checks
+``ws.extensions``, sends compressible and incompressible text and binary
+messages of several sizes, and the server checks that it negotiated the
+extension and that both directions really went through the compressor.
+
+Reuses the browser helpers of ``test_chromium.py`` (skipped, or failing
+under ``FASTWS_REQUIRE_CHROMIUM=1``, when no chromium executable is found).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from fastws.asyncio import ServerConnection, serve
+from fastws.extensions import PerMessageDeflate
+
+__all__: list[str] = []
+
+
+def _load_chromium_helpers() -> ModuleType:
+    # The tests run with --import-mode=importlib, so the sibling module is
+    # loaded by path; its module-level skip (no chromium) skips this module.
+    name = "_fastws_test_chromium_helpers"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_chromium.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+helpers = _load_chromium_helpers()
+
+SCRIPT = """
+(async () => {
+  const ws = new WebSocket("ws://127.0.0.1:%(port)d/deflate");
+  ws.binaryType = "arraybuffer";
+  const next = () => new Promise((resolve) =>
+      ws.addEventListener("message", (e) => resolve(e.data), {once: true}));
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+  const result = {extensions: ws.extensions, texts: [], binaries: []};
+  for (const size of [0, 10, 100, 1000, 65536, 1 << 20]) {
+    let text = "";
+    let i = 0;
+    while (text.length < size) { text += JSON.stringify({id: i, name: "fastws", ok: true, s: "é"}); i++; }
+    text = text.slice(0, size);
+    ws.send(text);
+    const echo = await next();
+    result.texts.push([size, echo === text, echo.length]);
+  }
+  for (const size of [1, 5000, 200000]) {
+    const data = new Uint8Array(size);
+    let x = 12345;
+    for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; data[i] = x >> 16; }
+    ws.send(data.buffer);
+    const echo = new Uint8Array(await next());
+    let same = echo.length === size;
+    for (let i = 0; same && i < size; i++) same = echo[i] === data[i];
+    result.binaries.push([size, same]);
+  }
+  const closed = new Promise((resolve) => { ws.onclose = (e) =>
+      resolve({code: e.code, wasClean: e.wasClean}); });
+  ws.close(1000);
+  result.close = await closed;
+  return result;
+})()
+"""
+
+
+@pytest.mark.timeout_s(90)
+async def test_chromium_negotiates_permessage_deflate() -> None:
+    seen: dict[str, Any] = {}
+
+    async def handler(ws: ServerConnection) -> None:
+        seen["offer"] = ws.request.headers.get("Sec-WebSocket-Extensions")
+        seen["extensions"] = list(ws.protocol.extensions)
+        async for message in ws:
+            await ws.send(message)
+        (ext,) = ws.protocol.extensions
+        # Both directions went through zlib (the streams exist only once a
+        # compressed message was received / sent).
+        seen["inflated"] = ext._decoder is not None
+        seen["deflated"] = ext._encoder is not None
+
+    async with serve(handler, "127.0.0.1", 0, max_size=4 * 2**20) as server:
+        ws_port = server.sockets[0].getsockname()[1]
+        async with helpers.http_server() as http_port, helpers.chromium() as browser:
+            devtools = helpers.DevTools(browser)
+            page_url = f"http://127.0.0.1:{http_port}/index.html"
+            target = await devtools.call("Target.createTarget", {"url": page_url})
+            attached = await devtools.call(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )
+            session = attached["sessionId"]
+            for _ in range(100):
+                location = await devtools.call(
+                    "Runtime.evaluate",
+                    {"expression": "document.readyState + ' ' + location.href", "returnByValue": True},
+                    session,
+                )
+                if location["result"]["value"] == f"complete {page_url}":
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"page never loaded: {location}")
+            evaluated = await devtools.call(
+                "Runtime.evaluate",
+                {"expression": SCRIPT % {"port": ws_port}, "awaitPromise": True, "returnByValue": True},
+                session,
+            )
+            assert "exceptionDetails" not in evaluated, evaluated
+            result = evaluated["result"]["value"]
+
+    # What Chromium offers, and what fastws answers (seen by the page).
+    assert seen["offer"] == "permessage-deflate; client_max_window_bits"
+    assert result["extensions"] == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    (ext,) = seen["extensions"]
+    assert isinstance(ext, PerMessageDeflate)
+    assert (ext.remote_max_window_bits, ext.local_max_window_bits) == (12, 12)
+    assert [t[:2] for t in result["texts"]] == [[n, True] for n in (0, 10, 100, 1000, 65536, 1 << 20)]
+    assert result["binaries"] == [[1, True], [5000, True], [200000, True]]
+    assert result["close"] == {"code": 1000, "wasClean": True}
+    assert seen["inflated"] and seen["deflated"]
