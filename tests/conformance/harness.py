@@ -1,20 +1,31 @@
 """Loopback glue that runs the fastws peers under test: an echo server and an
-echo client, each a blocking socket loop around the sans-IO protocol objects.
+echo client, on one of two targets.
 
-This is the only module that knows how fastws is driven. It does what an
-I/O layer does with a sans-IO protocol and nothing more: read, feed
-``receive_data`` / ``receive_eof``, echo every text and binary message while
-the connection is open, write ``data_to_send`` and, on ``b""``, half-close
-TCP, drain what the peer still sends (so that closing cannot turn into a
-reset that destroys unread data), then close. Swap it for the asyncio layer
-(``fastws.serve`` / ``fastws.connect``) by keeping :class:`EchoServer` and
-:func:`start_echo_client`'s shapes.
+* ``asyncio`` (the default): the real thing, ``fastws.serve`` and
+  ``fastws.connect`` running the echo handler an application would write
+  (``async for message in ws: await ws.send(message)``) on an event loop in
+  a background thread, configured as the case needs (``max_message_size`` as
+  ``max_size``, every other protocol setting, ``fragment_size`` and
+  ``extensions`` included, through ``protocol_options``; compression only
+  when the case asks for it, keepalive pings off).
+* ``sansio``: a blocking socket loop around the sans-IO protocol objects
+  that does what an I/O layer does and nothing more: read, feed
+  ``receive_data`` / ``receive_eof``, echo every text and binary message
+  while the connection is open, write ``data_to_send`` and, on ``b""``,
+  half-close TCP, drain what the peer still sends (so that closing cannot
+  turn into a reset that destroys unread data), then close. It judges the
+  protocol layer alone, as embedders of the sans-IO objects use it.
+
+:data:`DEFAULT_TARGET` comes from ``FASTWS_CONFORMANCE_TARGET`` (``asyncio``
+when unset). This is the only module that knows how fastws is driven.
 
 Every blocking call has a timeout; every loop ends by a deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import threading
 import time
@@ -23,7 +34,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CONNECTION_TIMEOUT", "EchoServer", "PeerRecord", "start_echo_client"]
+__all__ = [
+    "CONNECTION_TIMEOUT",
+    "DEFAULT_TARGET",
+    "TARGETS",
+    "AsyncioEchoServer",
+    "EchoServer",
+    "PeerRecord",
+    "SansIOEchoServer",
+    "start_echo_client",
+]
+
+#: The peers the suite can drive: the asyncio layer, or the sans-IO objects.
+TARGETS = ("asyncio", "sansio")
+DEFAULT_TARGET = os.environ.get("FASTWS_CONFORMANCE_TARGET", "asyncio")
+if DEFAULT_TARGET not in TARGETS:
+    raise ValueError(f"FASTWS_CONFORMANCE_TARGET must be one of {TARGETS}, not {DEFAULT_TARGET!r}")
 
 #: Bound on one connection's whole life (16 MiB echoes fit easily).
 CONNECTION_TIMEOUT = 60.0
@@ -132,8 +158,8 @@ def _client_handshake(proto: Any, event: Any) -> bool:
     return isinstance(event, Response)
 
 
-class EchoServer:
-    """A fastws echo server on 127.0.0.1, one thread per connection.
+class SansIOEchoServer:
+    """A sans-IO fastws echo server on 127.0.0.1, one thread per connection.
 
     Args:
         config: keyword arguments for ``fastws.server.ServerProtocol``.
@@ -199,15 +225,15 @@ class EchoServer:
         self.listener.close()
         self._thread.join(2.0)
 
-    def __enter__(self) -> EchoServer:
+    def __enter__(self) -> SansIOEchoServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def start_echo_client(host: str, port: int, config: Mapping[str, object] | None = None) -> PeerRecord:
-    """Start a fastws echo client (in a thread) connecting to ws://host:port/.
+def start_sansio_echo_client(host: str, port: int, config: Mapping[str, object] | None = None) -> PeerRecord:
+    """Start a sans-IO fastws echo client (in a thread) connecting to ws://host:port/.
 
     Args:
         host: the fuzzing server's address.
@@ -234,3 +260,209 @@ def start_echo_client(host: str, port: int, config: Mapping[str, object] | None 
 
     threading.Thread(target=main, name=f"echo-client-{port}", daemon=True).start()
     return record
+
+
+# -- the asyncio target ----------------------------------------------------------
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+#: Exceptions the event loop caught outside any handler (in fastws' callbacks).
+_loop_errors: list[str] = []
+
+
+def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    text = context.get("message", "")
+    if exc is not None:
+        text += "\n" + "".join(traceback.format_exception(exc))
+    _loop_errors.append(text)
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of the asyncio target, running in a daemon thread."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            if os.environ.get("FASTWS_TEST_LOOP", "") == "uvloop":
+                import uvloop
+
+                loop = uvloop.new_event_loop()
+            else:
+                loop = asyncio.new_event_loop()
+            loop.set_exception_handler(_loop_error)
+            threading.Thread(target=loop.run_forever, name="conformance-loop", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def _run(coro: Any, timeout: float = 10.0) -> Any:
+    return asyncio.run_coroutine_threadsafe(coro, _event_loop()).result(timeout)
+
+
+def _asyncio_options(config: Mapping[str, object] | None) -> dict[str, Any]:
+    """``serve`` / ``connect`` keyword arguments for a case's protocol settings."""
+    protocol_options = dict(config or {})
+    options: dict[str, Any] = {
+        "ping_interval": None,  # no keepalive pings in the middle of a case
+        "compression": None,  # extensions only when the case configures them
+        "protocol_options": protocol_options,
+    }
+    if "max_message_size" in protocol_options:
+        options["max_size"] = protocol_options.pop("max_message_size")
+    return options
+
+
+async def _echo(ws: Any, record: PeerRecord) -> None:
+    """The application: echo every message, as users write it."""
+    from fastws import ConnectionClosed
+
+    record.protocol = ws.protocol
+    try:
+        async for message in ws:
+            record.messages += 1
+            await ws.send(message)
+    except ConnectionClosed:
+        pass  # a failed connection: the suite judges how, from the wire
+    except Exception:
+        record.error = traceback.format_exc()
+
+
+def _take_loop_errors(record: PeerRecord) -> None:
+    if _loop_errors:
+        errors = "\n".join(_loop_errors)
+        _loop_errors.clear()
+        record.error = (record.error + "\n" if record.error else "") + errors
+
+
+class AsyncioEchoServer:
+    """A ``fastws.serve`` echo server on 127.0.0.1.
+
+    Args:
+        config: keyword arguments for ``fastws.server.ServerProtocol``.
+    """
+
+    def __init__(self, config: Mapping[str, object] | None = None) -> None:
+        import fastws
+
+        self.config = dict(config or {})
+        self.host = "127.0.0.1"
+        self.records: dict[int, PeerRecord] = {}
+        self._lock = threading.Lock()
+
+        async def handler(ws: Any) -> None:
+            record = PeerRecord()
+            with self._lock:
+                self.records[ws.remote_address[1]] = record
+            try:
+                await _echo(ws, record)
+            finally:
+                # Done when TCP is closed, as for the sans-IO target (the
+                # server closes the connection once the handler returns).
+                asyncio.ensure_future(ws.wait_closed()).add_done_callback(lambda _: record.done.set())
+
+        async def start() -> Any:
+            return await fastws.serve(handler, self.host, 0, **_asyncio_options(self.config))
+
+        self.server = _run(start())
+        self.port: int = self.server.sockets[0].getsockname()[1]
+
+    def record_for(self, client_port: int, timeout: float = 5.0) -> PeerRecord | None:
+        """The record of the connection from ``client_port``, once it ended.
+
+        Returns:
+            None if no such connection reached the handler in time.
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                record = self.records.pop(client_port, None)
+            if record is not None:
+                record.wait(max(0.0, end - time.monotonic()))
+                _take_loop_errors(record)
+                return record
+            time.sleep(0.001)
+        return None
+
+    def close(self) -> None:
+        """Close the server and its connections."""
+
+        async def stop() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        try:
+            _run(stop())
+        except TimeoutError:  # pragma: no cover - reported by the cases
+            pass
+
+    def __enter__(self) -> AsyncioEchoServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_asyncio_echo_client(host: str, port: int, config: Mapping[str, object] | None = None) -> PeerRecord:
+    """Start a ``fastws.connect`` echo client connecting to ws://host:port/.
+
+    Args:
+        host: the fuzzing server's address.
+        port: its port.
+        config: keyword arguments for ``fastws.client.ClientProtocol``.
+
+    Returns:
+        The connection's record; ``wait()`` on it after the case.
+    """
+    import fastws
+
+    record = PeerRecord()
+    options = _asyncio_options(config)
+
+    async def main() -> None:
+        try:
+            async with fastws.connect(f"ws://{host}:{port}/", open_timeout=5.0, **options) as ws:
+                await _echo(ws, record)
+        except fastws.ConnectionClosed:
+            pass
+        except Exception:
+            # Handshake failures included: the suite's cases all expect one.
+            record.error = traceback.format_exc()
+        finally:
+            _take_loop_errors(record)
+            record.done.set()
+
+    asyncio.run_coroutine_threadsafe(main(), _event_loop())
+    return record
+
+
+# -- the target chooser ------------------------------------------------------------
+
+
+def EchoServer(config: Mapping[str, object] | None = None, target: str | None = None) -> Any:  # noqa: N802
+    """A fastws echo server on 127.0.0.1 for ``target`` (default: :data:`DEFAULT_TARGET`).
+
+    Returns:
+        An object with ``host``, ``port``, ``record_for(client_port)`` and ``close()``.
+    """
+    target = target or DEFAULT_TARGET
+    if target == "asyncio":
+        return AsyncioEchoServer(config)
+    if target == "sansio":
+        return SansIOEchoServer(config)
+    raise ValueError(f"unknown target {target!r}")
+
+
+def start_echo_client(
+    host: str, port: int, config: Mapping[str, object] | None = None, target: str | None = None
+) -> PeerRecord:
+    """Start a fastws echo client for ``target`` (default: :data:`DEFAULT_TARGET`).
+
+    Returns:
+        The connection's record; ``wait()`` on it after the case.
+    """
+    target = target or DEFAULT_TARGET
+    if target == "asyncio":
+        return start_asyncio_echo_client(host, port, config)
+    if target == "sansio":
+        return start_sansio_echo_client(host, port, config)
+    raise ValueError(f"unknown target {target!r}")

@@ -1,7 +1,9 @@
 """Run cases against the fastws peers: one function per role, and a report.
 
 ``python -m tests.conformance`` (or ``python tests/conformance/run.py``)
-runs every case in both roles and prints an Autobahn-style summary.
+runs every case in both roles and prints an Autobahn-style summary, against
+the peers of ``FASTWS_CONFORMANCE_TARGET`` (``asyncio`` by default, or
+``sansio``; see :mod:`.harness`).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import fnmatch
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .cases import CASES, Case
 from .fuzzing_client import run_case as run_client_case
 from .fuzzing_server import FuzzingServer
-from .harness import EchoServer, start_echo_client
+from .harness import DEFAULT_TARGET, EchoServer, start_echo_client
 from .session import FAILED, Result
 
 __all__ = ["ROLES", "ServerPool", "report", "run_against_client", "run_against_server", "select_cases"]
@@ -29,17 +32,23 @@ def _key(config: Mapping[str, object]) -> tuple[tuple[str, object], ...]:
 
 
 class ServerPool:
-    """One fastws echo server per distinct configuration, reused across cases."""
+    """One fastws echo server per distinct configuration, reused across cases.
 
-    def __init__(self) -> None:
-        self._servers: dict[tuple[tuple[str, object], ...], EchoServer] = {}
+    Args:
+        target: ``"asyncio"`` or ``"sansio"`` (see :mod:`.harness`); None for
+            the harness' default.
+    """
 
-    def get(self, config: Mapping[str, object]) -> EchoServer:
+    def __init__(self, target: str | None = None) -> None:
+        self.target = target or DEFAULT_TARGET
+        self._servers: dict[tuple[tuple[str, object], ...], Any] = {}
+
+    def get(self, config: Mapping[str, object]) -> Any:
         """The echo server for ``config`` (started on first use)."""
         key = _key(config)
         server = self._servers.get(key)
         if server is None:
-            server = self._servers[key] = EchoServer(config)
+            server = self._servers[key] = EchoServer(config, self.target)
         return server
 
     def close(self) -> None:
@@ -69,10 +78,10 @@ def run_against_server(case: Case, pool: ServerPool) -> Result:
     return result
 
 
-def run_against_client(case: Case) -> Result:
-    """Run ``case`` with the fuzzing server against a fastws echo client."""
+def run_against_client(case: Case, target: str | None = None) -> Result:
+    """Run ``case`` with the fuzzing server against a fastws echo client of ``target``."""
     with FuzzingServer() as fuzzer:
-        record = start_echo_client(fuzzer.host, fuzzer.port, case.config)
+        record = start_echo_client(fuzzer.host, fuzzer.port, case.config, target)
         result = fuzzer.run_case(case)
     _peer_outcome(result, record)
     return result
@@ -109,20 +118,28 @@ def report(results: list[Result], *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def run_all(cases: list[Case], roles: Iterable[str] = ROLES, *, progress: bool = False) -> list[Result]:
-    """Run ``cases`` in each role; return every result."""
+def run_all(
+    cases: list[Case], roles: Iterable[str] = ROLES, *, progress: bool = False, target: str | None = None
+) -> list[Result]:
+    """Run ``cases`` in each role against ``target``'s peers; return every result."""
     results: list[Result] = []
-    pool = ServerPool()
+    pool = ServerPool(target)
     try:
         for role in roles:
             start = time.monotonic()
             for case in cases:
-                result = run_against_server(case, pool) if role == "server" else run_against_client(case)
+                if role == "server":
+                    result = run_against_server(case, pool)
+                else:
+                    result = run_against_client(case, pool.target)
                 results.append(result)
                 if progress and result.verdict != "OK":
                     print(result, flush=True)
             if progress:
-                print(f"# {role}: {len(cases)} cases in {time.monotonic() - start:.1f} s", flush=True)
+                print(
+                    f"# {role} ({pool.target}): {len(cases)} cases in {time.monotonic() - start:.1f} s",
+                    flush=True,
+                )
     finally:
         pool.close()
     return results

@@ -1,7 +1,10 @@
-"""The conformance cases as pytest tests: one per case, for both roles.
+"""The conformance cases as pytest tests: one per case, role and target.
 
-``test_server[<case>]`` drives a fastws echo server with the fuzzing client;
-``test_client[<case>]`` drives a fastws echo client with the fuzzing server.
+``test_server[<target>-<case>]`` drives a fastws echo server with the fuzzing
+client; ``test_client[<target>-<case>]`` drives a fastws echo client with the
+fuzzing server. Both targets run: ``asyncio`` (``fastws.serve`` /
+``fastws.connect`` with an ``async for`` echo handler) and ``sansio`` (the
+sans-IO protocol objects under a minimal socket loop); see :mod:`.harness`.
 A case passes only with the verdict OK: NON-STRICT fails the test, as it
 would fail the project's goal of being strict where the RFC leaves room.
 CI runs this file once per codec twin (FASTWS_NO_EXTENSIONS=1 and
@@ -15,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from .cases import CASES, Case
+from .harness import TARGETS
 from .runner import ServerPool, run_against_client, run_against_server
 
 __all__: list[str] = []
@@ -24,10 +28,16 @@ def _params() -> list[object]:
     return [pytest.param(case, id=case.name, marks=[pytest.mark.slow] if case.slow else []) for case in CASES]
 
 
+@pytest.fixture(scope="module", params=TARGETS)
+def target(request: pytest.FixtureRequest) -> str:
+    """The fastws peers under test: ``asyncio`` or ``sansio``."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def servers() -> Iterator[ServerPool]:
-    """fastws echo servers, one per configuration used by the cases."""
-    pool = ServerPool()
+def servers(target: str) -> Iterator[ServerPool]:
+    """fastws echo servers of ``target``, one per configuration used by the cases."""
+    pool = ServerPool(target)
     yield pool
     pool.close()
 
@@ -40,7 +50,7 @@ def test_server(case: Case, servers: ServerPool) -> None:
 
 
 @pytest.mark.parametrize("case", _params())
-def test_client(case: Case) -> None:
+def test_client(case: Case, target: str) -> None:
     """The fuzzing server plays ``case`` against a fastws client."""
-    result = run_against_client(case)
+    result = run_against_client(case, target)
     assert result.verdict == "OK", f"{case.description}\n{result}"
