@@ -145,7 +145,10 @@ def aiohttp_read(reader: str, size: int) -> Workload:
 
     def setup() -> tuple[Any, Any]:
         queue = module.WebSocketDataQueue(BaseProtocol(loop), 2**31 - 1, loop=loop)
-        return module.WebSocketReader(queue, 2**30, compress=False, decode_text=True), queue
+        try:
+            return module.WebSocketReader(queue, 2**30, compress=False, decode_text=True), queue
+        except TypeError:  # before decode_text existed, text was always decoded
+            return module.WebSocketReader(queue, 2**30, compress=False), queue
 
     def run(state: tuple[Any, Any]) -> int:
         parser, queue = state
@@ -297,7 +300,7 @@ def test_reference_frame_builder() -> None:
 # -- interleaved ratios (python bench/test_bench_integrations.py) ----------------------
 
 
-def interleaved(key: str, repeats: int = 15) -> tuple[float, float]:
+def interleaved(key: str, repeats: int = 31) -> tuple[float, float]:
     """Fastest time of the library alone and with the adapter, timed alternately.
 
     Returns:

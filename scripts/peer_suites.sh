@@ -63,6 +63,10 @@ done
 wsproto_src="$work/wsproto-$WSPROTO_VERSION"
 aiohttp_src="$work/aiohttp-$AIOHTTP_VERSION"
 tornado_src="$work/tornado-$TORNADO_VERSION"
+# Tornado's suite runs from its sdist: build its C extension in place, as its
+# own CI does, so the tests of tornado.speedups run too (optional, as in Tornado).
+(cd "$tornado_src" && "$PY" setup.py -q build_ext --inplace >"$work/tornado-build.log" 2>&1) \
+    || echo "[peers] tornado.speedups not built (its own tests of it will skip)"
 # aiohttp's tests must import the installed (compiled) aiohttp, not the
 # uncompiled package next to them in the sdist.
 mv "$aiohttp_src/aiohttp" "$aiohttp_src/aiohttp-sdist-source"
@@ -79,7 +83,7 @@ run_suite() {
     local t0=$SECONDS rc=0
     printf '\n===== %s =====\n' "$label"
     (cd "$dir" && env "${envs[@]}" FASTWS_PEER_ADAPTER="$adapter" FASTWS_PEER_MARKER="$marker" \
-        PYTHONPATH="$plugin_dir${extra_path:+:$extra_path}" \
+        PYTHONPATH="$plugin_dir${extra_path:+:$extra_path}${PYTHONPATH:+:$PYTHONPATH}" \
         timeout "$SUITE_TIMEOUT" "$@") >"$log" 2>&1 || rc=$?
     tail -n 6 "$log"
     local verdict
@@ -128,7 +132,9 @@ done
 # aiohttp's pytest.ini adds coverage and xdist options for its own CI; they are
 # replaced by the marker selection it uses by default.
 aiohttp_args=(-o addopts= -m "not dev_mode and not autobahn and not internal" "${pytest_args[@]}")
-aiohttp_tests=(tests/test_websocket_*.py tests/test_web_websocket*.py)
+aiohttp_tests=("$aiohttp_src"/tests/test_websocket_*.py "$aiohttp_src"/tests/test_web_websocket*.py)
+aiohttp_tests=("${aiohttp_tests[@]#"$aiohttp_src"/}")
+echo "[peers] aiohttp modules: ${aiohttp_tests[*]}"
 run_suite "aiohttp $AIOHTTP_VERSION (C reader, python)" aiohttp "$aiohttp_src" "" FASTWS_NO_EXTENSIONS=1 -- \
     "$PY" -m pytest "${aiohttp_args[@]}" "${aiohttp_tests[@]}"
 run_suite "aiohttp $AIOHTTP_VERSION (py reader, cython)" aiohttp "$aiohttp_src" "" \

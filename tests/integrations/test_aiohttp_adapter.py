@@ -11,6 +11,7 @@ section 5.3 written out.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import struct
 from unittest import mock
@@ -29,6 +30,12 @@ import fastws.integrations.aiohttp as adapter
 
 SIZES = [0, 1, 3, 4, 5, 125, 126, 127, 1024, 65535, 65536, 200_001]
 KEY = b"\xa1\x0b\x5c\xee"
+# decode_text appeared in aiohttp 3.12; decoding text is the default before.
+READER_OPTIONS = (
+    {"decode_text": True}
+    if "decode_text" in inspect.signature(reader_py.WebSocketReader.__init__).parameters
+    else {}
+)
 
 
 def reference_mask(data: bytes, key: bytes) -> bytes:
@@ -66,7 +73,7 @@ class TestPureReader:
         async def main() -> bytes:
             loop = asyncio.get_running_loop()
             queue = reader_py.WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
-            reader = reader_py.WebSocketReader(queue, 2**30, compress=False, decode_text=True)
+            reader = reader_py.WebSocketReader(queue, 2**30, compress=False, **READER_OPTIONS)
             wire = masked_frame(data)
             for start in range(0, len(wire), chunk):
                 reader.feed_data(wire[start : start + chunk])

@@ -86,12 +86,18 @@ def test_drop_in_same_result(size: int) -> None:
     assert adapter.websocket_mask(KEY, data) == adapter._original_mask(KEY, data) == reference_mask(data, KEY)
 
 
-def test_bad_mask_is_tornados_error() -> None:
-    with pytest.raises(ValueError) as ours:
-        adapter.websocket_mask(b"abc", b"data")
-    with pytest.raises(ValueError) as theirs:
-        adapter._original_mask(b"abc", b"data")
-    assert str(ours.value) == str(theirs.value)
+def outcome(function, *args):
+    try:
+        return ("returned", function(*args))
+    except Exception as exc:
+        return ("raised", type(exc), str(exc))
+
+
+@pytest.mark.parametrize("mask", [b"abc", b"abcde", b""])
+def test_bad_mask_as_tornado_does(mask: bytes) -> None:
+    # Tornado's own function decides (its C mask accepts some bad keys in
+    # some versions, its Python one refuses them): the adapter does the same.
+    assert outcome(adapter.websocket_mask, mask, b"data") == outcome(adapter._original_mask, mask, b"data")
 
 
 def test_late_import_binds_ours() -> None:
