@@ -841,6 +841,32 @@ class TestBomb:
         # the pure twin); decompression adds about the limit, not 1 GiB.
         assert peak < 16 * 2**20
 
+    def test_decode_peak_is_about_the_limit(self) -> None:
+        # Not twice the limit: the inflater is asked for bounded steps.
+        payload = self.bomb(64 * 2**20)
+        ext = PerMessageDeflate()
+        frame = Frame(2, payload, True, True)
+        limit = 2**20
+        tracemalloc.start()
+        try:
+            with pytest.raises(PayloadTooBig):
+                ext.decode(frame, max_size=limit)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < limit + 3 * 65536 + 2 * len(payload)
+
+    @pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, 3 * 65536, 2**20])
+    @pytest.mark.parametrize("slack", [0, 1])
+    def test_decode_at_step_boundaries(self, size: int, slack: int) -> None:
+        data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        payload = deflate_raw(data)[:-4]
+        ext = PerMessageDeflate()
+        assert ext.decode(Frame(2, payload, True, True), max_size=size + slack).payload == data
+        if size:
+            with pytest.raises(PayloadTooBig):
+                PerMessageDeflate().decode(Frame(2, payload, True, True), max_size=size - 1)
+
     def test_bomb_across_fragments(self) -> None:
         payload = self.bomb(8 * 2**20)
         half = len(payload) // 2
