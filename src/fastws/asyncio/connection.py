@@ -167,6 +167,12 @@ class Connection(asyncio.Protocol):
         self._queue: collections.deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
+        # Reading is also paused while what a read made us write (automatic
+        # pongs, the close echo) holds the write buffer above its high-water
+        # mark, until the transport drains it (resume_writing): a peer that
+        # sends pings and never reads cannot make us queue pongs without
+        # bound; TCP pushes back on it instead.
+        self._answers_paused = False
         # Once we have sent a close frame, reading must go on until the
         # peer's close frame arrives, whether or not the application reads:
         # reading is no longer paused, and messages that still arrive are
@@ -726,6 +732,10 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:  # asyncio.Protocol
         self._writing_paused = False
+        if self._answers_paused:
+            self._answers_paused = False
+            if not self._reading_paused and not self._lost:
+                self.transport.resume_reading()
         for waiter in self._drain_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -759,6 +769,10 @@ class Connection(asyncio.Protocol):
             self._held = 0
             if not self._lost:
                 self._write(chunks)
+                if self._writing_paused and not self._answers_paused:
+                    self._answers_paused = True
+                    if not self._reading_paused:
+                        self.transport.pause_reading()
         # close_expected() is False while OPEN: skip the call on the hot path.
         if protocol.state is not _OPEN and protocol.close_expected():
             self._start_close_timer()
@@ -784,7 +798,8 @@ class Connection(asyncio.Protocol):
             and not self._closing
         ):
             self._reading_paused = True
-            self.transport.pause_reading()
+            if not self._answers_paused:
+                self.transport.pause_reading()
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done() and (queue or self.protocol.close_rcvd is not None):
             waiter.set_result(None)
@@ -794,7 +809,7 @@ class Connection(asyncio.Protocol):
 
     def _resume_reading(self) -> None:
         self._reading_paused = False
-        if not self._lost:
+        if not self._lost and not self._answers_paused:
             self.transport.resume_reading()
 
     def eof_received(self) -> None:  # asyncio.Protocol
