@@ -120,11 +120,14 @@ PY
 }
 
 pytest_args=(-p fastws_peer_plugin -p no:cacheprovider -q)
+# wsproto's tests live in tests/ (1.3) or test/ (1.2).
+wsproto_tests=tests
+if [ ! -d "$wsproto_src/tests" ] && [ -d "$wsproto_src/test" ]; then wsproto_tests=test; fi
 
 for twin in cython python; do
     if [ "$twin" = cython ]; then twin_env=FASTWS_REQUIRE_EXTENSIONS=1; else twin_env=FASTWS_NO_EXTENSIONS=1; fi
     run_suite "wsproto $WSPROTO_VERSION ($twin)" wsproto "$wsproto_src" "$wsproto_src/src" "$twin_env" -- \
-        "$PY" -m pytest "${pytest_args[@]}" tests
+        "$PY" -m pytest "${pytest_args[@]}" "$wsproto_tests"
     run_suite "tornado $TORNADO_VERSION ($twin)" tornado "$tornado_src" "$tornado_src" "$twin_env" -- \
         "$PY" "$plugin_dir/tornado_runner.py" tornado.test.websocket_test
 done
