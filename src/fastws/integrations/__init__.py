@@ -9,7 +9,7 @@ module                                     supports               replaces
 :mod:`fastws.integrations.websockets`      websockets>=13,<18     ``apply_mask`` (frames, legacy.framing)
 :mod:`fastws.integrations.wsproto`         wsproto>=1.2,<1.4      ``frame_protocol.XorMaskerSimple``
 :mod:`fastws.integrations.aiohttp`         aiohttp>=3.11,<3.15    ``websocket_mask`` (writer, reader_py)
-:mod:`fastws.integrations.tornado`         tornado>=6.0,<7        ``_websocket_mask`` (util, websocket)
+:mod:`fastws.integrations.tornado`         tornado>=6.2,<7        ``_websocket_mask`` (util, websocket)
 =========================================  =====================  =============================================
 
 Each module's docstring says what it replaces and what it leaves alone, and

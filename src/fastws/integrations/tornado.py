@@ -57,9 +57,9 @@ def websocket_mask(mask: Any, data: Any) -> bytes:
 class _TornadoAdapter(Adapter):
     library = "tornado"
     distribution = "tornado"
-    # 6.0-6.x: tornado.util._websocket_mask(mask, data) -> bytes, imported by
+    # 6.2-6.x (read and tested: 6.2, 6.6): tornado.util._websocket_mask(mask, data) -> bytes, imported by
     # name into tornado.websocket.
-    minimum = (6, 0)
+    minimum = (6, 2)
     below = (7,)
 
     def _apply(self) -> None:
