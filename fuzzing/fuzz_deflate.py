@@ -57,7 +57,9 @@ _BITS = [None, 8, 9, 10, 11, 12, 13, 14, 15]
 _MAX_SIZES = [None, 0, 1, 16, 100, 1000, 4096, 65536]
 
 
-def _exchange(sender: PerMessageDeflate, receiver: PerMessageDeflate, messages: list[bytes], frag: int) -> None:
+def _exchange(
+    sender: PerMessageDeflate, receiver: PerMessageDeflate, messages: list[bytes], frag: int
+) -> None:
     """Send each message through ``sender.encode`` and ``receiver.decode``; check it arrives intact."""
     for index, message in enumerate(messages):
         opcode = 1 if index % 2 else 2
@@ -108,21 +110,31 @@ def _negotiate(ctl: Controls, data: bytes) -> None:
             server_no_context_takeover="server_no_context_takeover" in found,
             client_no_context_takeover="client_no_context_takeover" in found,
             server_max_window_bits=int(bits) if bits is not None else None,
-            client_max_window_bits=True if client_bits is None else (int(client_bits) if client_bits else None),
+            client_max_window_bits=True
+            if client_bits is None
+            else (int(client_bits) if client_bits else None),
         )
         # The answer goes over the wire: build it and parse it back.
         wire = handshake.build_extension_list([("permessage-deflate", answer_params)])
         ((_, parsed),) = handshake.parse_extension_list(wire)
-        accepted = outcome(lambda p=parsed: client.process_response_params(p, []), (NegotiationError,))
+        accepted = outcome(lambda p=parsed, c=client: c.process_response_params(p, []), (NegotiationError,))
         if accepted[0] != "ok":
             raise Finding(f"the client refuses the server's answer {wire!r} to {params!r}: {accepted!r}")
         client_ext = accepted[1]
         check_same(
             "negotiated windows (server local/remote vs client remote/local)",
-            (server_ext.local_max_window_bits, server_ext.remote_max_window_bits,
-             server_ext.local_no_context_takeover, server_ext.remote_no_context_takeover),
-            (client_ext.remote_max_window_bits, client_ext.local_max_window_bits,
-             client_ext.remote_no_context_takeover, client_ext.local_no_context_takeover),
+            (
+                server_ext.local_max_window_bits,
+                server_ext.remote_max_window_bits,
+                server_ext.local_no_context_takeover,
+                server_ext.remote_no_context_takeover,
+            ),
+            (
+                client_ext.remote_max_window_bits,
+                client_ext.local_max_window_bits,
+                client_ext.remote_no_context_takeover,
+                client_ext.local_no_context_takeover,
+            ),
             data,
         )
         frag = ctl.byte(5) % 64
@@ -193,7 +205,9 @@ def _decompress(ctl: Controls, data: bytes) -> None:
             compressed = False
     # The same bytes through a client protocol that negotiated the extension.
     protocol = Protocol(
-        Side.CLIENT, extensions=[PerMessageDeflate(ctl.flag(1, 0), False, bits, 15)], max_message_size=max_size
+        Side.CLIENT,
+        extensions=[PerMessageDeflate(ctl.flag(1, 0), False, bits, 15)],
+        max_message_size=max_size,
     )
     protocol.receive_data(ctl.rest)
     for event in protocol.events_received():

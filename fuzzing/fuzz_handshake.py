@@ -224,7 +224,9 @@ def _fuzz_lists(ctl: Controls, data: bytes) -> None:
         result = outcome(lambda: handshake.parse_subprotocol_list(value), (InvalidHeader,))
         if result[0] == "ok" and result[1]:
             built = handshake.build_subprotocol_list(result[1])
-            check_same("subprotocol list round trip", handshake.parse_subprotocol_list(built), result[1], data)
+            check_same(
+                "subprotocol list round trip", handshake.parse_subprotocol_list(built), result[1], data
+            )
     else:
         result = outcome(lambda: handshake.parse_extension_list(value), (InvalidHeader,))
         if result[0] == "ok" and result[1]:

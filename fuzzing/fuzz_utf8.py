@@ -112,7 +112,9 @@ def test_one_input(data: bytes) -> None:
                 )
             trace.append((result, validator.valid, validator.pending))
         finished = validator.finish()
-        check_same(f"Utf8Validator.finish ({codec.IMPLEMENTATION}) vs reference", finished, expected_valid, data)
+        check_same(
+            f"Utf8Validator.finish ({codec.IMPLEMENTATION}) vs reference", finished, expected_valid, data
+        )
         trace.append(("finish", finished, validator.finish()))
         validator.reset()
         trace.append(("reset", validator.valid, validator.pending, validator.feed(b"ok"), validator.finish()))

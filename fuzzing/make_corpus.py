@@ -23,7 +23,9 @@ def _mask(data: bytes, key: bytes = KEY) -> bytes:
     return bytes(b ^ key[i % 4] for i, b in enumerate(data))
 
 
-def _frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv1: bool = False) -> bytes:
+def _frame(
+    opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv1: bool = False
+) -> bytes:
     b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     n = len(payload)
     if n < 126:
@@ -67,7 +69,8 @@ SEEDS: dict[str, list[bytes]] = {
         + _frame(1, "h\u00e9\u20ac".encode()[:3], fin=False)
         + _frame(9, b"")
         + _frame(0, "h\u00e9\u20ac".encode()[3:]),
-        _ctl(24, 1, 2, 0, 0, 0) + _frame(2, b"\x00" * 256, masked=False)
+        _ctl(24, 1, 2, 0, 0, 0)
+        + _frame(2, b"\x00" * 256, masked=False)
         + _frame(2, b"\x01" * 300, masked=False),
         # limits: 125-byte frames, 200-byte messages; a 64-bit length.
         _ctl(24, 1, 0, 5, 8, 1) + _frame(2, b"x" * 126) + b"\x82\x7f" + b"\x7f" + b"\xff" * 7,
