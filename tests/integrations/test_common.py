@@ -66,14 +66,14 @@ class TestVersionRange:
         one = adapter("wsproto")
         monkeypatch.setattr(one, "version", lambda: "9.0")
         with pytest.warns(RuntimeWarning, match="wsproto 9.0 is installed"):
-            done = integrations.install_all(["wsproto", "websockets"])
+            done = integrations.install_all(["wsproto", "websockets"], force=True)
         assert done == ["websockets"]
         with pytest.raises(UnsupportedVersion):
-            integrations.install_all(["wsproto"], strict=True)
+            integrations.install_all(["wsproto"], strict=True, force=True)
 
     def test_unknown_adapter(self) -> None:
         with pytest.raises(ValueError, match="unknown adapter 'ws4py'"):
-            integrations.install_all(["ws4py"])
+            integrations.install_all(["ws4py"], force=True)
 
 
 class TestInstallUninstall:
@@ -165,7 +165,7 @@ class TestEntryPoints:
         rows = {row["name"]: row for row in integrations.status()}
         assert set(rows) == set(ADAPTERS)
         assert rows["wsproto"]["available"] and not rows["wsproto"]["installed"]
-        integrations.install_all(["wsproto"])
+        integrations.install_all(["wsproto"], force=True)
         rows = {row["name"]: row for row in integrations.status()}
         assert rows["wsproto"]["installed"]
         assert rows["wsproto"]["patched"] == ["wsproto.frame_protocol.XorMaskerSimple"]
@@ -186,6 +186,7 @@ class TestEntryPoints:
     def _env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("FASTWS_INTEGRATIONS", None)
+        env.pop("FASTWS_INTEGRATIONS_FORCE", None)
         env.update(extra)
         return env
 
@@ -196,7 +197,7 @@ class TestEntryPoints:
         )
         out = subprocess.run(
             [sys.executable, "-c", code],
-            env=self._env(FASTWS_INTEGRATIONS="wsproto"),
+            env=self._env(FASTWS_INTEGRATIONS="wsproto", FASTWS_INTEGRATIONS_FORCE="1"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -218,6 +219,7 @@ class TestEntryPoints:
                 "--only",
                 "wsproto",
                 "--verbose",
+                "--force",
                 "--",
                 sys.executable,
                 "-c",
@@ -288,7 +290,30 @@ class TestEntryPoints:
         assert "unknown adapter(s): nope" in proc.stderr
 
 
-def test_no_warning_on_import() -> None:
+def test_no_warning_when_forced() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        integrations.install_all()
+        integrations.install_all(force=True)
+
+
+class TestPureTwin:
+    """With the pure-Python codec, the automatic entry points install nothing."""
+
+    def test_install_all_declines(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(integrations.codec, "IMPLEMENTATION", "python")
+        with pytest.warns(RuntimeWarning, match="pure-Python codec"):
+            assert integrations.install_all() == []
+        assert not any(adapter(name).installed() for name in ADAPTERS)
+        assert integrations.install_all(["wsproto"], force=True) == ["wsproto"]
+
+    def test_environment_force(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(integrations.codec, "IMPLEMENTATION", "python")
+        monkeypatch.setenv("FASTWS_INTEGRATIONS", "wsproto")
+        monkeypatch.setenv("FASTWS_INTEGRATIONS_FORCE", "1")
+        assert integrations.install_from_environment() == ["wsproto"]
+
+    def test_compiled_installs(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(integrations.codec, "IMPLEMENTATION", "cython")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert integrations.install_all(["wsproto"]) == ["wsproto"]

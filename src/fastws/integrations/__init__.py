@@ -26,6 +26,14 @@ Three ways in:
 ``FASTWS_INTEGRATIONS`` chooses the adapters for the last two: unset or
 ``all`` for every available one, or a comma-separated list of names
 (``websockets,aiohttp``); ``none`` for none.
+
+Only with the compiled codec: when fastws runs its pure-Python twin
+(``FASTWS_NO_EXTENSIONS=1``, no wheel for the platform, PyPy), the adapters
+would swap the libraries' C masking for Python that is 20 to 200 times
+slower, so :func:`install_all` (and with it the import line and ``run``)
+installs nothing and says so with a :class:`RuntimeWarning`, unless forced
+(``force=True``, ``FASTWS_INTEGRATIONS_FORCE=1``, ``run --force``). An
+adapter's own ``install()`` always does what it is told.
 """
 
 from __future__ import annotations
@@ -37,11 +45,13 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+from .. import codec
 from ._common import Adapter, UnsupportedVersion
 
 __all__ = [
     "ADAPTERS",
     "ENVIRONMENT_VARIABLE",
+    "FORCE_VARIABLE",
     "UnsupportedVersion",
     "adapter",
     "available",
@@ -53,6 +63,7 @@ __all__ = [
 
 ADAPTERS: tuple[str, ...] = ("websockets", "wsproto", "aiohttp", "tornado")
 ENVIRONMENT_VARIABLE = "FASTWS_INTEGRATIONS"
+FORCE_VARIABLE = "FASTWS_INTEGRATIONS_FORCE"
 
 
 def adapter(name: str) -> Adapter:
@@ -92,17 +103,23 @@ def available() -> list[str]:
     return [name for name in ADAPTERS if _present(name) and adapter(name).available()]
 
 
-def install_all(names: Iterable[str] | None = None, *, strict: bool = False) -> list[str]:
+def install_all(
+    names: Iterable[str] | None = None, *, strict: bool = False, force: bool = False
+) -> list[str]:
     """Install several adapters; by default every available one.
 
     A library that is not installed is skipped silently; one outside an
     adapter's version range is skipped with a :class:`RuntimeWarning`
-    (or raises, with ``strict``).
+    (or raises, with ``strict``). Nothing is installed, with a
+    :class:`RuntimeWarning`, when fastws runs its pure-Python codec twin,
+    unless ``force``.
 
     Args:
         names: adapters to install; None for all of :data:`ADAPTERS`.
         strict: raise instead of skipping a library that is missing or
             unsupported.
+        force: install even with the pure-Python codec twin (for tests:
+            the behaviour is the same, only slower than the libraries' C).
 
     Returns:
         The names of the adapters installed after the call.
@@ -113,6 +130,17 @@ def install_all(names: Iterable[str] | None = None, *, strict: bool = False) -> 
         UnsupportedVersion: with ``strict``, a library is outside its range.
     """
     chosen = list(ADAPTERS if names is None else names)
+    for name in chosen:
+        adapter(name)  # unknown names fail before anything is installed
+    if not force and codec.IMPLEMENTATION != "cython" and chosen:
+        warnings.warn(
+            "fastws.integrations: fastws runs its pure-Python codec, which is slower than the "
+            "libraries' own C masking; no adapter installed (force=True or "
+            f"{FORCE_VARIABLE}=1 to install anyway)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return []
     done = []
     for name in chosen:
         one = adapter(name)
@@ -158,7 +186,8 @@ def install_from_environment() -> list[str]:
         ValueError: the variable names an unknown adapter.
     """
     chosen = _chosen_by_environment()
-    return install_all(chosen) if chosen else []
+    force = os.environ.get(FORCE_VARIABLE, "").strip().lower() not in ("", "0", "no", "false")
+    return install_all(chosen, force=force) if chosen else []
 
 
 def status() -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Commands::
 
     python -m fastws.integrations status
-    python -m fastws.integrations run [--only websockets,aiohttp] [--verbose] -- python app.py
+    python -m fastws.integrations run [--only websockets,aiohttp] [--verbose] [--force] -- python app.py
 
 ``status`` lists each adapter: the library version found, the range the
 adapter supports, and whether it would install. ``run`` starts the command
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from . import ADAPTERS, ENVIRONMENT_VARIABLE, status
+from . import ADAPTERS, ENVIRONMENT_VARIABLE, FORCE_VARIABLE, status
 
 __all__ = ["SHIM", "main"]
 
@@ -89,6 +89,8 @@ def _run(args: argparse.Namespace) -> int:
         env[ENVIRONMENT_VARIABLE] = ",".join(names) or "none"
     if args.verbose:
         env[VERBOSE_VARIABLE] = "1"
+    if args.force:
+        env[FORCE_VARIABLE] = "1"
     with tempfile.TemporaryDirectory(prefix="fastws-integrations-") as shim_dir:
         with open(os.path.join(shim_dir, "sitecustomize.py"), "w", encoding="utf-8") as f:
             f.write(SHIM.replace("{verbose}", VERBOSE_VARIABLE))
@@ -115,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="run a command with the adapters installed in its Python processes")
     p_run.add_argument("--only", metavar="NAMES", help=f"comma-separated subset of: {', '.join(ADAPTERS)}")
     p_run.add_argument("--verbose", action="store_true", help="each process reports what it installed")
+    p_run.add_argument(
+        "--force", action="store_true", help="install even when fastws runs its pure-Python codec (slower)"
+    )
     p_run.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command and its arguments")
     p_run.set_defaults(func=_run)
     return parser

@@ -46,7 +46,7 @@ def activate() -> None:
     name = os.environ["FASTWS_PEER_ADAPTER"]
     import fastws.integrations as integrations
 
-    integrations.install_all([name], strict=True)
+    integrations.install_all([name], strict=True, force=True)
     module = importlib.import_module(f"fastws.integrations.{name}")
     attr = "_apply_mask_inplace" if hasattr(module, "_apply_mask_inplace") else "_apply_mask"
     real = getattr(module, attr)
