@@ -34,6 +34,7 @@ with atheris.instrument_imports(include=["fastws"]):
     from common import Controls, check_same, main, outcome, split, twins
 
     from fastws.exceptions import InvalidFrame, InvalidUTF8, PayloadTooBig
+    from fastws.protocol import Protocol, Side, State
 
 __all__ = ["test_one_input"]
 
@@ -86,7 +87,9 @@ def _flatten(trace: list) -> tuple[list, object]:
 
 
 #: Layout of the 24 control bytes that start an input (common.Controls):
-#: 0 target (0 mod 8: the encoders, else the parser); parser: 1 require_mask,
+#: 0 target (mod 8: 0 the encoders, 1 the protocol, else the parser);
+#: protocol: 1 side, 2 max_message_size, 3 max_fragments, 4 auto_pong (off
+#: when bit 0 is set), 6 and 8-23 cuts; parser: 1 require_mask,
 #: 2 max_frame_size, 3 max_message_size, 4 validate_utf8 (bit 0), 5 option
 #: changes between feeds, 6 number of cuts, 8-23 cut positions; encoders:
 #: 1 opcode, 2 fin, 3 rsv bits, 4 mask kind, 5 key length, 6 long length
@@ -175,11 +178,53 @@ def _fuzz_encoders(ctl: Controls, data: bytes) -> None:
         check_same("encoders (cython, python)", results[0], results[1], data)
 
 
+def _run_protocol(side: Side, options: dict, pieces: list[bytes]) -> tuple:
+    protocol = Protocol(side, **options)
+    events: list[object] = []
+    output: list[bytes] = []
+    for piece in pieces:
+        protocol.receive_data(piece)
+        events += protocol.events_received()
+        output += protocol.data_to_send()
+        if protocol.state is State.CLOSED:
+            break
+    protocol.receive_eof()
+    events += protocol.events_received()
+    output += protocol.data_to_send()
+    error = protocol.error
+    return (
+        events,
+        output if side is Side.SERVER else len(output),  # a client's frames carry random keys
+        protocol.state,
+        protocol.close_code,
+        protocol.close_reason,
+        protocol.close_sent,
+        None if error is None else (type(error).__name__, str(error), error.close_code),
+    )
+
+
+def _fuzz_protocol(ctl: Controls, data: bytes) -> None:
+    """The sans-IO protocol over the selected twin: never raises, and the cut
+    points do not change its events, its output or how it closes."""
+    side = Side.SERVER if ctl.flag(1) else Side.CLIENT
+    options = {
+        "max_message_size": ctl.pick(2, _LIMITS),
+        "max_fragments": ctl.pick(3, [None, 1, 2, 3, 1024]),
+        "auto_pong": not ctl.flag(4),
+    }
+    whole = _run_protocol(side, options, [ctl.rest])
+    pieces = _run_protocol(side, options, split(ctl.rest, ctl.cuts(6, 8, 8)))
+    check_same("Protocol whole vs pieces", whole, pieces, data)
+
+
 def test_one_input(data: bytes) -> None:
-    """One fuzzer input: the parser (most inputs) or the encoders."""
+    """One fuzzer input: the parser (most inputs), the protocol or the encoders."""
     ctl = Controls(data, CONTROL_BYTES)
-    if ctl.byte(0) % 8 == 0:
+    target = ctl.byte(0) % 8
+    if target == 0:
         _fuzz_encoders(ctl, data)
+    elif target == 1:
+        _fuzz_protocol(ctl, data)
     else:
         _fuzz_parser(ctl, data)
 

@@ -74,6 +74,14 @@ SEEDS: dict[str, list[bytes]] = {
         + _frame(2, b"\x01" * 300, masked=False),
         # limits: 125-byte frames, 200-byte messages; a 64-bit length.
         _ctl(24, 1, 0, 5, 8, 1) + _frame(2, b"x" * 126) + b"\x82\x7f" + b"\x7f" + b"\xff" * 7,
+        # protocol, server side: a fragmented text with a ping inside, a
+        # ping, a close; cut in three.
+        _ctl(24, 9, 1, 0, 4, 0, 0, 2, 0, 0, 5, 0, 9)
+        + _frame(1, b"frag", fin=False)
+        + _frame(9, b"in between")
+        + _frame(0, b"ment")
+        + _frame(9, b"")
+        + _frame(8, b"\x03\xe8done"),
         # encoders: opcode 1, fin, a 4-byte key.
         _ctl(24, 0, 2, 1, 0, 2, 1, 0, 0, 1, 2, 3, 4) + b"encode me",
     ],
