@@ -124,6 +124,9 @@ def _client(pipe: Any, port: int, count: int, source: str, size: int, compressio
                         compression=compression,
                         ping_interval=None,
                         open_timeout=60,
+                        # Thousands of closing handshakes at once on a busy
+                        # machine: give each one time, a timeout is an error.
+                        close_timeout=120,
                         local_addr=(source, 0),
                     )
                 except Exception as exc:
@@ -166,7 +169,8 @@ def _client(pipe: Any, port: int, count: int, source: str, size: int, compressio
 
         async def close_one(ws: Any) -> None:
             try:
-                await ws.close(1000)
+                async with gate:
+                    await ws.close(1000)
                 if ws.close_code != 1000:
                     errors.append(f"close: code {ws.close_code}")
             except Exception as exc:
@@ -208,7 +212,9 @@ def run_once(connections: int, clients: int, duration: float, size: int, compres
     for index, count in enumerate(per_client):
         mine, theirs = ctx.Pipe()
         source = f"127.0.0.{2 + index}"
-        process = ctx.Process(target=_client, args=(theirs, port, count, source, size, compression), daemon=True)
+        process = ctx.Process(
+            target=_client, args=(theirs, port, count, source, size, compression), daemon=True
+        )
         process.start()
         workers.append((process, mine))
 
