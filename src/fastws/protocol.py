@@ -383,17 +383,33 @@ class Protocol:
         self._events = []
         return events
 
-    def data_to_send(self) -> list[bytes]:
+    @property
+    def failure_pending(self) -> bool:
+        """Whether the input broke the protocol and the failure is not sent yet.
+
+        The closing frame is queued by the next ``data_to_send()`` (unless
+        it is called with ``fail=False``), by ``send_close``, ``fail`` or
+        ``receive_eof``.
+        """
+        return self._pending_failure is not None
+
+    def data_to_send(self, *, fail: bool = True) -> list[bytes]:
         """Return the bytes to write to the network since the last call.
 
         If the input broke the protocol, this is when the connection fails:
         the close frame and ``b""`` are queued after what was sent so far.
 
+        Args:
+            fail: False to leave a pending failure pending, so that a caller
+                that hands messages to its application later (asyncio) can
+                send the answers to messages that arrived before the error
+                first, and fail the connection afterwards.
+
         Returns:
             Chunks to write in order; ``b""`` means: close the TCP
             connection (half-close, then close) after writing what precedes.
         """
-        if self._pending_failure is not None:
+        if fail and self._pending_failure is not None:
             self._commit_failure()
         output = self._output
         self._output = []

@@ -605,17 +605,10 @@ class Connection(asyncio.Protocol):
         ``receive_eof`` send it), the grace period is over.
         """
         protocol = self.protocol
-        # The sans-IO protocol has no public way to leave its pending failure
-        # out of data_to_send(); this layer is its only caller that needs to.
-        pending = protocol._pending_failure
-        if pending is None:
+        if not protocol.failure_pending:
             self._cancel_failure_grace()
             return protocol.data_to_send()
-        protocol._pending_failure = None
-        try:
-            return protocol.data_to_send()
-        finally:
-            protocol._pending_failure = pending
+        return protocol.data_to_send(fail=False)
 
     def _defer_failure(self) -> bool:
         """After a read: whether a protocol failure is (now) kept back.
@@ -629,7 +622,7 @@ class Connection(asyncio.Protocol):
         """
         if self._failure_handle is not None:
             return True
-        if self._lost or self.protocol._pending_failure is None:
+        if self._lost or not self.protocol.failure_pending:
             return False
         if not self._queue and self._recv_waiter is not None:
             return False  # the application waits for a message: nothing to answer
