@@ -30,6 +30,9 @@ def module_names() -> list[str]:
     names = ["fastws"]
     for info in pkgutil.walk_packages(fastws.__path__, prefix="fastws."):
         names.append(info.name)
+    # Importing this one installs every adapter for the rest of the process:
+    # a side effect, not an export surface (tests/integrations covers it).
+    names.remove("fastws.integrations.auto")
     return sorted(set(names))
 
 
