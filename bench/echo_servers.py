@@ -54,7 +54,8 @@ async def _fastws_server(port: int) -> Any:
         async for message in ws:
             await ws.send(message)
 
-    return await serve(echo, "127.0.0.1", port, max_size=None, ping_interval=None)
+    # Uncompressed, like every other server of this comparison.
+    return await serve(echo, "127.0.0.1", port, max_size=None, ping_interval=None, compression=None)
 
 
 async def _websockets_server(port: int) -> Any:
@@ -225,7 +226,7 @@ class _FastwsClient(_Client):
     async def connect(self, url: str) -> None:
         from fastws.asyncio import connect
 
-        self.ws = await connect(url, max_size=None, ping_interval=None, max_queue=None)
+        self.ws = await connect(url, max_size=None, ping_interval=None, max_queue=None, compression=None)
         self.received = 0
 
     def send(self, payload: bytes) -> None:

@@ -47,9 +47,12 @@ class TestSlowReader:
             for _ in range(TOTAL):
                 received.append(await ws.recv())  # type: ignore[arg-type]
 
-        async with serve(handler, "127.0.0.1", 0, max_queue=MAX_QUEUE, ping_interval=None) as server:
+        # Uncompressed, so that the bytes on the wire are the bytes sent.
+        async with serve(
+            handler, "127.0.0.1", 0, max_queue=MAX_QUEUE, ping_interval=None, compression=None
+        ) as server:
             port = server.sockets[0].getsockname()[1]
-            async with connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as client:
+            async with connect(f"ws://127.0.0.1:{port}/", ping_interval=None, compression=None) as client:
                 sent = 0
 
                 async def produce() -> None:
@@ -94,10 +97,12 @@ class TestSlowReader:
             await ws.wait_closed()
 
         write_limit = 65536
-        async with serve(handler, "127.0.0.1", 0, write_limit=write_limit, ping_interval=None) as server:
+        async with serve(
+            handler, "127.0.0.1", 0, write_limit=write_limit, ping_interval=None, compression=None
+        ) as server:
             port = server.sockets[0].getsockname()[1]
             client: ClientConnection = await connect(
-                f"ws://127.0.0.1:{port}/", max_queue=MAX_QUEUE, ping_interval=None
+                f"ws://127.0.0.1:{port}/", max_queue=MAX_QUEUE, ping_interval=None, compression=None
             )
             try:
                 # The client reads nothing: its queue fills, it stops reading,

@@ -186,7 +186,7 @@ class TestMethods:
             async for _ in ws:
                 pass
 
-        async with serve(handler, "127.0.0.1", 0, max_queue=1, max_size=None) as server:
+        async with serve(handler, "127.0.0.1", 0, max_queue=1, max_size=None, compression=None) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
             await opened(ws)
             assert ws.bufferedAmount == 0
@@ -214,6 +214,12 @@ class TestMethods:
             assert ws.protocol == ""
             await opened(ws)
             assert ws.protocol == "chat"
+            assert ws.extensions == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+            ws.close()
+            await asyncio.wait_for(ws.wait_closed(), 5)
+        async with serve(echo, "127.0.0.1", 0, compression=None) as server:
+            ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
+            await opened(ws)
             assert ws.extensions == ""
             ws.close()
             await asyncio.wait_for(ws.wait_closed(), 5)

@@ -487,8 +487,10 @@ class WebSocket:
                 await self._finish(connection)
                 return
             self._protocol = connection.subprotocol or ""
-            extensions = getattr(connection.protocol, "extensions", ()) or ()
-            self._extensions = ", ".join(getattr(e, "name", str(e)) for e in extensions)
+            # As a browser does: the Sec-WebSocket-Extensions value of the
+            # server's answer, verbatim.
+            response = getattr(connection, "response", None)
+            self._extensions = (response.headers.get("Sec-WebSocket-Extensions") or "") if response is not None else ""
             self._ready_state = self.OPEN
             await self._dispatch(Event("open", self))
             origin = self._origin
