@@ -112,7 +112,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
                 simd = info()
             except Exception as exc:
                 simd = f"simd_info() failed: {exc!r}"
-        lines.append(f"fastws compiled twin: importable, SIMD: {simd if simd is not None else 'not reported'}")
+        lines.append(
+            f"fastws compiled twin: importable, SIMD: {simd if simd is not None else 'not reported'}"
+        )
     if config.getoption("--no-c-extensions"):
         lines.append("fastws compiled twin tests: dropped (--no-c-extensions)")
     return lines

@@ -30,7 +30,12 @@ __all__: list[str] = []
 COMPILED = "fastws._codec"
 PURE = "fastws._codec_py"
 # Same reading of the variable as fastws.codec.
-REQUIRE_EXTENSIONS = os.environ.get("FASTWS_REQUIRE_EXTENSIONS", "").strip().lower() not in ("", "0", "no", "false")
+REQUIRE_EXTENSIONS = os.environ.get("FASTWS_REQUIRE_EXTENSIONS", "").strip().lower() not in (
+    "",
+    "0",
+    "no",
+    "false",
+)
 
 EXPECTED_ALL = {
     "IMPLEMENTATION",
@@ -59,7 +64,9 @@ def signature_of(twin, obj, what: str) -> inspect.Signature:
     try:
         return inspect.signature(obj)
     except (TypeError, ValueError) as exc:
-        pytest.fail(f"{twin.__name__}.{what}: no signature available ({exc}); the twins' signatures cannot be compared")
+        pytest.fail(
+            f"{twin.__name__}.{what}: no signature available ({exc}); the twins' signatures cannot be compared"
+        )
 
 
 class TestSurface:
@@ -226,7 +233,10 @@ class TestDifferential:
         operations=st.lists(
             st.one_of(
                 st.tuples(st.just("feed"), st.one_of(st.binary(max_size=8), st.text(max_size=2))),
-                st.tuples(st.just("feed"), st.sampled_from([b"\xed", b"\xa0", b"\x80", b"\xf4\x90", b"\xe2\x82", b"\xac"])),
+                st.tuples(
+                    st.just("feed"),
+                    st.sampled_from([b"\xed", b"\xa0", b"\x80", b"\xf4\x90", b"\xe2\x82", b"\xac"]),
+                ),
                 st.tuples(st.sampled_from(["finish", "reset", "valid", "pending"]), st.none()),
             ),
             max_size=20,

@@ -138,7 +138,9 @@ def first_error_index(parser, data: bytes) -> tuple[int, Exception]:
 class TestRFCExamples:
     """RFC 6455 section 5.7, byte for byte, in both directions."""
 
-    @pytest.mark.parametrize(("name", "wire", "expected", "masked"), RFC_EXAMPLES, ids=[e[0] for e in RFC_EXAMPLES])
+    @pytest.mark.parametrize(
+        ("name", "wire", "expected", "masked"), RFC_EXAMPLES, ids=[e[0] for e in RFC_EXAMPLES]
+    )
     def test_parse_whole_bytewise_and_every_cut(self, codec, name, wire, expected, masked):
         for require_mask in (None, masked):
             check_frames(codec.FrameParser(require_mask=require_mask).feed(wire), expected)
@@ -150,7 +152,9 @@ class TestRFCExamples:
             check_frames(feed_chunks(parser, [wire[:cut], wire[cut:]]), expected)
             assert parser.buffered == 0
 
-    @pytest.mark.parametrize(("name", "wire", "expected", "masked"), RFC_EXAMPLES, ids=[e[0] for e in RFC_EXAMPLES])
+    @pytest.mark.parametrize(
+        ("name", "wire", "expected", "masked"), RFC_EXAMPLES, ids=[e[0] for e in RFC_EXAMPLES]
+    )
     def test_encode(self, codec, name, wire, expected, masked):
         encoded = b"".join(
             codec.encode_frame(opcode, payload, fin=fin, mask=MASK_KEY if masked else None)
@@ -207,7 +211,9 @@ class TestLengthEncodings:
                 chunks = [wire[:cut], wire[cut:half], wire[half:]] if cut <= half else [wire]
                 check_frames(feed_chunks(parser, chunks), [(True, 0x2, payload)])
 
-    @pytest.mark.parametrize(("length", "width"), [(0, 16), (5, 16), (125, 16), (5, 64), (300, 64), (65535, 64)])
+    @pytest.mark.parametrize(
+        ("length", "width"), [(0, 16), (5, 16), (125, 16), (5, 64), (300, 64), (65535, 64)]
+    )
     def test_parse_longer_encoding(self, codec, length, width):
         # Minimal encoding is a sender's duty; the contract lists no error for
         # a longer one, so a receiver accepts it.
@@ -231,7 +237,9 @@ class TestLengthEncodings:
 class TestMaskedPayloads:
     """Section 5.3: the parser unmasks, whatever the chunking."""
 
-    @pytest.mark.parametrize("length", [1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000, 65536, (1 << 20) + 3])
+    @pytest.mark.parametrize(
+        "length", [1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000, 65536, (1 << 20) + 3]
+    )
     def test_masked_payload_in_chunks(self, codec, length):
         rng = random.Random(length)
         payload = rng.randbytes(length)
@@ -321,7 +329,16 @@ def error_cases():
     for opcode in RESERVED_OPCODES:
         # Section 5.2: "If an unknown opcode is received, the receiving
         # endpoint MUST _Fail the WebSocket Connection_."
-        cases.append((f"reserved-{opcode}", {}, bytes([0x80 | opcode, 0x00]), InvalidFrame, f"reserved opcode {opcode}", 1))
+        cases.append(
+            (
+                f"reserved-{opcode}",
+                {},
+                bytes([0x80 | opcode, 0x00]),
+                InvalidFrame,
+                f"reserved opcode {opcode}",
+                1,
+            )
+        )
     cases += [
         # The opcode is judged first: FIN clear, an oversized length with its
         # top bit set and the wrong masking come after it.
@@ -337,7 +354,16 @@ def error_cases():
     ]
     for opcode in CONTROL_OPCODES:
         # Section 5.5: "Control frames ... MUST NOT be fragmented."
-        cases.append((f"fragmented-control-{opcode}", {}, bytes([opcode, 0x00]), InvalidFrame, "fragmented control frame", 1))
+        cases.append(
+            (
+                f"fragmented-control-{opcode}",
+                {},
+                bytes([opcode, 0x00]),
+                InvalidFrame,
+                "fragmented control frame",
+                1,
+            )
+        )
         # Section 5.5: "All control frames MUST have a payload length of 125
         # bytes or less"; judged on the 7-bit field.
         for length in (126, 127):
@@ -404,7 +430,14 @@ def error_cases():
             1,
         ),
         # Section 5.2: 64-bit length, "the most significant bit MUST be 0".
-        ("length-top-bit", {}, bytes([0x82, 0x7F]) + top, InvalidFrame, "payload length has the most significant bit set", 9),
+        (
+            "length-top-bit",
+            {},
+            bytes([0x82, 0x7F]) + top,
+            InvalidFrame,
+            "payload length has the most significant bit set",
+            9,
+        ),
         (
             "length-all-ones",
             {},
@@ -423,8 +456,22 @@ def error_cases():
         ),
         # Limits (close code 1009, section 7.4.1: "a message that is too big
         # for it to process").
-        ("frame-7-bit", {"max_frame_size": 4}, UNMASKED_HELLO, PayloadTooBig, "frame of 5 bytes exceeds the limit of 4 bytes", 1),
-        ("frame-zero-limit", {"max_frame_size": 0}, UNMASKED_HELLO, PayloadTooBig, "frame of 5 bytes exceeds the limit of 0 bytes", 1),
+        (
+            "frame-7-bit",
+            {"max_frame_size": 4},
+            UNMASKED_HELLO,
+            PayloadTooBig,
+            "frame of 5 bytes exceeds the limit of 4 bytes",
+            1,
+        ),
+        (
+            "frame-zero-limit",
+            {"max_frame_size": 0},
+            UNMASKED_HELLO,
+            PayloadTooBig,
+            "frame of 5 bytes exceeds the limit of 0 bytes",
+            1,
+        ),
         (
             "frame-masked-before-key",
             {"max_frame_size": 4},
@@ -777,7 +824,9 @@ class TestRequireMask:
 class TestReservedBits:
     """Section 5.2: RSV1-3 are for extensions; the parser reports, never rejects, them."""
 
-    @pytest.mark.parametrize("rsv", [(a, b, c) for a in (False, True) for b in (False, True) for c in (False, True)])
+    @pytest.mark.parametrize(
+        "rsv", [(a, b, c) for a in (False, True) for b in (False, True) for c in (False, True)]
+    )
     def test_reported(self, codec, rsv):
         stream = build_frame(0x1, b"text", rsv=rsv) + build_frame(0x9, b"", rsv=rsv, key=MASK_KEY)
         expected = [(True, 0x1, b"text", *rsv), (True, 0x9, b"", *rsv)]
@@ -847,7 +896,9 @@ class TestEncodeFrame:
     def test_every_opcode(self, codec, opcode):
         for key in (None, MASK_KEY):
             assert codec.encode_frame(opcode, b"body", mask=key) == build_frame(opcode, b"body", key=key)
-            assert codec.encode_frame(Opcode(opcode), b"body", mask=key) == build_frame(opcode, b"body", key=key)
+            assert codec.encode_frame(Opcode(opcode), b"body", mask=key) == build_frame(
+                opcode, b"body", key=key
+            )
 
     def test_fin_false(self, codec):
         assert codec.encode_frame(0x1, b"Hel", fin=False) == FRAGMENTED_HELLO[0]
@@ -925,7 +976,11 @@ class TestEncodeFrame:
 
 
 def text_message(
-    pieces: list[bytes], keys: list[bytes | None], *, opcode: int = 0x1, rsv: tuple[bool, bool, bool] = (False, False, False)
+    pieces: list[bytes],
+    keys: list[bytes | None],
+    *,
+    opcode: int = 0x1,
+    rsv: tuple[bool, bool, bool] = (False, False, False),
 ) -> tuple[bytes, list[int], list[int]]:
     """One message in frames: the stream, each payload byte's index in it, each frame's last index."""
     stream, positions, ends = b"", [], []
@@ -961,7 +1016,9 @@ def check_text_message(codec, pieces: list[bytes], keys: list[bytes | None]) -> 
     """Whole and byte by byte, a validating parser agrees with the oracle."""
     stream, positions, ends = text_message(pieces, keys)
     expected = expected_utf8_error(pieces, stream, positions)
-    frames = [(index == len(pieces) - 1, 0x1 if index == 0 else 0x0, piece) for index, piece in enumerate(pieces)]
+    frames = [
+        (index == len(pieces) - 1, 0x1 if index == 0 else 0x0, piece) for index, piece in enumerate(pieces)
+    ]
     parser = codec.FrameParser(validate_utf8=True)
     if expected is None:
         check_frames(parser.feed(stream), frames)
@@ -1140,7 +1197,9 @@ class TestValidateUtf8:
 
     @given(
         text=st.text(max_size=40),
-        mutation=st.one_of(st.none(), st.tuples(st.integers(min_value=0), st.integers(min_value=0x80, max_value=0xFF))),
+        mutation=st.one_of(
+            st.none(), st.tuples(st.integers(min_value=0), st.integers(min_value=0x80, max_value=0xFF))
+        ),
         cuts=st.lists(st.integers(min_value=0), max_size=4),
         keys=st.lists(st.one_of(st.none(), st.binary(min_size=4, max_size=4)), min_size=5, max_size=5),
     )
@@ -1184,7 +1243,9 @@ def test_round_trip(codec, specs, data):
         codec.encode_frame(opcode, payload, fin=fin, mask=mask, rsv1=rsv[0], rsv2=rsv[1], rsv3=rsv[2])
         for opcode, payload, fin, rsv, mask in specs
     )
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=12), label="cuts"))
+    cuts = sorted(
+        data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=12), label="cuts")
+    )
     bounds = [0, *cuts, len(stream)]
     parser = codec.FrameParser()
     frames = feed_chunks(parser, [stream[a:b] for a, b in itertools.pairwise(bounds)])
@@ -1214,7 +1275,9 @@ def outcome(parser, chunks):
                 )
             )
         else:
-            results.append(("frames", [(*as_tuple(frame), type(frame.opcode)) for frame in frames], parser.buffered))
+            results.append(
+                ("frames", [(*as_tuple(frame), type(frame.opcode)) for frame in frames], parser.buffered)
+            )
     return results
 
 
@@ -1233,12 +1296,18 @@ def raw_headers(draw):
     out = bytes([first, second])
     length = second & 0x7F
     if length == 126:
-        out += draw(st.one_of(st.binary(min_size=2, max_size=2), st.sampled_from([b"\x00\x7e", b"\x01\x00", b"\xff\xff"])))
+        out += draw(
+            st.one_of(
+                st.binary(min_size=2, max_size=2), st.sampled_from([b"\x00\x7e", b"\x01\x00", b"\xff\xff"])
+            )
+        )
     elif length == 127:
         out += draw(
             st.one_of(
                 st.binary(min_size=8, max_size=8),
-                st.sampled_from([bytes(7) + b"\x05", bytes(5) + b"\x01\x00\x00", b"\x80" + bytes(7), bytes(8)]),
+                st.sampled_from(
+                    [bytes(7) + b"\x05", bytes(5) + b"\x01\x00\x00", b"\x80" + bytes(7), bytes(8)]
+                ),
             )
         )
     if second & 0x80:
@@ -1260,7 +1329,9 @@ def test_differential_parser(
     pure_codec, compiled_codec, pieces, require_mask, max_frame_size, max_message_size, validate_utf8, data
 ):
     stream = b"".join(pieces)
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=10), label="cuts"))
+    cuts = sorted(
+        data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=10), label="cuts")
+    )
     bounds = [0, *cuts, len(stream)]
     chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
     # One more feed after the end, to compare what a broken parser re-raises.
@@ -1271,7 +1342,9 @@ def test_differential_parser(
         "max_message_size": max_message_size,
         "validate_utf8": validate_utf8,
     }
-    assert outcome(compiled_codec.FrameParser(**kwargs), chunks) == outcome(pure_codec.FrameParser(**kwargs), chunks)
+    assert outcome(compiled_codec.FrameParser(**kwargs), chunks) == outcome(
+        pure_codec.FrameParser(**kwargs), chunks
+    )
 
 
 @pytest.mark.c_extension
@@ -1288,15 +1361,28 @@ def test_differential_valid_streams(
 ):
     # Mostly valid streams, so limits and fragment counting are exercised deep
     # into a stream; random trailing bytes end some of them with an error.
-    stream = b"".join(
-        pure_codec.encode_frame(opcode, payload, fin=fin, mask=mask if mask is not True else b"\x01\x02\x03\x04", rsv1=rsv[0])
-        for opcode, payload, fin, rsv, mask in specs
-    ) + junk
-    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=10), label="cuts"))
+    stream = (
+        b"".join(
+            pure_codec.encode_frame(
+                opcode, payload, fin=fin, mask=mask if mask is not True else b"\x01\x02\x03\x04", rsv1=rsv[0]
+            )
+            for opcode, payload, fin, rsv, mask in specs
+        )
+        + junk
+    )
+    cuts = sorted(
+        data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=10), label="cuts")
+    )
     bounds = [0, *cuts, len(stream)]
     chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
-    kwargs = {"max_frame_size": max_frame_size, "max_message_size": max_message_size, "validate_utf8": validate_utf8}
-    assert outcome(compiled_codec.FrameParser(**kwargs), chunks) == outcome(pure_codec.FrameParser(**kwargs), chunks)
+    kwargs = {
+        "max_frame_size": max_frame_size,
+        "max_message_size": max_message_size,
+        "validate_utf8": validate_utf8,
+    }
+    assert outcome(compiled_codec.FrameParser(**kwargs), chunks) == outcome(
+        pure_codec.FrameParser(**kwargs), chunks
+    )
 
 
 @pytest.mark.c_extension

@@ -28,6 +28,7 @@ __all__: list[str] = []
 
 C_CONTIGUOUS_MESSAGE = "a C-contiguous bytes-like object is required, not '{}'"
 
+
 def check_chunks(codec, chunks: list[bytes]) -> None:
     """Feed ``chunks``; each result must be what the oracle predicts."""
     data = b"".join(chunks)
@@ -283,7 +284,9 @@ class TestBuffers:
         yield memoryview(padded)[3:]
         yield array.array("B", data)
 
-    @pytest.mark.parametrize("data", [b"", "\u00e9\u4e2d\U0001f600".encode() * 3, b"abc\xff", b"\xed\xa0\x80"])
+    @pytest.mark.parametrize(
+        "data", [b"", "\u00e9\u4e2d\U0001f600".encode() * 3, b"abc\xff", b"\xed\xa0\x80"]
+    )
     def test_buffer_types(self, codec, data):
         for buffer in self.buffers(data):
             assert codec.validate_utf8(buffer) is decodes(data), type(buffer)
@@ -327,7 +330,36 @@ LONG_BASES = {
     "emoji": "\U0001f600\U0001f680\U0010fffd" * 25,
 }
 # Around the blocks a vectorised validator works in (16, 32, 64 bytes).
-BOUNDARY_POSITIONS = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 95, 96, 97, 127, 128, 129, 255, 256, 257]
+BOUNDARY_POSITIONS = [
+    0,
+    1,
+    2,
+    3,
+    7,
+    8,
+    9,
+    15,
+    16,
+    17,
+    31,
+    32,
+    33,
+    47,
+    48,
+    49,
+    63,
+    64,
+    65,
+    95,
+    96,
+    97,
+    127,
+    128,
+    129,
+    255,
+    256,
+    257,
+]
 # Replacement bytes and inserted sequences that break (or may keep) validity.
 BAD_BYTES = [0xFF, 0x80, 0xC0, 0xF5, 0xE2]
 BAD_INSERTS = [b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xc3", b"\xc0\xaf", b"\xbf"]

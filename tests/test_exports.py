@@ -22,7 +22,12 @@ __all__: list[str] = []
 COMPILED = "fastws._codec"
 PURE = "fastws._codec_py"
 # Same reading of the variable as fastws.codec.
-REQUIRE_EXTENSIONS = os.environ.get("FASTWS_REQUIRE_EXTENSIONS", "").strip().lower() not in ("", "0", "no", "false")
+REQUIRE_EXTENSIONS = os.environ.get("FASTWS_REQUIRE_EXTENSIONS", "").strip().lower() not in (
+    "",
+    "0",
+    "no",
+    "false",
+)
 
 
 def module_names() -> list[str]:
@@ -69,7 +74,16 @@ def test_unknown_attribute():
 
 def test_codec_names_exported():
     # The codec's public surface is reachable from the package.
-    for name in ("Frame", "FrameParser", "Utf8Validator", "apply_mask", "apply_mask_inplace", "encode_frame", "encode_frame_header", "validate_utf8"):
+    for name in (
+        "Frame",
+        "FrameParser",
+        "Utf8Validator",
+        "apply_mask",
+        "apply_mask_inplace",
+        "encode_frame",
+        "encode_frame_header",
+        "validate_utf8",
+    ):
         assert name in fastws.__all__
     assert "implementation" in fastws.__all__
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from .codec import (
     IMPLEMENTATION as implementation,
+)
+from .codec import (
     Frame,
     FrameParser,
     Utf8Validator,

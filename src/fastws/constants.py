@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CloseCode", "Opcode", "WS_GUID", "MAX_CONTROL_PAYLOAD"]
+__all__ = ["MAX_CONTROL_PAYLOAD", "WS_GUID", "CloseCode", "Opcode"]
 
 #: RFC 6455 section 1.3: appended to Sec-WebSocket-Key before hashing.
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

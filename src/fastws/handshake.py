@@ -1432,7 +1432,7 @@ def check_response(
     # handles the response per HTTP [RFC2616] procedures."
     if response.status != 101:
         exc = InvalidStatus(response.status, response.reason)
-        exc.response = response  # type: ignore[attr-defined]
+        exc.response = response
         raise exc
     headers = response.headers
     # "If the response lacks an |Upgrade| header field or the |Upgrade|

@@ -264,7 +264,9 @@ class TestClientAnswersBeforeFailing:
             )
             writer.write(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + fastws.accept_key(key.decode()).encode() + b"\r\n\r\n"
+                b"Sec-WebSocket-Accept: "
+                + fastws.accept_key(key.decode()).encode()
+                + b"\r\n\r\n"
                 + frame(OP_TEXT, b"hello", mask=False)
                 + frame(4, mask=False)
             )

@@ -438,7 +438,7 @@ def start_asyncio_echo_client(host: str, port: int, config: Mapping[str, object]
 # -- the target chooser ------------------------------------------------------------
 
 
-def EchoServer(config: Mapping[str, object] | None = None, target: str | None = None) -> Any:  # noqa: N802
+def EchoServer(config: Mapping[str, object] | None = None, target: str | None = None) -> Any:
     """A fastws echo server on 127.0.0.1 for ``target`` (default: :data:`DEFAULT_TARGET`).
 
     Returns:

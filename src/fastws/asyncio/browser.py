@@ -490,7 +490,9 @@ class WebSocket:
             # As a browser does: the Sec-WebSocket-Extensions value of the
             # server's answer, verbatim.
             response = getattr(connection, "response", None)
-            self._extensions = (response.headers.get("Sec-WebSocket-Extensions") or "") if response is not None else ""
+            self._extensions = (
+                (response.headers.get("Sec-WebSocket-Extensions") or "") if response is not None else ""
+            )
             self._ready_state = self.OPEN
             await self._dispatch(Event("open", self))
             origin = self._origin
