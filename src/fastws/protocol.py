@@ -141,6 +141,24 @@ def _close_code_valid(code: int) -> bool:
     return code in _VALID_CLOSE_CODES or 3000 <= code <= 4999
 
 
+def _check_at_least_one(name: str, value: int | None) -> int | None:
+    """Return an optional count limit, refusing values below 1.
+
+    Args:
+        name: the option's name, for the error message.
+        value: the limit, or None for none.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: ``value`` is less than 1.
+    """
+    if value is not None and value < 1:
+        raise ValueError(f"{name} must be >= 1")
+    return value
+
+
 def _truncate_reason(reason: str) -> bytes:
     """Encode a close reason, cut to 123 bytes on a code point boundary."""
     data = reason.encode()
@@ -228,12 +246,8 @@ class Protocol:
         self.state: State = State(state)
         self.subprotocol = subprotocol
         self.auto_pong = bool(auto_pong)
-        if max_fragments is not None and max_fragments < 1:
-            raise ValueError("max_fragments must be >= 1")
-        if fragment_size is not None and fragment_size < 1:
-            raise ValueError("fragment_size must be >= 1")
-        self._max_fragments = max_fragments
-        self._fragment_size = fragment_size
+        self._max_fragments = _check_at_least_one("max_fragments", max_fragments)
+        self._fragment_size = _check_at_least_one("fragment_size", fragment_size)
         self._max_message_size = max_message_size
         # Section 5.1: "A server MUST NOT mask any frames that it sends to
         # the client. A client MUST close a connection if it detects a
@@ -322,9 +336,7 @@ class Protocol:
 
     @max_fragments.setter
     def max_fragments(self, value: int | None) -> None:
-        if value is not None and value < 1:
-            raise ValueError("max_fragments must be >= 1")
-        self._max_fragments = value
+        self._max_fragments = _check_at_least_one("max_fragments", value)
 
     @property
     def fragment_size(self) -> int | None:
@@ -333,9 +345,7 @@ class Protocol:
 
     @fragment_size.setter
     def fragment_size(self, value: int | None) -> None:
-        if value is not None and value < 1:
-            raise ValueError("fragment_size must be >= 1")
-        self._fragment_size = value
+        self._fragment_size = _check_at_least_one("fragment_size", value)
 
     # -- close information -----------------------------------------------------
 
