@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .exceptions import InvalidHandshake, InvalidMessage, InvalidState
+from .exceptions import InvalidHandshake, InvalidState
 from .handshake import (
     MAX_HEADER_LINE,
     MAX_HEADER_SIZE,
@@ -188,13 +188,3 @@ class ClientProtocol(Protocol):
         # Frames the server sent right after its 101, possibly in the same
         # packet, are parsed by Protocol.receive_data from here.
         return leftover
-
-    def receive_eof(self) -> None:
-        """Signal that the server closed the TCP connection.
-
-        During the opening handshake, this fails it: ``handshake_exc``
-        becomes an :class:`~fastws.InvalidMessage`.
-        """
-        if self.state is State.CONNECTING and self.handshake_exc is None:
-            self.handshake_exc = InvalidMessage("connection closed during the opening handshake")
-        super().receive_eof()

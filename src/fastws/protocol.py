@@ -62,6 +62,7 @@ from .events import BinaryMessage, CloseReceived, Event, Ping, Pong, TextMessage
 from .exceptions import (
     InvalidCloseCode,
     InvalidFrame,
+    InvalidMessage,
     InvalidState,
     InvalidUTF8,
     PayloadTooBig,
@@ -482,10 +483,14 @@ class Protocol:
         """Signal that the peer closed the TCP connection (EOF).
 
         The connection becomes ``CLOSED``; if we had not closed our side,
-        ``data_to_send`` ends with ``b""``. Idempotent.
+        ``data_to_send`` ends with ``b""``. Idempotent. During the opening
+        handshake (``CONNECTING``, client and server roles), this fails it:
+        ``handshake_exc`` becomes an :class:`~fastws.InvalidMessage`.
         """
         if self._eof_rcvd:
             return
+        if self.state is _CONNECTING and self.handshake_exc is None:
+            self.handshake_exc = InvalidMessage("connection closed during the opening handshake")
         if self._pending_failure is not None:
             self._commit_failure()
         self._eof_rcvd = True

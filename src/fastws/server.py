@@ -176,16 +176,6 @@ class ServerProtocol(Protocol):
         self._output.append(response.serialize())
         self._send_eof()
 
-    def receive_eof(self) -> None:
-        """Signal that the client closed the TCP connection.
-
-        During the opening handshake, this fails it: ``handshake_exc``
-        becomes an :class:`~fastws.InvalidMessage`.
-        """
-        if self.state is State.CONNECTING and self.handshake_exc is None:
-            self.handshake_exc = InvalidMessage("connection closed during the opening handshake")
-        super().receive_eof()
-
     # -- answering -----------------------------------------------------------------
 
     def accept(self, request: Request) -> Response:
