@@ -471,7 +471,62 @@ def _check_bits(name: str, value: int | bool | None) -> None:
         raise ValueError(f"{name} must be between 8 and 15, got {value}")
 
 
-class ClientPerMessageDeflateFactory(ClientExtensionFactory):
+class _FactorySettings:
+    """The compression settings both factories hand to what they negotiate."""
+
+    level: int
+    mem_level: int
+    min_size: int
+    backend: str
+
+    def _set_settings(self, level: int, mem_level: int, min_size: int, backend: str | None) -> None:
+        """Store the settings; fail now on an unknown or missing backend.
+
+        Args:
+            level, mem_level, min_size, backend: see :class:`PerMessageDeflate`
+                (None: the default backend, see :func:`set_default_backend`).
+
+        Raises:
+            ValueError: ``backend`` is not a known backend name.
+            ImportError: the backend's module is not installed.
+        """
+        self.level = level
+        self.mem_level = mem_level
+        self.min_size = min_size
+        self.backend = backend if backend is not None else _default_backend
+        get_backend(self.backend)
+
+    def _extension(
+        self,
+        remote_no_context_takeover: bool,
+        local_no_context_takeover: bool,
+        remote_max_window_bits: int | None,
+        local_max_window_bits: int | None,
+    ) -> PerMessageDeflate:
+        """Build the negotiated extension with these settings.
+
+        Args:
+            remote_no_context_takeover, local_no_context_takeover,
+            remote_max_window_bits, local_max_window_bits: as negotiated,
+                from this side's point of view; a window size left out of
+                the negotiation (None) is 15, the RFC's default.
+
+        Returns:
+            The extension for this connection.
+        """
+        return PerMessageDeflate(
+            remote_no_context_takeover,
+            local_no_context_takeover,
+            remote_max_window_bits or 15,
+            local_max_window_bits or 15,
+            level=self.level,
+            mem_level=self.mem_level,
+            min_size=self.min_size,
+            backend=self.backend,
+        )
+
+
+class ClientPerMessageDeflateFactory(_FactorySettings, ClientExtensionFactory):
     """The client's permessage-deflate offer and its check of the answer.
 
     Args:
@@ -509,11 +564,7 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
         self.client_no_context_takeover = client_no_context_takeover
         self.server_max_window_bits = server_max_window_bits
         self.client_max_window_bits = None if client_max_window_bits is False else client_max_window_bits
-        self.level = level
-        self.mem_level = mem_level
-        self.min_size = min_size
-        self.backend = backend if backend is not None else _default_backend
-        get_backend(self.backend)
+        self._set_settings(level, mem_level, min_size, backend)
 
     def get_request_params(self) -> list[ExtensionParameter]:
         """The parameters of the offer, in the RFC's order."""
@@ -585,19 +636,10 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
                 )
         elif isinstance(self.client_max_window_bits, int) and self.client_max_window_bits is not True:
             client_bits = self.client_max_window_bits
-        return PerMessageDeflate(
-            server_nct,
-            client_nct,
-            server_bits or 15,
-            client_bits or 15,
-            level=self.level,
-            mem_level=self.mem_level,
-            min_size=self.min_size,
-            backend=self.backend,
-        )
+        return self._extension(server_nct, client_nct, server_bits, client_bits)
 
 
-class ServerPerMessageDeflateFactory(ServerExtensionFactory):
+class ServerPerMessageDeflateFactory(_FactorySettings, ServerExtensionFactory):
     """The server's judgement of the client's permessage-deflate offers.
 
     Args:
@@ -644,11 +686,7 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
         self.server_max_window_bits = server_max_window_bits
         self.client_max_window_bits = client_max_window_bits
         self.require_client_max_window_bits = require_client_max_window_bits
-        self.level = level
-        self.mem_level = mem_level
-        self.min_size = min_size
-        self.backend = backend if backend is not None else _default_backend
-        get_backend(self.backend)
+        self._set_settings(level, mem_level, min_size, backend)
 
     def process_request_params(
         self, params: Sequence[ExtensionParameter], accepted: Sequence[Extension]
@@ -706,13 +744,4 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
                 answer.append(("client_max_window_bits", str(client_bits)))
         elif self.require_client_max_window_bits:
             raise NegotiationError(f"{_NAME}: the client does not offer client_max_window_bits")
-        return answer, PerMessageDeflate(
-            client_nct,
-            server_nct,
-            client_bits or 15,
-            server_bits or 15,
-            level=self.level,
-            mem_level=self.mem_level,
-            min_size=self.min_size,
-            backend=self.backend,
-        )
+        return answer, self._extension(client_nct, server_nct, client_bits, server_bits)
