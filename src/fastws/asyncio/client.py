@@ -135,10 +135,7 @@ class connect:
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if compression == "deflate":
-            compression = ClientPerMessageDeflateFactory()
-        elif compression is not None and not isinstance(compression, ClientPerMessageDeflateFactory):
-            raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
+        factory = ClientPerMessageDeflateFactory._from_option(compression)
         secure, uri_host, uri_port, _ = parse_uri(uri)  # raises ValueError
         if ssl is not None and ssl is not False and not secure:
             raise ValueError("ssl is only for wss:// URIs")
@@ -154,8 +151,8 @@ class connect:
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
         self._protocol_kwargs["max_message_size"] = max_size
         self._protocol_kwargs["user_agent"] = user_agent_header
-        if compression is not None and "extensions" not in self._protocol_kwargs:
-            self._protocol_kwargs["extensions"] = [compression]
+        if factory is not None and "extensions" not in self._protocol_kwargs:
+            self._protocol_kwargs["extensions"] = [factory]
         if subprotocols is not None:
             self._protocol_kwargs["subprotocols"] = list(subprotocols)
         if origin is not None:

@@ -391,10 +391,7 @@ class serve:
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if compression == "deflate":
-            compression = ServerPerMessageDeflateFactory()
-        elif compression is not None and not isinstance(compression, ServerPerMessageDeflateFactory):
-            raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
+        factory = ServerPerMessageDeflateFactory._from_option(compression)
         self._handler = handler
         self._host = host
         self._port = port
@@ -402,8 +399,8 @@ class serve:
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
         self._protocol_kwargs["max_message_size"] = max_size
         self._protocol_kwargs["server_header"] = server_header
-        if compression is not None and "extensions" not in self._protocol_kwargs:
-            self._protocol_kwargs["extensions"] = [compression]
+        if factory is not None and "extensions" not in self._protocol_kwargs:
+            self._protocol_kwargs["extensions"] = [factory]
         if subprotocols is not None:
             self._protocol_kwargs["subprotocols"] = list(subprotocols)
         if select_subprotocol is not None:

@@ -83,7 +83,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from ..codec import Frame
 from ..constants import Opcode
@@ -471,6 +471,9 @@ def _check_bits(name: str, value: int | bool | None) -> None:
         raise ValueError(f"{name} must be between 8 and 15, got {value}")
 
 
+_F = TypeVar("_F", bound="_FactorySettings")
+
+
 class _FactorySettings:
     """The compression settings both factories hand to what they negotiate."""
 
@@ -478,6 +481,27 @@ class _FactorySettings:
     mem_level: int
     min_size: int
     backend: str
+
+    @classmethod
+    def _from_option(cls: type[_F], compression: object) -> _F | None:
+        """Resolve the asyncio API's ``compression`` option to a factory.
+
+        Args:
+            compression: ``"deflate"`` (a factory with the defaults), a
+                factory of this class (used as it is) or None (no
+                compression).
+
+        Returns:
+            The factory, or None.
+
+        Raises:
+            ValueError: anything else.
+        """
+        if compression == "deflate":
+            return cls()
+        if compression is None or isinstance(compression, cls):
+            return compression
+        raise ValueError(f"unsupported compression: {compression!r} (use 'deflate' or None)")
 
     def _set_settings(self, level: int, mem_level: int, min_size: int, backend: str | None) -> None:
         """Store the settings; fail now on an unknown or missing backend.
