@@ -16,7 +16,9 @@ selector picked for this process.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
 import os
 from types import ModuleType
 from typing import Any
@@ -32,6 +34,8 @@ __all__ = [
     "compiled_codec",
     "import_twin",
     "pure_codec",
+    "pytest_configure",
+    "pytest_pyfunc_call",
 ]
 
 COMPILED = "fastws._codec"
@@ -160,3 +164,48 @@ def pure_codec() -> ModuleType:
 def compiled_codec() -> ModuleType:
     """The compiled twin, for differential tests (mark them ``c_extension``)."""
     return import_twin(COMPILED)
+
+
+# -- async def tests ---------------------------------------------------------------
+# No plugin is needed: a coroutine test function (tests/asyncio, tests/hostile)
+# runs in a fresh event loop under asyncio.wait_for, bounded by 30 s or by
+# @pytest.mark.timeout_s(N). FASTWS_TEST_LOOP=uvloop runs them on uvloop.
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "timeout_s(seconds): time limit of an async test")
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    if os.environ.get("FASTWS_TEST_LOOP", "") == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return asyncio.new_event_loop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    function = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(function):
+        return None
+    marker = pyfuncitem.get_closest_marker("timeout_s")
+    timeout = float(marker.args[0]) if marker else DEFAULT_TIMEOUT
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in names}
+    loop = _new_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(function(**kwargs), timeout))
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+    return True
