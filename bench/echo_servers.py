@@ -39,7 +39,9 @@ from typing import Any
 
 __all__ = ["IMPLS", "LOOPS", "SIZES", "Result", "main", "measure", "run_server"]
 
-IMPLS = ("fastws", "websockets", "aiohttp", "picows")
+IMPLS = ("fastws", "fastws-callback", "websockets", "aiohttp", "picows")
+#: The module each implementation needs.
+_MODULES = {"fastws-callback": "fastws"}
 LOOPS = ("asyncio", "uvloop")
 SIZES = (32, 1024, 65536)
 
@@ -55,6 +57,18 @@ async def _fastws_server(port: int) -> Any:
             await ws.send(message)
 
     # Uncompressed, like every other server of this comparison.
+    return await serve(echo, "127.0.0.1", port, max_size=None, ping_interval=None, compression=None)
+
+
+async def _fastws_callback_server(port: int) -> Any:
+    from fastws.asyncio import serve
+
+    async def echo(ws: Any) -> None:
+        # The callback API: each message is answered inside the read
+        # callback, like picows' listener, with no task switch per message.
+        ws.on_message = ws.send_nowait
+        await ws.wait_closed()
+
     return await serve(echo, "127.0.0.1", port, max_size=None, ping_interval=None, compression=None)
 
 
@@ -115,6 +129,7 @@ async def _picows_server(port: int) -> Any:
 
 _SERVERS = {
     "fastws": _fastws_server,
+    "fastws-callback": _fastws_callback_server,
     "websockets": _websockets_server,
     "aiohttp": _aiohttp_server,
     "picows": _picows_server,
@@ -379,7 +394,7 @@ def measure(
 def available(impl: str) -> bool:
     """Whether the library (or event loop) ``impl`` is importable here."""
     try:
-        __import__(impl)
+        __import__(_MODULES.get(impl, impl))
     except ImportError:
         return False
     return True

@@ -53,10 +53,10 @@ Subclasses (``ClientProtocol``, ``ServerProtocol``) start in
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .codec import Frame, FrameParser, Utf8Validator, encode_frame
+from .codec import Frame, FrameParser, Utf8Validator, encode_frame, encode_frame_header
 from .constants import MAX_CONTROL_PAYLOAD, Opcode
 from .events import BinaryMessage, CloseReceived, Event, Ping, Pong, TextMessage
 from .exceptions import (
@@ -134,6 +134,11 @@ _VALID_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 
 #: frames. Raise it, or pass None, for peers that fragment finely.
 DEFAULT_MAX_FRAGMENTS = 1024
 
+#: Unmasked messages of at least this many bytes (``bytes`` objects) are
+#: sent as two chunks, header and payload, instead of being copied into one
+#: frame: past this size the copy costs more than a second chunk does.
+_ZERO_COPY_MIN = 65536
+
 #: Longest close reason that fits a control frame: 125 - 2 bytes of code.
 _MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
 
@@ -197,6 +202,22 @@ class Protocol:
     Raises:
         ValueError: a limit is negative, or ``max_fragments`` /
             ``fragment_size`` is below 1.
+
+    Attributes:
+        on_message: None (the default), or a function that takes each
+            complete data message (``str`` for text, ``bytes`` for binary)
+            as soon as :meth:`receive_data` has it, instead of queuing a
+            :class:`~fastws.events.TextMessage` or
+            :class:`~fastws.events.BinaryMessage` event (one object and one
+            dispatch less per message). Control frames are still reported
+            by :meth:`events_received`; a message is passed on before the
+            events of the frames that follow it. It may send (what it sends
+            comes out of the next :meth:`data_to_send`), close or fail the
+            connection: frames after that point are then handled as in that
+            state. If it raises, the exception propagates out of
+            :meth:`receive_data` and the frames that followed the message in
+            the same data are lost; the caller should then :meth:`fail` the
+            connection (1011).
     """
 
     __slots__ = (
@@ -224,6 +245,7 @@ class Protocol:
         "close_sent",
         "error",
         "handshake_exc",
+        "on_message",
         "side",
         "state",
         "subprotocol",
@@ -271,6 +293,7 @@ class Protocol:
         self._rsv_allowed = 0
         self.extensions = extensions
         self._events: list[Any] = []
+        self.on_message: Callable[[str | bytes], object] | None = None
         self._output: list[bytes] = []
         self.close_rcvd: CloseReceived | None = None
         self.close_sent: tuple[int, str] | None = None
@@ -417,7 +440,9 @@ class Protocol:
                 first, and fail the connection afterwards.
 
         Returns:
-            Chunks to write in order; ``b""`` means: close the TCP
+            Chunks to write in order (a large unmasked message may be
+            two chunks, its header and the very ``bytes`` object that was
+            sent, not copied); ``b""`` means: close the TCP
             connection (half-close, then close) after writing what precedes.
         """
         if fail and self._pending_failure is not None:
@@ -456,8 +481,10 @@ class Protocol:
             self._process(frames)
             return
         append = self._events.append
+        sink = self.on_message
         frag = self._frag_opcode
-        for frame in frames:
+        remaining = iter(frames)
+        for frame in remaining:
             if frame.rsv1 or frame.rsv2 or frame.rsv3:
                 if self._frame(frame):
                     return
@@ -466,14 +493,29 @@ class Protocol:
             if opcode is _TEXT:
                 if frame.fin and not frag:
                     try:
-                        append(TextMessage(frame.payload.decode()))
+                        text = frame.payload.decode()
                     except UnicodeDecodeError:
                         self._fail_exc(InvalidUTF8("invalid UTF-8 in a text message"))
+                        return
+                    if sink is None:
+                        append(TextMessage(text))
+                        continue
+                    sink(text)
+                    if self.state is not _OPEN:
+                        # The callback closed or failed the connection: the
+                        # rest goes through the checks of that state.
+                        self._process(list(remaining))
                         return
                     continue
             elif opcode is _BINARY:
                 if frame.fin and not frag:
-                    append(BinaryMessage(frame.payload))
+                    if sink is None:
+                        append(BinaryMessage(frame.payload))
+                        continue
+                    sink(frame.payload)
+                    if self.state is not _OPEN:
+                        self._process(list(remaining))
+                        return
                     continue
             if self._frame(frame):
                 return
@@ -676,13 +718,20 @@ class Protocol:
 
     def _deliver(self, opcode: int, payload: bytes) -> bool:
         """Emit a complete message; False, or True if it failed the connection."""
+        sink = self.on_message
         if opcode == _TEXT:
             try:
-                self._events.append(TextMessage(payload.decode()))
+                text = payload.decode()
             except UnicodeDecodeError:
                 return self._fail_exc(InvalidUTF8("invalid UTF-8 in a text message"))
-        else:
+            if sink is None:
+                self._events.append(TextMessage(text))
+            else:
+                sink(text)
+        elif sink is None:
             self._events.append(BinaryMessage(payload))
+        else:
+            sink(payload)
         return False
 
     def _receive_close(self, payload: bytes) -> bool:
@@ -806,6 +855,13 @@ class Protocol:
             self._send_frames_ext(opcode, payload, fin)
             return
         if size is None or len(payload) <= size:
+            if mask is None and type(payload) is bytes and len(payload) >= _ZERO_COPY_MIN:
+                # A large unmasked message is not copied into its frame:
+                # the header and the (immutable) payload are two chunks,
+                # which a transport can send with one writev/sendmsg.
+                output.append(encode_frame_header(opcode, len(payload), fin=fin))
+                output.append(payload)
+                return
             output.append(encode_frame(opcode, payload, fin=fin, mask=mask))
             return
         view = memoryview(payload).cast("B")
@@ -882,9 +938,16 @@ class Protocol:
                 message is in progress.
             TypeError: ``data`` is not bytes-like.
         """
-        self._check_data_send()
+        if self.state is not _OPEN:
+            raise InvalidState(f"cannot send a data frame in state {self.state.name}")
         if self._send_frag:
             raise InvalidState("a fragmented message is in progress; use send_continuation()")
+        if fin and type(data) is bytes and len(data) < _ZERO_COPY_MIN and not self._extensions:
+            # The common case, inlined: a small message in one frame.
+            size = self._fragment_size
+            if size is None or len(data) <= size:
+                self._output.append(encode_frame(_BINARY, data, mask=self._mask))
+                return
         self._send_frames(_BINARY, data, fin)
         if not fin:
             self._send_frag = _BINARY

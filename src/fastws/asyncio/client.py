@@ -34,7 +34,7 @@ class ClientConnection(Connection):
         super().__init__(protocol, **kwargs)
         self._handshake: asyncio.Future[None] = self.loop.create_future()
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | bytearray | memoryview) -> None:
         super().data_received(data)
         if not self._handshake.done():
             exc = getattr(self.protocol, "handshake_exc", None)

@@ -1,8 +1,10 @@
 """The asyncio glue shared by the client and the server: :class:`Connection`.
 
-A :class:`Connection` is an :class:`asyncio.Protocol` wrapped around one
-sans-IO :class:`fastws.protocol.Protocol`. Received bytes go straight from
-``data_received`` to ``Protocol.receive_data`` (no stream reader in between);
+A :class:`Connection` is an :class:`asyncio.BufferedProtocol` wrapped around
+one sans-IO :class:`fastws.protocol.Protocol`. The transport reads into one
+buffer that the connections of a thread share, and the bytes go straight
+from there to ``Protocol.receive_data`` (no stream reader in between, no
+allocation per read);
 the events that come out are dispatched at once: complete messages are queued
 for :meth:`Connection.recv`, pongs wake the waiters of :meth:`Connection.ping`,
 and whatever the protocol wants to send (automatic pongs, the close echo) is
@@ -43,10 +45,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import logging
 import os
+import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
@@ -89,6 +93,29 @@ logger = logging.getLogger("fastws")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _OPEN = State.OPEN
 
+#: Size of the buffer the transport reads into (asyncio reads at most as
+#: much with ``recv`` too).
+READ_BUFFER_SIZE = 262144
+
+_read_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """The receive buffer shared by every connection of this thread.
+
+    Every byte read is parsed (and copied wherever it has to be kept) by
+    ``buffer_updated`` before the transport reads again, and an event loop
+    runs one callback at a time in one thread, so one buffer per thread
+    serves all connections: a read allocates nothing, unlike
+    ``Protocol.data_received``, for which asyncio allocates a 256 KiB bytes
+    object per read (with glibc, an mmap/munmap pair and a page fault).
+    """
+    try:
+        return _read_buffers.view  # type: ignore[no-any-return]
+    except AttributeError:
+        view = _read_buffers.view = memoryview(bytearray(READ_BUFFER_SIZE))
+        return view
+
 
 def _queue_limits(max_queue: int | tuple[int, int | None] | None) -> tuple[int | None, int]:
     """Return the (high, low) water marks of the receive queue, in messages."""
@@ -107,7 +134,7 @@ def _queue_limits(max_queue: int | tuple[int, int | None] | None) -> tuple[int |
     return high, low
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     """One WebSocket connection on top of an asyncio transport.
 
     Applications get instances from :func:`fastws.connect` (client side) or as
@@ -164,8 +191,14 @@ class Connection(asyncio.Protocol):
         #: Bytes handed to the transport so far (frames, handshake and all).
         self.bytes_sent = 0
 
+        # The thread's receive buffer (the event loop runs in this thread).
+        self._read_view = _read_buffer()
         self._queue: collections.deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future[None] | None = None
+        self._on_message: Callable[[Data], object] | None = None
+        # True while data_received dispatches events: send_nowait() then
+        # leaves its frames in the protocol, written once after the read.
+        self._dispatching = False
         self._reading_paused = False
         # Reading is also paused while what a read made us write (automatic
         # pongs, the close echo) holds the write buffer above its high-water
@@ -290,6 +323,8 @@ class Connection(asyncio.Protocol):
                 raise self._closed_exception()
             if self._recv_waiter is not None:
                 raise InvalidState("another coroutine is already waiting for the next message")
+            if self._on_message is not None:
+                raise InvalidState("messages go to on_message: recv() has nothing to return")
             waiter = self.loop.create_future()
             self._recv_waiter = waiter
             try:
@@ -318,7 +353,136 @@ class Connection(asyncio.Protocol):
         except ConnectionClosedOK:
             raise StopAsyncIteration from None
 
+    @property
+    def on_message(self) -> Callable[[Data], object] | None:
+        """A function called with each message as soon as it is received.
+
+        The callback way of receiving, instead of :meth:`recv`: the function
+        runs inside the transport's read callback (no task switch per
+        message), with ``str`` for text and ``bytes`` for binary messages,
+        and typically answers with :meth:`send_nowait`::
+
+            async def handler(ws):
+                ws.on_message = ws.send_nowait      # an echo server
+                await ws.wait_closed()
+
+        Assigning a function first delivers the messages already queued, in
+        order; while one is set, :meth:`recv` raises :class:`InvalidState`.
+        Assign None to go back to :meth:`recv`. The function must not
+        block: it holds up every connection of the event loop. If it
+        raises, the error is logged and the connection is failed with 1011
+        (internal error).
+
+        Flow control: nothing is queued, so ``max_queue`` does not apply;
+        while what the connection wrote is above the write buffer's
+        high-water mark (a peer that sends but does not read), reading
+        pauses until the buffer drains.
+
+        Raises:
+            TypeError: the value is neither None nor a plain (not async)
+                function.
+            InvalidState: a coroutine is waiting in :meth:`recv`.
+        """
+        return self._on_message
+
+    @on_message.setter
+    def on_message(self, callback: Callable[[Data], object] | None) -> None:
+        if callback is not None:
+            if not callable(callback) or inspect.iscoroutinefunction(callback):
+                raise TypeError("on_message must be a plain function (or None); use recv() to await")
+            if self._recv_waiter is not None and not self._recv_waiter.done():
+                raise InvalidState("a coroutine is waiting in recv()")
+        self._on_message = callback
+        queue = self._queue
+        if callback is None or not queue:
+            self.protocol.on_message = callback
+            return
+        # Messages that arrived before: deliver them now, in order, as one
+        # dispatch (answers are written once, at the end).
+        self._dispatching = True
+        try:
+            while queue and self._on_message is callback:
+                if not self._call_on_message(callback, queue.popleft()):
+                    break
+        finally:
+            self._dispatching = False
+        # From now on the protocol hands messages straight to the callback.
+        self.protocol.on_message = self._on_message
+        if self._reading_paused and len(queue) <= self._low:
+            self._resume_reading()
+        self._flush()
+
+    def _call_on_message(self, callback: Callable[[Data], object], message: Data) -> bool:
+        """Run ``on_message``; on an exception, fail the connection (1011).
+
+        Returns:
+            False if the callback raised.
+        """
+        try:
+            callback(message)
+        except Exception:
+            self._on_message_failed()
+            return False
+        return True
+
+    def _on_message_failed(self) -> None:
+        """``on_message`` raised: log it, fail the connection with 1011."""
+        logger.exception("error in on_message; failing the connection with 1011")
+        self._on_message = None
+        self.protocol.on_message = None
+        self._queue.clear()
+        if self.protocol.state is State.OPEN and not self._lost:
+            self.protocol.fail(1011, "internal error")
+            self._set_closing()
+
     # -- sending -------------------------------------------------------------------
+
+    def send_nowait(self, message: str | bytes | bytearray | memoryview) -> None:
+        """Send a message without waiting: ``str`` as text, bytes-like as binary.
+
+        For callbacks (:attr:`on_message`) and other code that cannot await.
+        The message is handed to the transport at once, or, when called from
+        ``on_message``, together with the other answers to the same read.
+        It does not wait for the write buffer to drain: pace sends made
+        outside ``on_message`` with :meth:`send` or :meth:`drain`.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            InvalidState: a fragmented message is being sent.
+            TypeError: ``message`` is neither ``str`` nor bytes-like.
+        """
+        protocol = self.protocol
+        if protocol.state is not _OPEN or self._lost:
+            if protocol.state is State.CONNECTING and not self._lost:
+                raise InvalidState("the opening handshake is not complete")
+            raise self._closed_exception()
+        if self._fragmented_send is not None:
+            raise InvalidState("a fragmented message is being sent")
+        kind = type(message)
+        if kind is bytes:
+            protocol.send_binary(message)  # type: ignore[arg-type]
+        elif kind is str:
+            protocol.send_text(message)  # type: ignore[arg-type]
+        elif isinstance(message, str):
+            protocol.send_text(message)
+        elif isinstance(message, _BYTES_LIKE):
+            protocol.send_binary(message)
+        else:
+            raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
+        if not self._dispatching:
+            self._flush()
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is below its high-water mark.
+
+        Returns at once when it already is.
+
+        Raises:
+            ConnectionClosed: the connection was lost meanwhile.
+        """
+        if self._writing_paused:
+            await self._drain()
+
 
     async def send(
         self,
@@ -624,8 +788,10 @@ class Connection(asyncio.Protocol):
             return True
         if self._lost or not self.protocol.failure_pending:
             return False
-        if not self._queue and self._recv_waiter is not None:
-            return False  # the application waits for a message: nothing to answer
+        if not self._queue and (self._recv_waiter is not None or self._on_message is not None):
+            # The application waits for a message, or took every message
+            # in its callback and answered at once: nothing to wait for.
+            return False
         grace = FAILURE_GRACE
         if self.close_timeout is not None and self.close_timeout < grace:
             grace = self.close_timeout
@@ -744,9 +910,31 @@ class Connection(asyncio.Protocol):
             # Created open (no opening handshake to wait for).
             self._start_keepalive()
 
-    def data_received(self, data: bytes) -> None:  # asyncio.Protocol
+    def get_buffer(self, sizehint: int) -> memoryview:  # asyncio.BufferedProtocol
+        return self._read_view
+
+    def buffer_updated(self, nbytes: int) -> None:  # asyncio.BufferedProtocol
+        # The protocol copies what it keeps: the buffer is free again on return.
+        self.data_received(self._read_view[:nbytes])
+
+    def data_received(self, data: bytes | bytearray | memoryview) -> None:
+        """Process bytes received (called by :meth:`buffer_updated`).
+
+        ``data`` is only valid during the call: whatever must outlive it is
+        copied by the protocol.
+        """
         protocol = self.protocol
-        protocol.receive_data(data)
+        if self._on_message is None:
+            protocol.receive_data(data)
+        else:
+            # The protocol calls on_message from inside receive_data.
+            self._dispatching = True
+            try:
+                protocol.receive_data(data)
+            except Exception:
+                self._on_message_failed()
+            finally:
+                self._dispatching = False
         events = protocol.events_received()
         if events:
             self._process_events(events)
@@ -761,7 +949,13 @@ class Connection(asyncio.Protocol):
                 self._flush_handle = None
             self._held = 0
             if not self._lost:
-                self._write(chunks)
+                if len(chunks) == 1 and chunks[0]:
+                    # _write(), inlined: the answers to one read.
+                    data = chunks[0]
+                    self.bytes_sent += len(data)
+                    self.transport.write(data)
+                else:
+                    self._write(chunks)
                 if self._writing_paused and not self._answers_paused:
                     self._answers_paused = True
                     if not self._reading_paused:
@@ -772,18 +966,25 @@ class Connection(asyncio.Protocol):
 
     def _process_events(self, events: list[Any]) -> None:
         queue = self._queue
-        for event in events:
-            kind = type(event)
-            if kind is TextMessage or kind is BinaryMessage:
-                if not self._closing or self._high is None or len(queue) < self._high:
-                    queue.append(event.data)
-            elif kind is Pong:
-                self._pong_received(event.data)
-            elif kind is Ping or kind is CloseReceived:
-                # The protocol answers pings and close frames by itself.
-                pass
-            else:
-                self._handshake_event(event)
+        self._dispatching = True
+        try:
+            for event in events:
+                kind = type(event)
+                if kind is TextMessage or kind is BinaryMessage:
+                    callback = self._on_message
+                    if callback is not None:
+                        self._call_on_message(callback, event.data)
+                    elif not self._closing or self._high is None or len(queue) < self._high:
+                        queue.append(event.data)
+                elif kind is Pong:
+                    self._pong_received(event.data)
+                elif kind is Ping or kind is CloseReceived:
+                    # The protocol answers pings and close frames by itself.
+                    pass
+                else:
+                    self._handshake_event(event)
+        finally:
+            self._dispatching = False
         if (
             self._high is not None
             and len(queue) >= self._high

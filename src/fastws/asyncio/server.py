@@ -86,7 +86,7 @@ class ServerConnection(Connection):
             logger.debug("opening handshake timed out; dropping %s", self.remote_address)
             self.transport.abort()
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | bytearray | memoryview) -> None:
         super().data_received(data)
         protocol = self.protocol
         if protocol.state is State.CLOSED and self._open_handle is not None:
