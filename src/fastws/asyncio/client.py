@@ -34,8 +34,8 @@ class ClientConnection(Connection):
         super().__init__(protocol, **kwargs)
         self._handshake: asyncio.Future[None] = self.loop.create_future()
 
-    def data_received(self, data: bytes | bytearray | memoryview) -> None:
-        super().data_received(data)
+    def buffer_updated(self, nbytes: int) -> None:
+        super().buffer_updated(nbytes)
         if not self._handshake.done():
             exc = getattr(self.protocol, "handshake_exc", None)
             if exc is not None:
@@ -50,7 +50,7 @@ class ClientConnection(Connection):
         if not self._handshake.done():
             # From now on the handshake checks are useless: let the
             # transport call the shared hot path directly.
-            self.data_received = super().data_received  # type: ignore[method-assign]
+            self.buffer_updated = super().buffer_updated  # type: ignore[method-assign]
             self._handshake.set_result(None)
             self._start_keepalive()
 

@@ -196,7 +196,7 @@ class Connection(asyncio.BufferedProtocol):
         self._queue: collections.deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future[None] | None = None
         self._on_message: Callable[[Data], object] | None = None
-        # True while data_received dispatches events: send_nowait() then
+        # True while a read dispatches its events: send_nowait() then
         # leaves its frames in the protocol, written once after the read.
         self._dispatching = False
         self._reading_paused = False
@@ -913,16 +913,23 @@ class Connection(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:  # asyncio.BufferedProtocol
         return self._read_view
 
-    def buffer_updated(self, nbytes: int) -> None:  # asyncio.BufferedProtocol
-        # The protocol copies what it keeps: the buffer is free again on return.
-        self.data_received(self._read_view[:nbytes])
-
     def data_received(self, data: bytes | bytearray | memoryview) -> None:
-        """Process bytes received (called by :meth:`buffer_updated`).
+        """Process bytes received from elsewhere than the transport.
 
-        ``data`` is only valid during the call: whatever must outlive it is
-        copied by the protocol.
+        They go through the read buffer, as the transport's reads do.
         """
+        view = self._read_view
+        size = len(view)
+        data = memoryview(data).cast("B")
+        for start in range(0, len(data), size):
+            piece = data[start : start + size]
+            view[: len(piece)] = piece
+            self.buffer_updated(len(piece))
+
+    def buffer_updated(self, nbytes: int) -> None:  # asyncio.BufferedProtocol
+        # The protocol copies whatever it keeps: the buffer is free again
+        # when this returns.
+        data = self._read_view[:nbytes]
         protocol = self.protocol
         if self._on_message is None:
             protocol.receive_data(data)

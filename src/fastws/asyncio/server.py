@@ -86,8 +86,8 @@ class ServerConnection(Connection):
             logger.debug("opening handshake timed out; dropping %s", self.remote_address)
             self.transport.abort()
 
-    def data_received(self, data: bytes | bytearray | memoryview) -> None:
-        super().data_received(data)
+    def buffer_updated(self, nbytes: int) -> None:
+        super().buffer_updated(nbytes)
         protocol = self.protocol
         if protocol.state is State.CLOSED and self._open_handle is not None:
             # A malformed request: the protocol queued its 4xx answer and
@@ -163,7 +163,7 @@ class ServerConnection(Connection):
         if protocol.state is State.OPEN:
             # From now on the checks of the handshake phase are useless:
             # let the transport call the shared hot path directly.
-            self.data_received = super().data_received  # type: ignore[method-assign]
+            self.buffer_updated = super().buffer_updated  # type: ignore[method-assign]
             self._start_keepalive()
             self.handler_task = self.loop.create_task(self._run_handler())
             self.server.handler_tasks.add(self.handler_task)
