@@ -50,8 +50,12 @@ def extensions() -> list:
         if os.environ.get("FASTWS_DEBUG_BUILD"):
             compile_args = ["-O0", "-g", "-UNDEBUG"]
         if os.environ.get("FASTWS_SANITIZE"):
-            sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
-            compile_args += sanitize + ["-g", "-O1"]
+            sanitize = [
+                "-fsanitize=address,undefined",
+                "-fno-omit-frame-pointer",
+                "-fno-sanitize-recover=undefined",
+            ]
+            compile_args += [*sanitize, "-g", "-O1"]
             link_args += sanitize
     sources = ["src/fastws/_codec.pyx", *sorted(glob.glob("src/fastws/_simd/*.c"))]
     ext = Extension(

@@ -11,10 +11,10 @@ import zlib
 from typing import Any
 
 import pytest
-from test_protocol import BINARY, CLOSE, CONT, PING, PONG, RSV1, TEXT, close_payload, frame, server_close
 
 from fastws.events import CloseReceived, Ping, Pong, TextMessage
 from fastws.protocol import Protocol, Side, State
+from test_protocol import BINARY, CLOSE, CONT, PING, PONG, RSV1, TEXT, close_payload, frame, server_close
 
 __all__: list[str] = []
 
@@ -60,7 +60,9 @@ class TestOnMessage:
 
     def test_control_frames_stay_events_and_pings_are_answered(self) -> None:
         protocol, got = server()
-        protocol.receive_data(frame(BINARY, b"1") + frame(PING, b"p") + frame(PONG, b"q") + frame(BINARY, b"2"))
+        protocol.receive_data(
+            frame(BINARY, b"1") + frame(PING, b"p") + frame(PONG, b"q") + frame(BINARY, b"2")
+        )
         assert got == [b"1", b"2"]
         assert protocol.events_received() == [Ping(b"p"), Pong(b"q")]
         assert protocol.data_to_send() == [frame(PONG, b"p", mask=None)]
@@ -72,7 +74,7 @@ class TestOnMessage:
         assert protocol.data_to_send() == [server_close(1007, "invalid UTF-8 in a text message"), b""]
 
     def test_function_may_answer_from_inside_receive_data(self) -> None:
-        protocol, got = server()
+        protocol = Protocol(Side.SERVER)
         protocol.on_message = protocol.send_binary
         protocol.receive_data(frame(BINARY, b"one") + frame(BINARY, b"two"))
         assert protocol.data_to_send() == [frame(BINARY, b"one", mask=None), frame(BINARY, b"two", mask=None)]

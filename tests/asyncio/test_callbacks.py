@@ -116,7 +116,9 @@ class TestOnMessage:
                 await client.send("hello")
                 assert await asyncio.wait_for(waiting, 5) == "hello"
 
-    async def test_an_exception_in_the_callback_closes_with_1011(self, caplog: pytest.LogCaptureFixture) -> None:
+    async def test_an_exception_in_the_callback_closes_with_1011(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
         caplog.set_level(logging.ERROR, logger="fastws")
 
         async def handler(ws: ServerConnection) -> None:
@@ -241,7 +243,7 @@ class TestSharedReadBuffer:
                         data = b"".join(client.protocol.data_to_send())
                         # Write it in random pieces, interleaved with the others.
                         cuts = sorted(rng.sample(range(1, len(data)), min(3, len(data) - 1)))
-                        for start, end in zip([0, *cuts], [*cuts, len(data)]):
+                        for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
                             client.transport.write(data[start:end])
                             await asyncio.sleep(0)
                 for index, client in enumerate(clients):

@@ -483,7 +483,6 @@ class Connection(asyncio.BufferedProtocol):
         if self._writing_paused:
             await self._drain()
 
-
     async def send(
         self,
         message: str | bytes | bytearray | memoryview | Iterable[Any] | AsyncIterable[Any],
@@ -958,9 +957,9 @@ class Connection(asyncio.BufferedProtocol):
             if not self._lost:
                 if len(chunks) == 1 and chunks[0]:
                     # _write(), inlined: the answers to one read.
-                    data = chunks[0]
-                    self.bytes_sent += len(data)
-                    self.transport.write(data)
+                    chunk = chunks[0]
+                    self.bytes_sent += len(chunk)
+                    self.transport.write(chunk)
                 else:
                     self._write(chunks)
                 if self._writing_paused and not self._answers_paused:
