@@ -348,6 +348,28 @@ class Connection(asyncio.BufferedProtocol):
             if self._reading_paused and len(queue) <= self._low:
                 self._resume_reading()
             return message
+        protocol = self.protocol
+        if (
+            self._recv_waiter is None
+            and self._failure_handle is None
+            and self._on_message is None
+            and not self._lost
+            and protocol.close_rcvd is None
+            and protocol.state is not State.CLOSED
+        ):
+            # The first round of _recv_wait(), inlined (one coroutine less
+            # per message): nothing special is going on, wait for a message.
+            waiter = self.loop.create_future()
+            self._recv_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._recv_waiter = None
+            if queue:
+                message = queue.popleft()
+                if self._reading_paused and len(queue) <= self._low:
+                    self._resume_reading()
+                return message
         try:
             return await self._recv_wait()
         except ConnectionClosedOK:
@@ -757,7 +779,13 @@ class Connection(asyncio.BufferedProtocol):
         else:
             chunks = self._data_to_send_deferred()
         if chunks and not self._lost:
-            self._write(chunks)
+            if len(chunks) == 1 and chunks[0]:
+                # _write(), inlined: one message.
+                chunk = chunks[0]
+                self.bytes_sent += len(chunk)
+                self.transport.write(chunk)
+            else:
+                self._write(chunks)
 
     def _data_to_send_deferred(self) -> list[bytes]:
         """``data_to_send()`` while a protocol failure is kept back.
