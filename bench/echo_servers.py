@@ -22,7 +22,9 @@ from ``/proc/PID/schedstat`` (nanoseconds of CPU the server's thread ran;
 The client is picows' (the fastest available; fastws' own client when
 picows is missing), on uvloop when it is installed, the same for every
 server. Each server echoes whatever it receives with its library's
-ordinary API, compression off and keepalive off.
+ordinary API, compression off and keepalive off; ``fastws-callback`` is
+fastws with its callback API (``ws.on_message = ws.send_nowait``), the style
+of picows' listener, next to ``fastws`` with ``async for``.
 """
 
 from __future__ import annotations
