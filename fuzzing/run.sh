@@ -16,7 +16,10 @@
 # tests/hostile/test_fuzz_regressions.py.
 #
 # Environment: PYTHON (default: .venv/bin/python if present, else python3),
-# FASTWS_FUZZ_WORK, FASTWS_FUZZ_ARGS (more libFuzzer flags).
+# FASTWS_FUZZ_WORK, FASTWS_FUZZ_ARGS (more libFuzzer flags; they come last and
+# win). libFuzzer's -timeout counts wall-clock time: for a long run that may
+# be paused (SIGSTOP, a busy shared machine) pass FASTWS_FUZZ_ARGS=-timeout=900,
+# or a pause is reported as a timeout.
 # Exit status: 0 when every harness finished without a finding.
 set -euo pipefail
 
@@ -38,7 +41,7 @@ while [ $# -gt 0 ]; do
         --time) mode=time; amount="${2:?--time needs seconds}"; shift ;;
         --only) only="${2:?--only needs a harness name}"; shift ;;
         --jobs) jobs="${2:?--jobs needs a number}"; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
