@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
         --time) mode=time; amount="${2:?--time needs seconds}"; shift ;;
         --only) only="${2:?--only needs a harness name}"; shift ;;
         --jobs) jobs="${2:?--jobs needs a number}"; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
