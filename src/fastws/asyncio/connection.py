@@ -348,28 +348,6 @@ class Connection(asyncio.BufferedProtocol):
             if self._reading_paused and len(queue) <= self._low:
                 self._resume_reading()
             return message
-        protocol = self.protocol
-        if (
-            self._recv_waiter is None
-            and self._failure_handle is None
-            and self._on_message is None
-            and not self._lost
-            and protocol.close_rcvd is None
-            and protocol.state is not State.CLOSED
-        ):
-            # The first round of _recv_wait(), inlined (one coroutine less
-            # per message): nothing special is going on, wait for a message.
-            waiter = self.loop.create_future()
-            self._recv_waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._recv_waiter = None
-            if queue:
-                message = queue.popleft()
-                if self._reading_paused and len(queue) <= self._low:
-                    self._resume_reading()
-                return message
         try:
             return await self._recv_wait()
         except ConnectionClosedOK:
@@ -480,19 +458,21 @@ class Connection(asyncio.BufferedProtocol):
             raise self._closed_exception()
         if self._fragmented_send is not None:
             raise InvalidState("a fragmented message is being sent")
-        kind = type(message)
-        if kind is bytes:
-            protocol.send_binary(message)  # type: ignore[arg-type]
-        elif kind is str:
-            protocol.send_text(message)  # type: ignore[arg-type]
-        elif isinstance(message, str):
-            protocol.send_text(message)
-        elif isinstance(message, _BYTES_LIKE):
-            protocol.send_binary(message)
-        else:
+        if not self._send_message(message):
             raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
         if not self._dispatching:
             self._flush()
+
+    def _send_message(self, message: Any) -> bool:
+        """Queue ``str`` as a text message, bytes-like as binary; False otherwise."""
+        kind = type(message)
+        if kind is bytes or (kind is not str and isinstance(message, _BYTES_LIKE)):
+            self.protocol.send_binary(message)
+        elif isinstance(message, str):
+            self.protocol.send_text(message)
+        else:
+            return False
+        return True
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its high-water mark.
@@ -530,25 +510,18 @@ class Connection(asyncio.BufferedProtocol):
         protocol = self.protocol
         if protocol.state is not _OPEN or self._lost:
             await self._raise_closed()
-        kind = type(message)
-        if kind is bytes:
-            protocol.send_binary(message)  # type: ignore[arg-type]
-        elif kind is str:
-            protocol.send_text(message)  # type: ignore[arg-type]
-        elif isinstance(message, str):
-            protocol.send_text(message)
-        elif isinstance(message, _BYTES_LIKE):
-            protocol.send_binary(message)
-        elif isinstance(message, Mapping):
-            raise TypeError("a dict is not a message: send str, bytes or an iterable of fragments")
-        elif isinstance(message, AsyncIterable):
-            await self._send_fragments(message.__aiter__(), True)
+        if not self._send_message(message):
+            if isinstance(message, Mapping):
+                raise TypeError("a dict is not a message: send str, bytes or an iterable of fragments")
+            if isinstance(message, AsyncIterable):
+                await self._send_fragments(message.__aiter__(), True)
+            elif isinstance(message, Iterable):
+                await self._send_fragments(iter(message), False)
+            else:
+                raise TypeError(
+                    f"message must be str, bytes-like or an iterable, not {type(message).__name__}"
+                )
             return
-        elif isinstance(message, Iterable):
-            await self._send_fragments(iter(message), False)
-            return
-        else:
-            raise TypeError(f"message must be str, bytes-like or an iterable, not {type(message).__name__}")
         # Hold small messages back while the application is working through a
         # burst of received ones; write at once otherwise.
         if self._queue:
@@ -779,13 +752,7 @@ class Connection(asyncio.BufferedProtocol):
         else:
             chunks = self._data_to_send_deferred()
         if chunks and not self._lost:
-            if len(chunks) == 1 and chunks[0]:
-                # _write(), inlined: one message.
-                chunk = chunks[0]
-                self.bytes_sent += len(chunk)
-                self.transport.write(chunk)
-            else:
-                self._write(chunks)
+            self._write(chunks)
 
     def _data_to_send_deferred(self) -> list[bytes]:
         """``data_to_send()`` while a protocol failure is kept back.
@@ -983,13 +950,7 @@ class Connection(asyncio.BufferedProtocol):
                 self._flush_handle = None
             self._held = 0
             if not self._lost:
-                if len(chunks) == 1 and chunks[0]:
-                    # _write(), inlined: the answers to one read.
-                    chunk = chunks[0]
-                    self.bytes_sent += len(chunk)
-                    self.transport.write(chunk)
-                else:
-                    self._write(chunks)
+                self._write(chunks)
                 if self._writing_paused and not self._answers_paused:
                     self._answers_paused = True
                     if not self._reading_paused:
