@@ -190,7 +190,7 @@ class Pair:
     """A fastws protocol and a peer, wired together in memory."""
 
     def __init__(self, peer_class: type, fastws_side: Side, **kwargs: Any) -> None:
-        self.fastws = Protocol(fastws_side, max_message_size=None, **kwargs)
+        self.fastws = Protocol(fastws_side, max_size=None, **kwargs)
         peer_side = Side.SERVER if fastws_side is Side.CLIENT else Side.CLIENT
         self.peer = peer_class(peer_side)
         self.fastws_received: list[Normal] = []

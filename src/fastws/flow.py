@@ -104,18 +104,42 @@ class FlowControl:
 
     @property
     def max_queue(self) -> int | None:
-        """Most messages in the caller's queue (None: no limit)."""
+        """Most messages in the caller's queue (None: no limit).
+
+        Raises:
+            ValueError: on assignment, a value below 1.
+        """
         return self._max_queue
+
+    @max_queue.setter
+    def max_queue(self, value: int | None) -> None:
+        self._max_queue = check_at_least_one("max_queue", value)
 
     @property
     def max_queue_bytes(self) -> int | None:
-        """Most payload bytes in the caller's queue (None: no limit)."""
+        """Most payload bytes in the caller's queue (None: no limit).
+
+        Raises:
+            ValueError: on assignment, a value below 1.
+        """
         return self._max_queue_bytes
+
+    @max_queue_bytes.setter
+    def max_queue_bytes(self, value: int | None) -> None:
+        self._max_queue_bytes = check_at_least_one("max_queue_bytes", value)
 
     @property
     def max_work(self) -> int | None:
-        """Most bytes inflated or deflated between two resets of ``work`` (None: no limit)."""
+        """Most bytes inflated or deflated between two resets of ``work`` (None: no limit).
+
+        Raises:
+            ValueError: on assignment, a value below 1.
+        """
         return self._max_work
+
+    @max_work.setter
+    def max_work(self, value: int | None) -> None:
+        self._max_work = check_at_least_one("max_work", value)
 
     @property
     def limited(self) -> bool:
