@@ -652,8 +652,8 @@ class Protocol(Sender):
         for index in range(start, len(frames)):
             frame = frames[index]
             opcode = frame.opcode
-            if opcode is _PONG:
-                self._frame(frame)
+            if opcode is _PONG and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
+                self._frame(frame)  # an invalid one fails the connection in its turn
                 continue
             flow.hold_frame(frame)
             if opcode is _CLOSE:
