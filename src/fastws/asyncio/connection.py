@@ -961,7 +961,9 @@ class Connection(asyncio.BufferedProtocol):
         events = protocol.events_received()
         if events:
             self._process_events(events)
-        chunks = protocol.data_to_send()
+        # From recv() (_take), small sends may be held back for a flush at
+        # the end of this turn (see send()): leave the output to it.
+        chunks = protocol.data_to_send() if self._flush_handle is None else None
         if chunks:
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
