@@ -95,17 +95,18 @@ DEFAULT_MAX_FRAGMENTS: int | None = None
 #: Longest close reason that fits a control frame: 125 - 2 bytes of code.
 _MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
 
-#: With flow-control limits set, input is parsed this many bytes at a time,
-#: and the bytes after the point where a limit stopped delivery stay raw
-#: (costing their wire size), so that frames parsed ahead of need, which
-#: cost an object each, are never more than one slice's worth.
-PARSE_SLICE = 16384
+#: With flow-control limits set, input is parsed at most this many frames
+#: at a time (``FrameParser.feed_some``), and the bytes after the point
+#: where a limit stopped delivery stay raw (costing their wire size), so
+#: that frames parsed ahead of need, which cost an object each, are never
+#: more than this many.
+PARSE_FRAMES = 128
 
-#: While delivery is stopped, raw input is still parsed, 1 KiB at a time,
-#: while the held frames cost less than this: pongs in it are reported at
-#: once (keepalive works while the application is slow).
+#: While delivery is stopped, raw input is still parsed, a few frames at a
+#: time, while the held frames cost less than this: pongs in it are
+#: reported at once (keepalive works while the application is slow).
 PARSE_AHEAD = 65536
-_AHEAD_SLICE = 1024
+_AHEAD_FRAMES = 16
 
 
 def compressed_limit(max_size: int | None) -> int | None:
@@ -523,23 +524,16 @@ class Protocol(Sender):
             flow.unparsed += data
             self._parse_ahead()
             return
-        if len(data) <= PARSE_SLICE:
-            self._parse(data)
-            return
         view = memoryview(data).cast("B")
         size = len(view)
-        start = 0
-        while True:
-            end = start + PARSE_SLICE
-            self._parse(view[start:end])
-            if end >= size or self._discard:
-                return
+        start = self._parse_some(view, PARSE_FRAMES)
+        while start < size and not self._discard:
             if flow.held or flow.blocked():
                 # Delivery stopped: the rest stays raw, at its wire size.
-                flow.unparsed += view[end:]
+                flow.unparsed += view[start:]
                 self._parse_ahead()
                 return
-            start = end
+            start += self._parse_some(view[start:], PARSE_FRAMES)
 
     def receive_eof(self) -> None:
         """Signal that the peer closed the TCP connection (EOF).
@@ -615,6 +609,16 @@ class Protocol(Sender):
             return
         self._process(frames, None)
 
+    def _parse_some(self, data: Any, max_frames: int) -> int:
+        """Parse up to ``max_frames`` frames and process them; return the bytes consumed."""
+        try:
+            frames, used = self._parser.feed_some(data, max_frames)
+        except ProtocolError as exc:
+            self._process(exc.frames, exc)
+            return len(data)
+        self._process(frames, None)
+        return used  # type: ignore[no-any-return]
+
     def _process(self, frames: list[Frame], error: ProtocolError | None) -> None:
         """Process complete frames in order, then the error that ended them.
 
@@ -673,13 +677,14 @@ class Protocol(Sender):
         flow = self.flow
         unparsed = flow.unparsed
         while unparsed and flow.held_cost < PARSE_AHEAD and not self._input_ended:
-            chunk = bytes(unparsed[:_AHEAD_SLICE])
-            del unparsed[:_AHEAD_SLICE]
             try:
-                frames, error = self._parser.feed(chunk), None
+                frames, used = self._parser.feed_some(unparsed, _AHEAD_FRAMES)
             except ProtocolError as exc:
-                frames, error = exc.frames, exc
-            self._hold(frames, 0, error)
+                unparsed.clear()
+                self._hold(exc.frames, 0, exc)
+                return
+            del unparsed[:used]
+            self._hold(frames, 0, None)
 
     def _drain(self) -> None:
         """Go on with what waits, in order, while no limit stops it.
@@ -713,9 +718,14 @@ class Protocol(Sender):
             elif unparsed:
                 if self.state is _OPEN and flow.blocked():
                     break
-                chunk = bytes(unparsed[:PARSE_SLICE])
-                del unparsed[:PARSE_SLICE]
-                self._parse(chunk)
+                try:
+                    frames, used = self._parser.feed_some(unparsed, PARSE_FRAMES)
+                except ProtocolError as exc:
+                    unparsed.clear()
+                    self._process(exc.frames, exc)
+                    continue
+                del unparsed[:used]  # before processing: nothing then sees the old bytes
+                self._process(frames, None)
             else:
                 if self._eof_held:
                     self.receive_eof()

@@ -159,7 +159,10 @@ class Connection(asyncio.BufferedProtocol):
         max_queue: how many received messages may wait for :meth:`recv`
             before delivery stops: an int (high-water mark; delivery resumes
             at a quarter of it), a ``(high, low)`` tuple, or None for no
-            limit on the count.
+            limit on the count. 128 by default: the bytes are bounded by
+            ``max_queue_bytes``, the count only bounds the cost of many tiny
+            messages (about 100 bytes each), and a larger batch lets a busy
+            connection work through a burst with fewer rounds.
         max_queue_bytes: how many payload bytes (UTF-8 bytes for text) the
             waiting messages may hold before delivery stops (a single larger
             message is still delivered into an empty queue); delivery
@@ -179,7 +182,7 @@ class Connection(asyncio.BufferedProtocol):
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         close_timeout: float | None = 10,
-        max_queue: int | tuple[int, int | None] | None = 16,
+        max_queue: int | tuple[int, int | None] | None = 128,
         max_queue_bytes: int | None = 4 * 2**20,
         write_limit: int | tuple[int, int | None] = 32768,
     ) -> None:
