@@ -602,7 +602,9 @@ class FrameParser:
             else:
                 limit = self._max_message_size
                 if limit is not None and total > limit:
-                    raise PayloadTooBig(f"message of at least {total} bytes exceeds the limit of {limit} bytes")
+                    raise PayloadTooBig(
+                        f"message of at least {total} bytes exceeds the limit of {limit} bytes"
+                    )
         if masked:
             if size - start < 4:
                 return None, pos

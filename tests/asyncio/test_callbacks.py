@@ -14,8 +14,8 @@ import random
 import pytest
 
 from fastws import ConnectionClosed, ConnectionClosedError, InvalidState
-from fastws.asyncio.connection import HOLD_LIMIT
 from fastws.asyncio import ServerConnection, connect, serve
+from fastws.asyncio.connection import HOLD_LIMIT
 
 __all__: list[str] = []
 

@@ -96,7 +96,7 @@ class TestQueueBoundedPerRead:
 
         async with serve(never_reads, "127.0.0.1", 0, ping_interval=None) as server:
             port = server.sockets[0].getsockname()[1]
-            reader, writer = await open_deflate_ws(port)
+            _reader, writer = await open_deflate_ws(port)
             tracemalloc.start()
             try:
                 before, _ = tracemalloc.get_traced_memory()
@@ -127,7 +127,9 @@ class TestQueueBoundedPerRead:
             accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
             writer.write(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+                b"Sec-WebSocket-Accept: "
+                + accept
+                + b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
                 + compressed_frames(300, mask=False)
             )
             await writer.drain()
@@ -221,7 +223,12 @@ class TestFairness:
                 stalls.append(time.perf_counter() - start)
                 if len(server.connections) == 1:
                     ws = next(iter(server.connections))
-                    if not ws._input_waiting and not ws._queue and not ws.protocol.paused and len(stalls) > 50:
+                    if (
+                        not ws._input_waiting
+                        and not ws._queue
+                        and not ws.protocol.paused
+                        and len(stalls) > 50
+                    ):
                         break
             draining.cancel()
             writer.close()
