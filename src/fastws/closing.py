@@ -26,8 +26,16 @@ from typing import TYPE_CHECKING, Any
 from .codec import encode_frame
 from .constants import MAX_CONTROL_PAYLOAD, Opcode, Side, State, close_code_valid
 from .events import CloseReceived
-from .exceptions import InvalidCloseCode, InvalidFrame, InvalidState, InvalidUTF8, ProtocolError
-
+from .exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidCloseCode,
+    InvalidFrame,
+    InvalidState,
+    InvalidUTF8,
+    ProtocolError,
+)
 from .sending import Sender
 
 if TYPE_CHECKING:
@@ -43,6 +51,10 @@ _CLOSE = Opcode.CLOSE
 
 #: Longest close reason that fits a control frame: 125 - 2 bytes of code.
 _MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
+
+#: RFC 6455 section 7.4.1: 1000 (normal closure) and 1001 (going away) end a
+#: connection normally; 1005 is what a close frame without a code reports.
+_OK_CLOSE_CODES = frozenset((1000, 1001, 1005))
 
 
 def _truncate_reason(reason: str) -> bytes:
@@ -105,6 +117,34 @@ class Closing(Sender):
     def close_was_clean(self) -> bool:
         """Whether close frames were both sent and received (section 7.1.4)."""
         return self.close_rcvd is not None and self.close_sent is not None
+
+    def closed_exception(self, cause: BaseException | None = None) -> ConnectionClosed:
+        """The exception that tells an application how the connection closed.
+
+        :class:`~fastws.ConnectionClosedOK` when close frames were received
+        and sent and both codes are 1000 or 1001 (or 1005, a close frame
+        without a code); :class:`~fastws.ConnectionClosedError` otherwise.
+
+        Args:
+            cause: what ended the connection when the protocol does not
+                know (an I/O error); the protocol's own :attr:`error`, if
+                any, comes first. It becomes the exception's ``__cause__``.
+        """
+        rcvd = self.close_rcvd
+        sent = self.close_sent
+        sent_code = None if sent is None else sent[0]
+        if rcvd is not None:
+            code, reason = rcvd.code, rcvd.reason
+        else:
+            code, reason = 1006, ""
+        if rcvd is not None and sent_code in _OK_CLOSE_CODES and code in _OK_CLOSE_CODES:
+            exc: ConnectionClosed = ConnectionClosedOK(code, reason, sent_code=sent_code)
+        else:
+            exc = ConnectionClosedError(code, reason, sent_code=sent_code)
+        cause = self.error or cause
+        if cause is not None:
+            exc.__cause__ = cause
+        return exc
 
     def close_expected(self) -> bool:
         """Whether the TCP connection is expected to close soon.

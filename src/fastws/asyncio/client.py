@@ -16,7 +16,8 @@ from typing import Any
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
 from ..extensions.permessage_deflate import ClientPerMessageDeflateFactory
-from ..handshake import USER_AGENT, HeadersLike, parse_uri
+from ..handshake import USER_AGENT, HeadersLike
+from ..options import client_protocol_options, client_tls
 from .connection import Connection
 
 __all__ = ["ClientConnection", "connect"]
@@ -112,8 +113,8 @@ class connect:
         **kwargs: passed to :meth:`asyncio.loop.create_connection`.
 
     Raises:
-        ValueError: a bad URI, ``ssl`` with ``ws://``, or an unknown
-            ``compression``.
+        ValueError: a bad URI, ``ssl`` with ``ws://`` (or False with
+            ``wss://``), or an unknown ``compression``.
         InvalidHandshake: the server refused or botched the handshake.
         TimeoutError: the opening handshake took longer than ``open_timeout``.
         OSError: the TCP connection failed.
@@ -144,30 +145,22 @@ class connect:
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        factory = ClientPerMessageDeflateFactory._from_option(compression)
-        secure, uri_host, uri_port, _ = parse_uri(uri)  # raises ValueError
-        if ssl is not None and ssl is not False and not secure:
-            raise ValueError("ssl is only for wss:// URIs")
-        if secure and (ssl is None or ssl is True):
-            ssl = ssl_module.create_default_context()
+        self._protocol_kwargs = client_protocol_options(
+            max_size=max_size,
+            user_agent_header=user_agent_header,
+            compression=compression,
+            subprotocols=subprotocols,
+            origin=origin,
+            additional_headers=additional_headers,
+            protocol_options=protocol_options,
+        )
+        uri_host, uri_port, self._ssl = client_tls(uri, ssl)  # raises ValueError
         self.uri = uri
-        self._ssl = ssl if secure else None
         self._server_hostname = server_hostname
         self._host = host if host is not None else uri_host
         self._port = port if port is not None else uri_port
         self._uri_host = uri_host
         self._sock = sock
-        self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
-        self._protocol_kwargs["max_size"] = max_size
-        self._protocol_kwargs["user_agent"] = user_agent_header
-        if factory is not None and "extensions" not in self._protocol_kwargs:
-            self._protocol_kwargs["extensions"] = [factory]
-        if subprotocols is not None:
-            self._protocol_kwargs["subprotocols"] = list(subprotocols)
-        if origin is not None:
-            self._protocol_kwargs["origin"] = origin
-        if additional_headers is not None:
-            self._protocol_kwargs["additional_headers"] = additional_headers
         self._connection_kwargs: dict[str, Any] = {
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,

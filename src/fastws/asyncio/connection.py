@@ -20,15 +20,11 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from ..exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidState
+from ..exceptions import ConnectionClosed, ConnectionClosedOK, InvalidState
 from ..protocol import State
 from .stream import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, READ_BUFFER_SIZE, WORK_PER_TURN, Data, Stream
 
 __all__ = ["FAILURE_GRACE", "HOLD_LIMIT", "READ_BUFFER_SIZE", "WORK_PER_TURN", "Connection", "Data"]
-
-#: RFC 6455 section 7.4.1: 1000 (normal closure) and 1001 (going away) end a
-#: connection normally; 1005 is what a close frame without a code reports.
-_OK_CLOSE_CODES = frozenset((1000, 1001, 1005))
 
 logger = logging.getLogger("fastws")
 
@@ -516,24 +512,7 @@ class Connection(Stream):
 
     def _closed_exception(self) -> ConnectionClosed:
         """The exception that says how the connection closed."""
-        protocol = self.protocol
-        rcvd = protocol.close_rcvd
-        sent = protocol.close_sent
-        sent_code = None
-        if sent is not None:
-            sent_code = sent[0]
-        if rcvd is not None:
-            code, reason = rcvd.code, rcvd.reason
-        else:
-            code, reason = 1006, ""
-        if rcvd is not None and sent_code in _OK_CLOSE_CODES and code in _OK_CLOSE_CODES:
-            exc: ConnectionClosed = ConnectionClosedOK(code, reason, sent_code=sent_code)
-        else:
-            exc = ConnectionClosedError(code, reason, sent_code=sent_code)
-        cause = getattr(protocol, "error", None) or self._lost_exc
-        if cause is not None:
-            exc.__cause__ = cause
-        return exc
+        return self.protocol.closed_exception(self._lost_exc)
 
     async def _raise_closed(self) -> None:
         """Raise ConnectionClosed, after the closing handshake if it is under way."""

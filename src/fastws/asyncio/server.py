@@ -22,6 +22,7 @@ from typing import Any
 from ..exceptions import ConnectionClosed
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import USER_AGENT, Request, Response
+from ..options import server_protocol_options
 from ..protocol import State
 from ..server import ServerProtocol
 from .connection import Connection
@@ -400,22 +401,19 @@ class serve:
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        factory = ServerPerMessageDeflateFactory._from_option(compression)
+        self._protocol_kwargs = server_protocol_options(
+            max_size=max_size,
+            server_header=server_header,
+            compression=compression,
+            subprotocols=subprotocols,
+            select_subprotocol=select_subprotocol,
+            origins=origins,
+            protocol_options=protocol_options,
+        )
         self._handler = handler
         self._host = host
         self._port = port
         self._ssl = ssl
-        self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
-        self._protocol_kwargs["max_size"] = max_size
-        self._protocol_kwargs["server_header"] = server_header
-        if factory is not None and "extensions" not in self._protocol_kwargs:
-            self._protocol_kwargs["extensions"] = [factory]
-        if subprotocols is not None:
-            self._protocol_kwargs["subprotocols"] = list(subprotocols)
-        if select_subprotocol is not None:
-            self._protocol_kwargs["select_subprotocol"] = select_subprotocol
-        if origins is not None:
-            self._protocol_kwargs["origins"] = list(origins)
         self._connection_kwargs: dict[str, Any] = {
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,

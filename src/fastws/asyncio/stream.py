@@ -45,12 +45,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
+from ..options import FAILURE_GRACE, HOLD_LIMIT, queue_bytes_low, queue_limits
 from ..protocol import State
 from .keepalive import Pings
 
@@ -68,20 +68,9 @@ Data = str | bytes
 #: queue; past this the held data is written at once.
 COALESCE_LIMIT = 65536
 
-#: Longest wait, in seconds, for the application to take the messages that
-#: arrived before a protocol error (see the module doc) before the failure is
-#: sent anyway; ``close_timeout`` bounds it further when it is shorter. Those
-#: messages are already in memory, so answering them takes no network round
-#: trip, and a broken peer should not hold a connection for long.
-FAILURE_GRACE = 1.0
-
 #: Size of the buffer the transport reads into (asyncio reads at most as
 #: much with ``recv`` too).
 READ_BUFFER_SIZE = 262144
-
-#: While delivery is stopped, reading goes on until the input waiting in the
-#: protocol costs this many bytes (``Protocol.held_bytes``), then pauses.
-HOLD_LIMIT = 262144
 
 #: Below this much room under :data:`HOLD_LIMIT`, reading pauses.
 _MIN_READ = 4096
@@ -114,23 +103,6 @@ def _read_buffer() -> memoryview:
         return view
 
 
-def _queue_limits(max_queue: int | tuple[int, int | None] | None) -> tuple[int | None, int]:
-    """Return the (high, low) water marks of the receive queue, in messages."""
-    if max_queue is None:
-        return None, sys.maxsize  # no count limit: only the bytes decide
-    if isinstance(max_queue, tuple):
-        high, low = max_queue
-    else:
-        high, low = max_queue, None
-    if high < 1:
-        raise ValueError("max_queue must be at least 1")
-    if low is None:
-        low = high // 4
-    if not 0 <= low < high:
-        raise ValueError("the low-water mark of max_queue must be in [0, high)")
-    return high, low
-
-
 class Stream(asyncio.BufferedProtocol):
     """The transport side of a connection; see :class:`~fastws.asyncio.connection.Connection`.
 
@@ -154,10 +126,8 @@ class Stream(asyncio.BufferedProtocol):
     ) -> None:
         self.protocol = protocol
         self.close_timeout = close_timeout
-        self._high, self._low = _queue_limits(max_queue)
-        if max_queue_bytes is not None and max_queue_bytes < 1:
-            raise ValueError("max_queue_bytes must be at least 1")
-        self._low_bytes = None if max_queue_bytes is None else max_queue_bytes // 4
+        self._high, self._low = queue_limits(max_queue)
+        self._low_bytes = queue_bytes_low(max_queue_bytes)
         flow = self._flow = protocol.flow
         flow.max_queue = self._high
         flow.max_queue_bytes = max_queue_bytes
