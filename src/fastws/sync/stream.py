@@ -502,6 +502,7 @@ class Stream:
         if isinstance(exc, OSError):
             self._abort(exc)
             self._raise_closed()
+        self._maybe_finish()
 
     def _write_chunks(self, batch: list[bytes], deadline: float | None) -> tuple[list[bytes], bool]:
         """Write the protocol's chunks (``b""``: half-close); no lock held.
@@ -593,6 +594,7 @@ class Stream:
     def _abort(self, exc: BaseException | None) -> None:
         """The connection is lost, or cut off: shut the socket down (lock held)."""
         if self._aborted:
+            self._maybe_finish()  # a role may have been released since
             return
         self._aborted = True
         if self._lost_exc is None:
@@ -636,6 +638,9 @@ class Stream:
             Whether the socket is closed.
         """
         while not self._finished:
+            self._maybe_finish()
+            if self._finished:
+                break
             now = time.monotonic()
             close_deadline = self._close_deadline
             if close_deadline is not None and now >= close_deadline and not self._aborted:

@@ -1,0 +1,377 @@
+"""Fixtures shared by the threading layer's tests.
+
+Most are fixtures that return functions (as in ``tests/asyncio``), so that a
+test asks for what it uses and the helpers exist in one place:
+
+* ``sync_server(handler=echo, **serve_options)``: a context manager that
+  runs a :func:`fastws.sync.serve` server (``serve_forever`` in a thread)
+  and yields it and its URL; ``running(server)`` does it for a server made
+  elsewhere; ``echo`` is the echo handler;
+* ``loop``: an asyncio event loop running in a thread, for the peers written
+  for asyncio (fastws', websockets' and aiohttp's servers and clients);
+  ``peer_server(kind, behaviour="echo")`` starts one of those servers there;
+* ``raw_client(port)`` opens a WebSocket connection by hand, and
+  ``read_frame(sock)`` reads a frame from it; ``raw_server()`` listens and
+  answers one client's opening handshake by hand: peers that misbehave on
+  purpose;
+* ``certificate``: a self-signed certificate made at test time;
+* two autouse guards: a test that blocks for two minutes dumps every
+  thread's stack and ends the run, and a test must leave no fastws thread
+  behind.
+
+Every blocking call in these tests has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import faulthandler
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from certificates import make_certificate
+from fastws.sync import Server, ServerConnection, serve
+
+__all__ = [
+    "LoopThread",
+    "certificate",
+    "echo",
+    "loop",
+    "no_leftover_threads",
+    "peer_server",
+    "raw_client",
+    "raw_server",
+    "read_frame",
+    "running",
+    "sync_server",
+    "watchdog",
+]
+
+T = TypeVar("T")
+
+#: A test that blocks longer than this is a bug: dump the stacks, stop.
+WATCHDOG = 120.0
+
+
+@pytest.fixture(autouse=True)
+def watchdog() -> Iterator[None]:
+    """Dump every thread's stack and exit if the test blocks for too long."""
+    faulthandler.dump_traceback_later(WATCHDOG, exit=True, file=sys.stderr)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """Every connection's threads end with the test (within a few seconds)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        left = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.name.startswith("fastws-") and t.is_alive()
+        ]
+        if not left or time.monotonic() > deadline:
+            break
+        left[0].join(0.1)
+    assert not left, f"threads left running: {[t.name for t in left]}"
+
+
+def _echo(ws: ServerConnection) -> None:
+    for message in ws:
+        ws.send(message)
+
+
+@pytest.fixture
+def echo() -> Callable[[ServerConnection], None]:
+    """The handler of an echo server (``for message in ws: ws.send(message)``)."""
+    return _echo
+
+
+@contextlib.contextmanager
+def _running(server: Server) -> Iterator[Server]:
+    """Run ``server.serve_forever()`` in a thread; shut the server down at the end."""
+    thread = threading.Thread(target=server.serve_forever, name="serve-forever", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(10)
+        assert not thread.is_alive(), "serve_forever() did not return after shutdown()"
+
+
+@pytest.fixture
+def running() -> Callable[[Server], contextlib.AbstractContextManager[Server]]:
+    """``with running(server):`` runs ``serve_forever()`` in a thread, then shuts the server down."""
+    return _running
+
+
+@contextlib.contextmanager
+def _sync_server(
+    handler: Callable[[ServerConnection], Any] = _echo, scheme: str = "ws", **kwargs: Any
+) -> Iterator[tuple[Server, str]]:
+    kwargs.setdefault("ping_interval", None)
+    with _running(serve(handler, "127.0.0.1", 0, **kwargs)) as server:
+        yield (
+            server,
+            f"{scheme}://{'localhost' if scheme == 'wss' else '127.0.0.1'}:{server.socket.getsockname()[1]}/",
+        )
+
+
+@pytest.fixture
+def sync_server() -> Callable[..., contextlib.AbstractContextManager[tuple[Server, str]]]:
+    """``with sync_server(handler=echo, scheme="ws", **serve_options) as (server, url):``.
+
+    A running :func:`fastws.sync.serve` server on 127.0.0.1 (keepalive off
+    unless ``ping_interval`` is given); ``scheme="wss"`` gives a URL with
+    ``localhost``, for certificate checks.
+    """
+    return _sync_server
+
+
+class LoopThread:
+    """An asyncio event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="test-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run ``coro`` on the loop; return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.run(cancel_all(), 10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[LoopThread]:
+    """An asyncio event loop in a thread, for the asyncio peers."""
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1, valid for a day."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+async def _start_peer(kind: str, behaviour: str, ssl: Any, max_size: int) -> tuple[str, Any]:
+    """Start an asyncio server of ``kind``; return its port and a stopper coroutine function."""
+    if kind == "fastws":
+        from fastws.asyncio import serve as fastws_serve
+
+        async def fastws_handler(ws: Any) -> None:
+            if behaviour == "echo":
+                async for message in ws:
+                    await ws.send(message)
+            elif behaviour == "close":
+                message = await ws.recv()
+                await ws.close(4000, f"bye {message}")
+
+        server = await fastws_serve(
+            fastws_handler, "127.0.0.1", 0, ssl=ssl, max_size=max_size, ping_interval=None
+        )
+
+        async def stop_fastws() -> None:
+            server.close()
+            await server.wait_closed()
+
+        return server.sockets[0].getsockname()[1], stop_fastws
+    if kind == "websockets":
+        from websockets.asyncio.server import serve as ws_serve
+
+        async def ws_handler(ws: Any) -> None:
+            if behaviour == "echo":
+                async for message in ws:
+                    await ws.send(message)
+            elif behaviour == "close":
+                message = await ws.recv()
+                await ws.close(4000, f"bye {message}")
+
+        ws_server = await ws_serve(ws_handler, "127.0.0.1", 0, ssl=ssl, max_size=max_size, ping_interval=None)
+
+        async def stop_websockets() -> None:
+            ws_server.close()
+            await ws_server.wait_closed()
+
+        return next(iter(ws_server.sockets)).getsockname()[1], stop_websockets
+    if kind == "aiohttp":
+        from aiohttp import WSMsgType, web
+
+        async def route(request: Any) -> Any:
+            ws = web.WebSocketResponse(max_msg_size=max_size, autoping=True)
+            await ws.prepare(request)
+            async for message in ws:
+                if behaviour == "close":
+                    await ws.close(code=4000, message=f"bye {message.data}".encode())
+                    break
+                if message.type == WSMsgType.BINARY:
+                    await ws.send_bytes(message.data)
+                elif message.type == WSMsgType.TEXT:
+                    await ws.send_str(message.data)
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/", route)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        async def stop_aiohttp() -> None:
+            await runner.cleanup()
+
+        return port, stop_aiohttp
+    raise ValueError(kind)
+
+
+@pytest.fixture
+def peer_server(loop: LoopThread) -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """``with peer_server(kind, behaviour="echo", ssl=None, max_size=2**20) as url:``.
+
+    An asyncio WebSocket server of ``kind`` (``fastws``, ``websockets``,
+    ``aiohttp``) on the ``loop`` thread. ``behaviour``: ``echo`` every
+    message, or ``close`` with 4000 and the reason ``bye <message>`` after
+    the first message.
+    """
+
+    @contextlib.contextmanager
+    def start(kind: str, behaviour: str = "echo", ssl: Any = None, max_size: int = 2**20) -> Iterator[str]:
+        if kind != "fastws":
+            pytest.importorskip(kind)
+        port, stop = loop.run(_start_peer(kind, behaviour, ssl, max_size))
+        try:
+            yield f"{'wss' if ssl else 'ws'}://{'localhost' if ssl else '127.0.0.1'}:{port}/"
+        finally:
+            loop.run(stop())
+
+    return start
+
+
+def _raw_client(port: int, path: str = "/", timeout: float = 5) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = sock.recv(1)
+        assert data, "the server closed the connection during the handshake"
+        head += data
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return sock
+
+
+@pytest.fixture
+def raw_client() -> Callable[..., socket.socket]:
+    """``raw_client(port, path="/", timeout=5)``: a socket that did the opening handshake by hand."""
+    return _raw_client
+
+
+def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
+
+    def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = sock.recv(count - len(data))
+            if not chunk:
+                raise EOFError("the connection closed in the middle of a frame")
+            data += chunk
+        return data
+
+    first, second = exactly(2)
+    length = second & 0x7F
+    if length == 126:
+        length = int.from_bytes(exactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(exactly(8), "big")
+    mask = exactly(4) if second & 0x80 else None
+    payload = exactly(length)
+    if mask is not None:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return first & 0x0F, payload
+
+
+@pytest.fixture
+def read_frame() -> Callable[[socket.socket], tuple[int, bytes]]:
+    """``read_frame(sock)``: the opcode and payload of the next frame (unmasked if masked)."""
+    return _read_frame
+
+
+class RawServer:
+    """A listening socket that answers one client's opening handshake by hand."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(5)
+        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
+
+    def accept(self) -> socket.socket:
+        """Accept the client and answer 101; return the connection (frames are up to the test)."""
+        from fastws.handshake import accept_key
+
+        sock, _ = self.listener.accept()
+        sock.settimeout(5)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = sock.recv(1)
+            assert data, "the client closed the connection during the handshake"
+            head += data
+        key = next(
+            line.split(b":", 1)[1].strip().decode()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        sock.sendall(
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
+            ).encode()
+        )
+        return sock
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[RawServer]:
+    """A listening socket (``.url``) whose ``accept()`` answers a client's handshake by hand."""
+    server = RawServer()
+    yield server
+    server.close()
