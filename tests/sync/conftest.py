@@ -229,7 +229,7 @@ async def _start_peer(kind: str, behaviour: str, ssl: Any, max_size: int) -> tup
         from aiohttp import WSMsgType, web
 
         async def route(request: Any) -> Any:
-            ws = web.WebSocketResponse(max_msg_size=max_size, autoping=True)
+            ws = web.WebSocketResponse(max_msg_size=max_size + 1, autoping=True)  # its limit excludes itself
             await ws.prepare(request)
             async for message in ws:
                 if behaviour == "close":
