@@ -17,7 +17,7 @@ import pytest
 
 from fastws.client import ClientProtocol
 from fastws.events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
-from fastws.handshake import Request, Response
+from fastws.http11 import Request, Response
 from fastws.protocol import State
 from fastws.server import ServerProtocol
 

@@ -10,14 +10,15 @@ import pytest
 from fastws.events import CloseReceived, TextMessage
 from fastws.exceptions import (
     InvalidHeader,
+    InvalidHTTPMessage,
     InvalidMessage,
     InvalidOrigin,
     InvalidState,
     InvalidVersion,
     NegotiationError,
 )
-from fastws.extensions.base import Extension
-from fastws.handshake import InvalidHTTPMessage, Request, ServerExtensionFactory
+from fastws.extensions.base import Extension, ServerExtensionFactory
+from fastws.http11 import Request
 from fastws.protocol import State
 
 __all__: list[str] = []

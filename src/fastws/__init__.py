@@ -32,6 +32,7 @@ from .exceptions import (
     InvalidFrame,
     InvalidHandshake,
     InvalidHeader,
+    InvalidHTTPMessage,
     InvalidMessage,
     InvalidOrigin,
     InvalidState,
@@ -43,8 +44,8 @@ from .exceptions import (
     ProtocolError,
     WebSocketError,
 )
-
-__version__ = "0.1.0"
+from .frames import Close
+from .version import __version__
 
 # Names defined in modules that are imported on first access, so that users
 # of the codec alone never pay for (or depend on) the layers above it.
@@ -62,12 +63,11 @@ _LAZY: dict[str, str] = {
     "ClientProtocol": ".client",
     "ServerProtocol": ".server",
     # opening handshake
-    "ClientExtensionFactory": ".handshake",
-    "Headers": ".handshake",
-    "InvalidHTTPMessage": ".handshake",
-    "Request": ".handshake",
-    "Response": ".handshake",
-    "ServerExtensionFactory": ".handshake",
+    "ClientExtensionFactory": ".extensions.base",
+    "Headers": ".headers",
+    "Request": ".http11",
+    "Response": ".http11",
+    "ServerExtensionFactory": ".extensions.base",
     "accept_key": ".handshake",
     # asyncio (imports asyncio only when one of these is used)
     "ClientConnection": ".asyncio",
@@ -80,6 +80,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "Close",
     "CloseCode",
     "ConnectionClosed",
     "ConnectionClosedError",
@@ -88,6 +89,7 @@ __all__ = [
     "FrameParser",
     "InvalidCloseCode",
     "InvalidFrame",
+    "InvalidHTTPMessage",
     "InvalidHandshake",
     "InvalidHeader",
     "InvalidMessage",

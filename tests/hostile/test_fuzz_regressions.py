@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from fastws.handshake import InvalidHTTPMessage, RequestParser, ResponseParser
+from fastws.exceptions import InvalidHTTPMessage
+from fastws.http11 import RequestParser, ResponseParser
 
 __all__: list[str] = []
 

@@ -16,7 +16,9 @@ from typing import Any
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
 from ..extensions.permessage_deflate import ClientPerMessageDeflateFactory
-from ..handshake import USER_AGENT, HeadersLike, parse_uri
+from ..handshake import USER_AGENT
+from ..headers import HeadersLike
+from ..uri import parse_uri
 from .connection import Connection
 
 __all__ = ["ClientConnection", "connect"]
@@ -83,7 +85,7 @@ class connect:
         subprotocols: subprotocols to offer, in order of preference.
         origin: the Origin header to send.
         additional_headers: extra request headers (a mapping, pairs or
-            :class:`fastws.handshake.Headers`).
+            :class:`fastws.headers.Headers`).
         user_agent_header: the User-Agent header; None sends none.
         open_timeout: seconds for the TCP/TLS connection and the opening
             handshake together; None waits forever.

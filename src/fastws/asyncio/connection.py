@@ -63,7 +63,7 @@ from ..exceptions import (
 from ..protocol import State
 
 if TYPE_CHECKING:
-    from ..handshake import Request, Response
+    from ..http11 import Request, Response
     from ..protocol import Protocol
 
 __all__ = ["FAILURE_GRACE", "Connection", "Data"]
@@ -710,20 +710,27 @@ class Connection(asyncio.BufferedProtocol):
 
     def _closed_exception(self) -> ConnectionClosed:
         """The exception that says how the connection closed."""
+        from ..frames import Close
+
         protocol = self.protocol
-        rcvd = protocol.close_rcvd
-        sent = protocol.close_sent
-        sent_code = None
-        if sent is not None:
-            sent_code = sent[0]
-        if rcvd is not None:
-            code, reason = rcvd.code, rcvd.reason
+        rcvd = (
+            None
+            if protocol.close_rcvd is None
+            else Close(protocol.close_rcvd.code, protocol.close_rcvd.reason)
+        )
+        sent = None if protocol.close_sent is None else Close(*protocol.close_sent)
+        rcvd_then_sent = protocol.close_rcvd_then_sent if rcvd is not None and sent is not None else None
+        # ConnectionClosedOK: the closing handshake completed, both frames
+        # with 1000 or 1001.
+        if (
+            rcvd is not None
+            and sent is not None
+            and rcvd.code in _OK_CLOSE_CODES
+            and sent.code in _OK_CLOSE_CODES
+        ):
+            exc: ConnectionClosed = ConnectionClosedOK(rcvd, sent, rcvd_then_sent)
         else:
-            code, reason = 1006, ""
-        if rcvd is not None and sent_code in _OK_CLOSE_CODES and code in _OK_CLOSE_CODES:
-            exc: ConnectionClosed = ConnectionClosedOK(code, reason, sent_code=sent_code)
-        else:
-            exc = ConnectionClosedError(code, reason, sent_code=sent_code)
+            exc = ConnectionClosedError(rcvd, sent, rcvd_then_sent)
         cause = getattr(protocol, "error", None) or self._lost_exc
         if cause is not None:
             exc.__cause__ = cause

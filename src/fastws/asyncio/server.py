@@ -21,7 +21,8 @@ from typing import Any
 
 from ..exceptions import ConnectionClosed
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from ..handshake import USER_AGENT, Request, Response
+from ..handshake import USER_AGENT
+from ..http11 import Request, Response
 from ..protocol import State
 from ..server import ServerProtocol
 from .connection import Connection
