@@ -39,8 +39,6 @@ from fastws.codec import IMPLEMENTATION
 from fastws.events import TextMessage
 from fastws.protocol import Protocol, Side
 
-__all__: list[str] = []
-
 CHUNK = 64 * 1024
 
 #: (message size, message count): 10,000 small messages; 64 KiB messages

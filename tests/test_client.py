@@ -21,8 +21,6 @@ from fastws.http11 import Request, Response
 from fastws.protocol import State
 from fastws.uri import WebSocketURI
 
-__all__: list[str] = []
-
 RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 

@@ -32,8 +32,6 @@ import pytest
 
 import fastws
 
-__all__: list[str] = []
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(fastws.__file__).resolve().parent
 FLAGS = ("FASTWS_NO_EXTENSIONS", "FASTWS_REQUIRE_EXTENSIONS", "FASTWS_BUILD_EXTENSION")

@@ -21,8 +21,6 @@ from fastws.extensions.base import Extension, ServerExtensionFactory
 from fastws.http11 import Request
 from fastws.protocol import State
 
-__all__: list[str] = []
-
 RFC_REQUEST = (
     b"GET /chat HTTP/1.1\r\n"
     b"Host: server.example.com\r\n"

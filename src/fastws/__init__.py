@@ -28,6 +28,7 @@ from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    InvalidAccessError,
     InvalidCloseCode,
     InvalidFrame,
     InvalidHandshake,
@@ -42,6 +43,7 @@ from .exceptions import (
     NegotiationError,
     PayloadTooBig,
     ProtocolError,
+    SyntaxErr,
     WebSocketError,
 )
 from .frames import Close
@@ -87,6 +89,7 @@ __all__ = [
     "ConnectionClosedOK",
     "Frame",
     "FrameParser",
+    "InvalidAccessError",
     "InvalidCloseCode",
     "InvalidFrame",
     "InvalidHTTPMessage",
@@ -102,6 +105,7 @@ __all__ = [
     "Opcode",
     "PayloadTooBig",
     "ProtocolError",
+    "SyntaxErr",
     "Utf8Validator",
     "WebSocketError",
     "__version__",

@@ -19,8 +19,6 @@ from fastws import Close, ConnectionClosed, ConnectionClosedError, ConnectionClo
 from fastws.asyncio.connection import Connection
 from fastws.protocol import Protocol, Side, State
 
-__all__: list[str] = []
-
 
 @contextlib.asynccontextmanager
 async def pair(

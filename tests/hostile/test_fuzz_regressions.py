@@ -14,8 +14,6 @@ import pytest
 from fastws.exceptions import InvalidHTTPMessage
 from fastws.http11 import RequestParser, ResponseParser
 
-__all__: list[str] = []
-
 
 def _verdict(parser_class: type, pieces: list[bytes], **limits: int) -> tuple[int, str]:
     parser = parser_class(**limits)

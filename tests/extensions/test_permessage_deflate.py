@@ -32,8 +32,6 @@ from fastws.handshake import accept_key
 from fastws.protocol import Protocol, Side, State
 from fastws.server import ServerProtocol
 
-__all__: list[str] = []
-
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 
