@@ -103,6 +103,7 @@ class TestSurface:
                 "require_mask",
                 "max_frame_size",
                 "max_message_size",
+                "max_compressed_size",
                 "validate_utf8",
             },
             "Utf8Validator": {"feed", "finish", "reset", "valid", "pending"},
@@ -175,7 +176,14 @@ class TestTwinsAgree:
                 "FrameParser",
                 (),
                 {},
-                ["buffered", "require_mask", "max_frame_size", "max_message_size", "validate_utf8"],
+                [
+                    "buffered",
+                    "require_mask",
+                    "max_frame_size",
+                    "max_message_size",
+                    "max_compressed_size",
+                    "validate_utf8",
+                ],
             ),
             ("Utf8Validator", (), {}, ["valid", "pending"]),
         ]
@@ -305,7 +313,7 @@ class TestDifferential:
             result = result_of(twin.FrameParser, **{name: value})
             return result if result[0] == "raised" else getattr(result[2], name)
 
-        for name in ("max_frame_size", "max_message_size"):
+        for name in ("max_frame_size", "max_message_size", "max_compressed_size"):
             assert run(compiled_codec, name) == run(pure_codec, name)
 
 

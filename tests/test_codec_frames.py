@@ -657,6 +657,39 @@ class TestLimits:
             parser.feed(build_header(0x0, 3))
         assert str(exc.value) == "message of at least 11 bytes exceeds the limit of 10 bytes"
 
+    def test_compressed_messages_have_their_own_limit(self, codec):
+        # RSV1 on a message's first frame marks it compressed (RFC 7692
+        # section 6); max_compressed_size bounds such messages on the wire,
+        # max_message_size the others, each from the header.
+        rsv1 = (True, False, False)
+        parser = codec.FrameParser(max_message_size=10, max_compressed_size=12)
+        check_frames(parser.feed(build_frame(0x2, b"x" * 12, rsv=rsv1)), [(True, 0x2, b"x" * 12, *rsv1)])
+        check_frames(
+            parser.feed(build_frame(0x1, b"a" * 8, fin=False, rsv=rsv1) + build_frame(0x0, b"b" * 4)),
+            [(False, 0x1, b"a" * 8, *rsv1), (True, 0x0, b"b" * 4)],
+        )
+        with pytest.raises(PayloadTooBig) as exc:
+            parser.feed(build_header(0x2, 11))
+        assert str(exc.value) == "message of at least 11 bytes exceeds the limit of 10 bytes"
+        parser = codec.FrameParser(max_message_size=10, max_compressed_size=12)
+        parser.feed(build_frame(0x2, b"a" * 8, fin=False, rsv=rsv1))
+        with pytest.raises(PayloadTooBig) as exc:
+            # The continuation frame belongs to the compressed message.
+            parser.feed(build_header(0x0, 5))
+        assert str(exc.value) == "compressed message of at least 13 bytes exceeds the limit of 12 bytes"
+        assert exc.value.close_code == 1009
+        # Without max_compressed_size, compressed messages obey max_message_size.
+        parser = codec.FrameParser(max_message_size=10)
+        with pytest.raises(PayloadTooBig) as exc:
+            parser.feed(build_header(0x1, 11, rsv=rsv1))
+        assert str(exc.value) == "message of at least 11 bytes exceeds the limit of 10 bytes"
+        # And with only max_compressed_size, uncompressed messages are unbounded.
+        parser = codec.FrameParser(max_compressed_size=3)
+        assert parser.max_message_size is None and parser.max_compressed_size == 3
+        check_frames(parser.feed(build_frame(0x2, b"y" * 100)), [(True, 0x2, b"y" * 100)])
+        with pytest.raises(PayloadTooBig):
+            parser.feed(build_header(0x2, 4, rsv=rsv1))
+
     def test_control_frames_ignore_message_limit(self, codec):
         parser = codec.FrameParser(max_message_size=1)
         check_frames(
@@ -686,26 +719,30 @@ class TestLimits:
         assert parser.require_mask is None
         assert parser.max_frame_size is None
         assert parser.max_message_size is None
+        assert parser.max_compressed_size is None
         assert parser.buffered == 0
 
-    @pytest.mark.parametrize("name", ["max_frame_size", "max_message_size"])
+    @pytest.mark.parametrize("name", ["max_frame_size", "max_message_size", "max_compressed_size"])
     def test_settable_limits(self, codec, name):
+        # max_compressed_size applies to compressed (RSV1) messages only.
+        rsv = (name == "max_compressed_size", False, False)
+        hello = build_frame(0x1, b"Hello", rsv=rsv)
         parser = codec.FrameParser(**{name: 7})
         assert getattr(parser, name) == 7
-        check_frames(parser.feed(UNMASKED_HELLO), [(True, 0x1, b"Hello")])
+        check_frames(parser.feed(hello), [(True, 0x1, b"Hello", *rsv)])
         # A new limit applies from the next header on.
         setattr(parser, name, 4)
         assert getattr(parser, name) == 4
         with pytest.raises(PayloadTooBig):
-            parser.feed(UNMASKED_HELLO)
+            parser.feed(hello)
         parser.reset()
         setattr(parser, name, None)
         assert getattr(parser, name) is None
-        check_frames(parser.feed(build_frame(0x2, bytes(70000))), [(True, 0x2, bytes(70000))])
+        check_frames(parser.feed(build_frame(0x2, bytes(70000), rsv=rsv)), [(True, 0x2, bytes(70000), *rsv)])
         setattr(parser, name, 0)
         assert getattr(parser, name) == 0
 
-    @pytest.mark.parametrize("name", ["max_frame_size", "max_message_size"])
+    @pytest.mark.parametrize("name", ["max_frame_size", "max_message_size", "max_compressed_size"])
     @pytest.mark.parametrize("value", [-1, -(2**70)])
     def test_negative_limits(self, codec, name, value):
         with pytest.raises(ValueError) as exc:

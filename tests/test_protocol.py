@@ -250,7 +250,7 @@ class TestFraming:
         assert p.data_to_send() == failed(1002, "fragmented control frame")
 
     def test_length_with_top_bit_set(self, feed: Feed) -> None:
-        p = server(max_message_size=None)
+        p = server(max_size=None)
         feed(p, b"\x82\xff" + b"\x80" + b"\x00" * 7)
         assert p.data_to_send() == failed(1002, "payload length has the most significant bit set")
 
@@ -364,12 +364,21 @@ class TestFragmentation:
         assert p.data_to_send() == failed(1009, "message has more than 3 fragments")
         assert isinstance(p.error, PayloadTooBig)
 
-    def test_max_fragments_default_and_none(self) -> None:
-        assert server().max_fragments == DEFAULT_MAX_FRAGMENTS == 1024
-        p = server(max_fragments=None)
-        data = frame(BINARY, b"x", fin=False) + frame(CONT, b"x", fin=False) * 2000 + frame(CONT, b"")
+    def test_no_fragment_limit_by_default(self) -> None:
+        # Fragments are joined into one buffer: max_size bounds the memory,
+        # so the count needs no default limit. A 4 MiB message in 64-byte
+        # fragments (65,536 frames) is accepted under a larger max_size.
+        assert server().max_fragments is DEFAULT_MAX_FRAGMENTS is None
+        p = server(max_size=2**26)
+        piece = bytes(range(64))
+        data = frame(BINARY, piece, fin=False) + frame(CONT, piece, fin=False) * 65534 + frame(CONT, piece)
         p.receive_data(data)
-        assert p.events_received() == [BinaryMessage(b"x" * 2001)]
+        assert p.events_received() == [BinaryMessage(piece * 65536)]
+        assert p.data_to_send() == []
+        # max_size still bounds the whole, counted across fragments.
+        p = server(max_size=100)
+        p.receive_data(frame(BINARY, piece, fin=False) + frame(CONT, piece))
+        assert p.data_to_send() == failed(1009, "message of at least 128 bytes exceeds the limit of 100 bytes")
 
     def test_max_fragments_counts_per_message(self) -> None:
         p = server(max_fragments=2)
@@ -604,8 +613,10 @@ class TestClose:
         assert p.data_to_send() == [b"\x88\x00"]
         assert p.close_sent == (1005, "")
 
+    # 1012-1014 were registered with IANA after RFC 6455 (service restart,
+    # try again later, bad gateway): servers and proxies send them.
     @pytest.mark.parametrize(
-        "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]
+        "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
     )
     def test_valid_codes_are_echoed(self, feed: Feed, code: int) -> None:
         p = server()
@@ -614,7 +625,7 @@ class TestClose:
         assert p.data_to_send() == [b"\x88\x02" + code.to_bytes(2, "big"), b""]
 
     @pytest.mark.parametrize(
-        "code", [0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
+        "code", [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
     )
     def test_invalid_codes_fail_with_1002(self, feed: Feed, code: int) -> None:
         p = server()
@@ -807,7 +818,7 @@ class TestLimits:
     """Limits on messages, frames and fragments, enforced from headers (1009)."""
 
     def test_default_message_limit_is_1_mib(self) -> None:
-        assert server().max_message_size == 2**20
+        assert server().max_size == 2**20
         p = server()
         p.receive_data(frame(BINARY, b"x" * 2**20))
         assert p.events_received() == [BinaryMessage(b"x" * 2**20)]
@@ -815,7 +826,7 @@ class TestLimits:
     def test_message_over_the_limit_is_refused_from_its_header(self) -> None:
         # Only the header arrives: the connection fails before any payload
         # byte is buffered.
-        p = server(max_message_size=1000)
+        p = server(max_size=1000)
         header = frame(BINARY, b"", length=1001)[:4]  # b0, 126, 2-byte length
         p.receive_data(header)
         assert p.data_to_send() == failed(
@@ -824,18 +835,18 @@ class TestLimits:
         assert isinstance(p.error, PayloadTooBig)
 
     def test_fragmented_message_over_the_limit(self, feed: Feed) -> None:
-        p = server(max_message_size=10)
+        p = server(max_size=10)
         feed(p, frame(TEXT, b"x" * 6, fin=False) + frame(CONT, b"y" * 5))
         assert p.events_received() == []
         assert p.data_to_send() == failed(1009, "message of at least 11 bytes exceeds the limit of 10 bytes")
 
     def test_limit_is_per_message(self, feed: Feed) -> None:
-        p = server(max_message_size=4)
+        p = server(max_size=4)
         feed(p, frame(TEXT, b"ab", fin=False) + frame(CONT, b"cd") + frame(BINARY, b"1234"))
         assert p.events_received() == [TextMessage("abcd"), BinaryMessage(b"1234")]
 
     def test_control_frames_do_not_count(self, feed: Feed) -> None:
-        p = server(max_message_size=4)
+        p = server(max_size=4)
         feed(p, frame(TEXT, b"ab", fin=False) + frame(PING, b"x" * 100) + frame(CONT, b"cd"))
         assert p.events_received() == [Ping(b"x" * 100), TextMessage("abcd")]
 
@@ -845,16 +856,16 @@ class TestLimits:
         assert p.data_to_send() == failed(1009, "frame of 4 bytes exceeds the limit of 3 bytes")
 
     def test_no_limit(self) -> None:
-        p = server(max_message_size=None)
+        p = server(max_size=None)
         big = b"z" * (2**20 + 1)
         p.receive_data(frame(BINARY, big))
         assert p.events_received() == [BinaryMessage(big)]
 
     def test_limits_can_change(self) -> None:
         p = server()
-        p.max_message_size = 2
+        p.max_size = 2
         p.max_frame_size = 100
-        assert (p.max_message_size, p.max_frame_size) == (2, 100)
+        assert (p.max_size, p.max_frame_size) == (2, 100)
         p.receive_data(frame(TEXT, b"abc"))
         assert p.data_to_send() == failed(1009, "message of at least 3 bytes exceeds the limit of 2 bytes")
 
@@ -959,7 +970,14 @@ class TestSending:
         p.send_ping(b"x" * 125)
         assert p.data_to_send() == [b"\x89\x7d" + b"x" * 125]
 
-    @pytest.mark.parametrize("code", [999, 1004, 1005 + 1, 1012, 1015, 2000, 5000])
+    @pytest.mark.parametrize("code", [1012, 1013, 1014])
+    def test_send_close_accepts_iana_codes(self, code: int) -> None:
+        p = server()
+        p.send_close(code, "restart")
+        assert p.data_to_send() == [b"\x88\x09" + code.to_bytes(2, "big") + b"restart"]
+        assert p.close_sent == (code, "restart")
+
+    @pytest.mark.parametrize("code", [999, 1004, 1005 + 1, 1015, 2000, 5000])
     def test_send_close_refuses_invalid_codes(self, code: int) -> None:
         p = server()
         with pytest.raises(ValueError, match=f"invalid close code {code}"):
@@ -1120,13 +1138,13 @@ class TestExtensions:
         assert p.data_to_send() == failed(1002, "reserved bits set on a control frame")
 
     def test_decoded_size_is_limited(self, feed: Feed) -> None:
-        p = server(extensions=[Reverse()], max_message_size=5)
+        p = server(extensions=[Reverse()], max_size=5)
         feed(p, frame(BINARY, b"abc", rsv=RSV1))
         assert p.data_to_send() == failed(1009, "message of at least 6 bytes exceeds the limit of 5 bytes")
 
     def test_max_size_passed_is_what_the_message_may_still_hold(self) -> None:
         ext = Reverse()
-        p = server(extensions=[ext], max_message_size=100)
+        p = server(extensions=[ext], max_size=100)
         p.receive_data(frame(BINARY, b"ab", rsv=RSV1, fin=False) + frame(CONT, b"cdef"))
         assert ext.decoded == [(BINARY, b"ab", 100), (CONT, b"cdef", 96)]
         assert p.events_received() == [BinaryMessage(b"babacdef")]

@@ -108,6 +108,51 @@ class TestOnMessage:
         protocol.fail(1011, "internal error")
         assert protocol.data_to_send() == [server_close(1011, "internal error"), b""]
 
+    def test_an_exception_loses_nothing(self) -> None:
+        # The frames after the message whose callback raised are held, as
+        # after pause(); pings among them are still answered; resume()
+        # delivers the rest, in order.
+        protocol = Protocol(Side.SERVER)
+        got: list[Any] = []
+
+        def picky(message: Any) -> None:
+            got.append(message)
+            if message == "bad":
+                raise ValueError("bad message")
+
+        protocol.on_message = picky
+        data = frame(TEXT, b"bad") + frame(TEXT, b"two") + frame(PING, b"p") + frame(BINARY, b"three")
+        with pytest.raises(ValueError, match="bad message"):
+            protocol.receive_data(data)
+        assert got == ["bad"]
+        assert protocol.paused
+        assert protocol.events_received() == [Ping(b"p")]
+        assert protocol.data_to_send() == [b"\x8a\x01p"]
+        protocol.receive_data(frame(TEXT, b"four"))  # held behind the others
+        assert got == ["bad"]
+        protocol.resume()
+        assert got == ["bad", "two", b"three", "four"]
+        assert not protocol.paused
+
+    def test_pause_from_the_function_holds_the_rest(self) -> None:
+        protocol = Protocol(Side.SERVER)
+        got: list[Any] = []
+
+        def take_one(message: Any) -> None:
+            got.append(message)
+            protocol.pause()
+
+        protocol.on_message = take_one
+        protocol.receive_data(frame(TEXT, b"a") + frame(TEXT, b"b") + frame(CLOSE, close_payload(1000)))
+        assert got == ["a"]
+        assert protocol.paused and protocol.state is State.OPEN
+        protocol.resume()
+        assert got == ["a", "b"]
+        protocol.resume()
+        # The close frame waited its turn behind the held message.
+        assert protocol.events_received() == [CloseReceived(1000, "")]
+        assert protocol.state is State.CLOSED
+
     def test_none_goes_back_to_events(self) -> None:
         protocol, got = server()
         protocol.receive_data(frame(TEXT, b"a"))

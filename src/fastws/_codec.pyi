@@ -6,29 +6,30 @@ results, same exception types, same messages. ``fastws.codec`` picks one.
 
 Error messages (both twins, word for word; ``{...}`` are decimal integers):
 
-=========================================  ==============  ==========================================================
-condition                                  exception       message
-=========================================  ==============  ==========================================================
-mask not exactly 4 bytes                   ValueError      ``mask must be exactly 4 bytes, got {n}``
-data / mask not a C-contiguous buffer      TypeError       ``a C-contiguous bytes-like object is required, not '{type}'``
-buffer for in-place masking read-only      TypeError       ``a writable bytes-like object is required, not '{type}'``
-reserved opcode in a frame header          InvalidFrame    ``reserved opcode {opcode}``
-control frame payload over 125 bytes       InvalidFrame    ``control frame too long: {length} bytes``
-control frame with FIN clear               InvalidFrame    ``fragmented control frame``
-64-bit length with the top bit set         InvalidFrame    ``payload length has the most significant bit set``
-require_mask=True and the frame unmasked   InvalidFrame    ``incorrect masking: expected a masked frame``
-require_mask=False and the frame masked    InvalidFrame    ``incorrect masking: expected an unmasked frame``
-payload over max_frame_size                PayloadTooBig   ``frame of {length} bytes exceeds the limit of {limit} bytes``
-data message over max_message_size         PayloadTooBig   ``message of at least {size} bytes exceeds the limit of {limit} bytes``
-validate_utf8: invalid text payload byte   InvalidUTF8     ``invalid UTF-8 in a text message``
-validate_utf8: text ends mid-sequence      InvalidUTF8     ``incomplete UTF-8 sequence at the end of a text message``
-encode_frame*: opcode not a known opcode   ValueError      ``invalid opcode {opcode}``
-encode_frame*: control frame, fin=False    ValueError      ``fragmented control frame``
-encode_frame*: control payload too long    ValueError      ``control frame too long: {length} bytes``
-encode_frame_header: length negative       ValueError      ``length must be >= 0``
-encode_frame_header: length 2**63 or more  ValueError      ``length must be < 2**63``
-negative max_frame_size / max_message_size ValueError      ``{name} must be >= 0``
-=========================================  ==============  ==========================================================
+============================================  ==============  ==========================================================
+condition                                     exception       message
+============================================  ==============  ==========================================================
+mask not exactly 4 bytes                      ValueError      ``mask must be exactly 4 bytes, got {n}``
+data / mask not a C-contiguous buffer         TypeError       ``a C-contiguous bytes-like object is required, not '{type}'``
+buffer for in-place masking read-only         TypeError       ``a writable bytes-like object is required, not '{type}'``
+reserved opcode in a frame header             InvalidFrame    ``reserved opcode {opcode}``
+control frame payload over 125 bytes          InvalidFrame    ``control frame too long: {length} bytes``
+control frame with FIN clear                  InvalidFrame    ``fragmented control frame``
+64-bit length with the top bit set            InvalidFrame    ``payload length has the most significant bit set``
+require_mask=True and the frame unmasked      InvalidFrame    ``incorrect masking: expected a masked frame``
+require_mask=False and the frame masked       InvalidFrame    ``incorrect masking: expected an unmasked frame``
+payload over max_frame_size                   PayloadTooBig   ``frame of {length} bytes exceeds the limit of {limit} bytes``
+data message over max_message_size            PayloadTooBig   ``message of at least {size} bytes exceeds the limit of {limit} bytes``
+compressed message over max_compressed_size   PayloadTooBig   ``compressed message of at least {size} bytes exceeds the limit of {limit} bytes``
+validate_utf8: invalid text payload byte      InvalidUTF8     ``invalid UTF-8 in a text message``
+validate_utf8: text ends mid-sequence         InvalidUTF8     ``incomplete UTF-8 sequence at the end of a text message``
+encode_frame*: opcode not a known opcode      ValueError      ``invalid opcode {opcode}``
+encode_frame*: control frame, fin=False       ValueError      ``fragmented control frame``
+encode_frame*: control payload too long       ValueError      ``control frame too long: {length} bytes``
+encode_frame_header: length negative          ValueError      ``length must be >= 0``
+encode_frame_header: length 2**63 or more     ValueError      ``length must be < 2**63``
+negative limit (``max_*_size``)               ValueError      ``{name} must be >= 0``
+============================================  ==============  ==========================================================
 
 ``encode_frame*`` is :func:`encode_frame` and :func:`encode_frame_header`;
 the latter checks the opcode, then the length, then the control-frame rules,
@@ -39,7 +40,10 @@ control-frame FIN, the 7-bit length of a control frame, masking; on the
 extended length, its top bit, the frame size limit, the message size limit
 (only for data frames: continuation, text, binary; the message size is the
 sum of the payload lengths of a message's frames, counted from the last
-text/binary frame on); the masking key comes last. A header is judged as
+text/binary frame on; a message whose first frame sets RSV1, compressed by
+permessage-deflate, is held to ``max_compressed_size`` instead when that is
+not None, so that deflate's expansion of incompressible data fits); the
+masking key comes last. A header is judged as
 soon as the bytes that decide a check have arrived, so an oversized length
 is refused before any payload byte is buffered.
 
@@ -149,6 +153,7 @@ class FrameParser:
     require_mask: bool | None
     max_frame_size: int | None
     max_message_size: int | None
+    max_compressed_size: int | None
     validate_utf8: bool
     def __init__(
         self,
@@ -157,6 +162,7 @@ class FrameParser:
         max_frame_size: int | None = None,
         max_message_size: int | None = None,
         validate_utf8: bool = False,
+        max_compressed_size: int | None = None,
     ) -> None: ...
     def feed(self, data: Buffer) -> list[Frame]:
         """Parse ``data`` (appended to what is buffered); return complete frames.

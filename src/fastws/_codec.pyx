@@ -595,7 +595,7 @@ def _check_limit(name, value):
 
 
 cdef class FrameParser:
-    """FrameParser(*, require_mask=None, max_frame_size=None, max_message_size=None, validate_utf8=False)
+    """FrameParser(*, require_mask=None, max_frame_size=None, max_message_size=None, validate_utf8=False, max_compressed_size=None)
 --
 
     Streaming frame parser: bytes cut anywhere in, complete frames out.
@@ -613,10 +613,12 @@ cdef class FrameParser:
     cdef int _require_mask_c            # -1: either; 0: unmasked; 1: masked
     cdef object _max_frame_size
     cdef object _max_message_size
-    cdef bint _has_max_frame, _has_max_message
-    cdef uint64_t _max_frame, _max_message
+    cdef object _max_compressed_size
+    cdef bint _has_max_frame, _has_max_message, _has_max_compressed
+    cdef uint64_t _max_frame, _max_message, _max_compressed
     cdef object _error
     cdef uint64_t _message_size
+    cdef bint _compressed              # the data message in progress set RSV1 on its first frame
     # Header of the frame being received.
     cdef uint8_t _hdr[14]
     cdef Py_ssize_t _hdr_len           # bytes of an incomplete header held
@@ -643,14 +645,17 @@ cdef class FrameParser:
         Py_XDECREF(self._pbuf)
         self._pbuf = NULL
 
-    def __init__(self, *, require_mask=None, max_frame_size=None, max_message_size=None, validate_utf8=False):
+    def __init__(self, *, require_mask=None, max_frame_size=None, max_message_size=None, validate_utf8=False,
+                 max_compressed_size=None):
         self._check_idle()
         self.require_mask = require_mask
         self.max_frame_size = max_frame_size
         self.max_message_size = max_message_size
+        self.max_compressed_size = max_compressed_size
         self.validate_utf8 = validate_utf8
         self._clear()
         self._message_size = 0
+        self._compressed = False
         self._text = False
         fws_utf8_state_reset(&self._utf8)
         self._checked = 0
@@ -701,6 +706,16 @@ cdef class FrameParser:
         self._has_max_message = _limit_c(value, &self._max_message)
 
     @property
+    def max_compressed_size(self):
+        return self._max_compressed_size
+
+    @max_compressed_size.setter
+    def max_compressed_size(self, value):
+        value = _check_limit("max_compressed_size", value)
+        self._max_compressed_size = value
+        self._has_max_compressed = _limit_c(value, &self._max_compressed)
+
+    @property
     def validate_utf8(self):
         return self._validate_utf8
 
@@ -718,6 +733,7 @@ cdef class FrameParser:
         self._check_idle()
         self._clear()
         self._message_size = 0
+        self._compressed = False
         self._text = False
         fws_utf8_state_reset(&self._utf8)
         self._checked = 0
@@ -762,7 +778,7 @@ cdef class FrameParser:
         """Judge the header at ``p``: its length, 0 while it is incomplete."""
         cdef uint8_t b0, b1
         cdef int code
-        cdef bint fin, masked
+        cdef bint fin, masked, compressed
         cdef uint64_t length, total = 0
         cdef Py_ssize_t start
         if n < 2:
@@ -812,7 +828,17 @@ cdef class FrameParser:
             raise PayloadTooBig(f"frame of {length} bytes exceeds the limit of {self._max_frame_size} bytes")
         if code < 8:
             total = length if code else self._message_size + length
-            if self._has_max_message and total > self._max_message:
+            # A message whose first frame sets RSV1 is compressed
+            # (permessage-deflate, RFC 7692 section 6): it may have its own,
+            # larger, limit on the wire.
+            compressed = (b0 & 0x40) != 0 if code else self._compressed
+            if compressed and self._max_compressed_size is not None:
+                if self._has_max_compressed and total > self._max_compressed:
+                    raise PayloadTooBig(
+                        f"compressed message of at least {total} bytes exceeds the limit of "
+                        f"{self._max_compressed_size} bytes"
+                    )
+            elif self._has_max_message and total > self._max_message:
                 raise PayloadTooBig(
                     f"message of at least {total} bytes exceeds the limit of {self._max_message_size} bytes"
                 )
@@ -825,6 +851,7 @@ cdef class FrameParser:
             # The header is complete: the frame is accepted into the message.
             self._message_size = 0 if fin else total
             if code:
+                self._compressed = (b0 & 0x40) != 0
                 # A text message is validated unless an extension transformed
                 # its payload (any RSV bit set on its first frame).
                 self._text = code == 1 and self._validate_utf8 and not (b0 & 0x70)

@@ -337,8 +337,10 @@ class FrameParser:
     __slots__ = (
         "_buf",
         "_checked",
+        "_compressed",
         "_error",
         "_header",
+        "_max_compressed_size",
         "_max_frame_size",
         "_max_message_size",
         "_message_size",
@@ -355,17 +357,21 @@ class FrameParser:
         max_frame_size: int | None = None,
         max_message_size: int | None = None,
         validate_utf8: bool = False,
+        max_compressed_size: int | None = None,
     ) -> None:
         self._require_mask = None if require_mask is None else bool(require_mask)
         self._max_frame_size = _check_limit("max_frame_size", max_frame_size)
         self._max_message_size = _check_limit("max_message_size", max_message_size)
+        self._max_compressed_size = _check_limit("max_compressed_size", max_compressed_size)
         self._validate_utf8 = bool(validate_utf8)
         self._buf = bytearray()
         # Header of the frame whose payload is awaited:
         # (fin, rsv1, rsv2, rsv3, opcode, mask key or None, length).
         self._header: tuple[bool, bool, bool, bool, Opcode, bytes | None, int] | None = None
-        # Payload bytes of the data message in progress, headers included so far.
+        # Payload bytes of the data message in progress, headers included so
+        # far, and whether its first frame set RSV1 (compressed).
         self._message_size = 0
+        self._compressed = False
         # Whether the data message in progress is text to validate, the
         # validator that follows it, and how many payload bytes of the frame
         # in progress it has already seen.
@@ -400,6 +406,14 @@ class FrameParser:
         self._max_message_size = _check_limit("max_message_size", value)
 
     @property
+    def max_compressed_size(self) -> int | None:
+        return self._max_compressed_size
+
+    @max_compressed_size.setter
+    def max_compressed_size(self, value: int | None) -> None:
+        self._max_compressed_size = _check_limit("max_compressed_size", value)
+
+    @property
     def validate_utf8(self) -> bool:
         return self._validate_utf8
 
@@ -417,6 +431,7 @@ class FrameParser:
         self._buf = bytearray()
         self._header = None
         self._message_size = 0
+        self._compressed = False
         self._text = False
         self._utf8.reset()
         self._checked = 0
@@ -548,9 +563,20 @@ class FrameParser:
             raise PayloadTooBig(f"frame of {length} bytes exceeds the limit of {limit} bytes")
         if code < 8:
             total = length if code else self._message_size + length
-            limit = self._max_message_size
-            if limit is not None and total > limit:
-                raise PayloadTooBig(f"message of at least {total} bytes exceeds the limit of {limit} bytes")
+            # A message whose first frame sets RSV1 is compressed
+            # (permessage-deflate, RFC 7692 section 6): it may have its own,
+            # larger, limit on the wire.
+            compressed = bool(b0 & 0x40) if code else self._compressed
+            if compressed and self._max_compressed_size is not None:
+                limit = self._max_compressed_size
+                if total > limit:
+                    raise PayloadTooBig(
+                        f"compressed message of at least {total} bytes exceeds the limit of {limit} bytes"
+                    )
+            else:
+                limit = self._max_message_size
+                if limit is not None and total > limit:
+                    raise PayloadTooBig(f"message of at least {total} bytes exceeds the limit of {limit} bytes")
         if masked:
             if size - start < 4:
                 return None, pos
@@ -562,6 +588,7 @@ class FrameParser:
             # The header is complete: the frame is accepted into the message.
             self._message_size = 0 if fin else total
             if code:
+                self._compressed = bool(b0 & 0x40)
                 # A text message is validated unless an extension transformed
                 # its payload (any RSV bit set on its first frame).
                 self._text = code == 1 and self._validate_utf8 and not (b0 & 0x70)

@@ -57,7 +57,7 @@ class ClientProtocol(Protocol):
         max_headers: most response header lines accepted.
         max_header_size: largest response head accepted, in bytes.
         **protocol_kwargs: passed to :class:`~fastws.protocol.Protocol`
-            (``max_message_size``, ``max_fragments``, ...).
+            (``max_size``, ``max_fragments``, ...).
 
     Attributes:
         uri: the parsed URI.

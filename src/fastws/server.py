@@ -77,7 +77,7 @@ class ServerProtocol(Protocol):
         max_header_size: largest request head accepted, in bytes (431);
             also bounds the bytes buffered before the 101 is sent.
         **protocol_kwargs: passed to :class:`~fastws.protocol.Protocol`
-            (``max_message_size``, ``max_fragments``, ...).
+            (``max_size``, ``max_fragments``, ...).
 
     Attributes:
         request: the parsed request, once received.

@@ -178,7 +178,7 @@ class TestMessages:
             assert await asyncio.wait_for(server.recv(), 2) == "after"
 
     async def test_max_size_fails_with_1009(self) -> None:
-        async with pair(server_protocol={"max_message_size": 100}) as (server, client):
+        async with pair(server_protocol={"max_size": 100}) as (server, client):
             await client.send(b"x" * 101)
             with pytest.raises(ConnectionClosedError):
                 await asyncio.wait_for(server.recv(), 5)

@@ -768,7 +768,7 @@ class TestRoundTrip:
         client.events_received()
         (cext,) = client.extensions
         assert params_of(cext) == (s_nct, c_nct, s_bits, c_bits)  # type: ignore[arg-type]
-        server.max_message_size = client.max_message_size = None
+        server.max_size = client.max_size = None
         for i, size in enumerate(SIZES):
             text = i % 2 == 0
             message = _payload(size, rng, text)
@@ -781,7 +781,7 @@ class TestRoundTrip:
     @pytest.mark.parametrize("fragment_size", [1, 7, 1000, 16384])
     def test_auto_fragmented_round_trip(self, fragment_size: int) -> None:
         rng = random.Random(fragment_size)
-        client, server = pair(fragment_size=fragment_size, max_message_size=None, max_fragments=None)
+        client, server = pair(fragment_size=fragment_size, max_size=None, max_fragments=None)
         for size in [0, 10, 999, 5000, 70000] if fragment_size > 1 else [0, 10, 999]:
             message = _payload(size, rng, True)
             client.send_text(message)
@@ -815,7 +815,7 @@ class TestRoundTrip:
 
 
 class TestBomb:
-    """The decompressed size counts against max_message_size; memory stays bounded."""
+    """The decompressed size counts against max_size; memory stays bounded."""
 
     def bomb(self, size: int) -> bytes:
         """``size`` bytes of zeros (a multiple of 1 MiB), deflated, tail removed.

@@ -151,7 +151,7 @@ class connect:
         self._uri_host = uri_host
         self._sock = sock
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
-        self._protocol_kwargs["max_message_size"] = max_size
+        self._protocol_kwargs["max_size"] = max_size
         self._protocol_kwargs["user_agent"] = user_agent_header
         if factory is not None and "extensions" not in self._protocol_kwargs:
             self._protocol_kwargs["extensions"] = [factory]

@@ -401,7 +401,7 @@ class serve:
         self._port = port
         self._ssl = ssl
         self._protocol_kwargs: dict[str, Any] = dict(protocol_options or {})
-        self._protocol_kwargs["max_message_size"] = max_size
+        self._protocol_kwargs["max_size"] = max_size
         self._protocol_kwargs["server_header"] = server_header
         if factory is not None and "extensions" not in self._protocol_kwargs:
             self._protocol_kwargs["extensions"] = [factory]

@@ -26,7 +26,7 @@ least as large as the sender's always decodes the stream.
 
 Compression bombs
 -----------------
-The decompressed size counts against the protocol's ``max_message_size``:
+The decompressed size counts against the protocol's ``max_size``:
 :meth:`PerMessageDeflate.decode` asks zlib for at most one byte more than
 what the message may still hold (``decompressobj.decompress(data,
 max_length)``), so a 1 KiB frame that would inflate to gigabytes costs no

@@ -1,0 +1,217 @@
+"""Receive-side flow control: the limits of one call, and the frames held back.
+
+A sans-IO protocol cannot stop the network, but it can stop *working*: the
+caller (an I/O layer) tells it how much it may deliver and spend, and the
+protocol holds back the frames past that point, parsed but not decoded, in
+order, until the caller is ready for more. :class:`FlowControl` keeps that
+account for one connection:
+
+* the caller's queue: the payload sizes of the messages the protocol
+  delivered and the caller has not taken yet (:attr:`FlowControl.queued`,
+  which the caller sets to the number its queue still holds), bounded by
+  ``max_queue`` (messages) and ``max_queue_bytes`` (payload bytes; a single
+  larger message is still delivered into an empty queue);
+* the work budget: bytes inflated or deflated by extensions since the
+  caller last set :attr:`FlowControl.work` to 0, bounded by ``max_work``, so
+  that one connection cannot hold an event loop for long;
+* :meth:`FlowControl.pause`, for a caller whose answers filled its write
+  buffer;
+* the frames held back, and what they cost in memory (payload plus
+  :data:`HELD_FRAME_OVERHEAD` each).
+
+The protocol decides what to hold and when to go on (``Protocol.resume``);
+this module only keeps the account.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+__all__ = ["HELD_FRAME_OVERHEAD", "FlowControl", "check_at_least_one"]
+
+#: What a held frame costs beyond its payload, in bytes: the frame object,
+#: its payload's ``bytes`` header and a slot in the queue of held frames
+#: (about 120 bytes on 64-bit CPython), rounded up. A peer that sends empty
+#: frames while messages are held makes each cost this much.
+HELD_FRAME_OVERHEAD = 128
+
+
+def check_at_least_one(name: str, value: int | None) -> int | None:
+    """Return an optional count limit, refusing values below 1.
+
+    Raises:
+        ValueError: ``value`` is less than 1.
+    """
+    if value is not None and value < 1:
+        raise ValueError(f"{name} must be >= 1")
+    return value
+
+
+class FlowControl:
+    """The receive-side limits of one connection, and what is held back.
+
+    Args:
+        max_queue: most messages in the caller's queue; None: no limit.
+        max_queue_bytes: most payload bytes in the caller's queue; None: no
+            limit.
+        max_work: most bytes the extensions may inflate or deflate between
+            two resets of :attr:`work`; None: no limit.
+
+    Raises:
+        ValueError: a limit below 1.
+
+    Attributes:
+        work: bytes inflated or deflated by extensions since the caller last
+            set it to 0.
+        held: what is held back, in order: frames, then possibly what ended
+            the input (the protocol's business).
+        held_cost: what ``held`` costs, in bytes.
+        unparsed: input received after the held frames and not parsed yet:
+            it costs its size.
+    """
+
+    __slots__ = (
+        "_max_queue",
+        "_max_queue_bytes",
+        "_max_work",
+        "_paused",
+        "_queued_bytes",
+        "_sizes",
+        "held",
+        "held_cost",
+        "unparsed",
+        "work",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_queue: int | None = None,
+        max_queue_bytes: int | None = None,
+        max_work: int | None = None,
+    ) -> None:
+        self._max_queue = check_at_least_one("max_queue", max_queue)
+        self._max_queue_bytes = check_at_least_one("max_queue_bytes", max_queue_bytes)
+        self._max_work = check_at_least_one("max_work", max_work)
+        self.work = 0
+        self._paused = False
+        self._sizes: collections.deque[int] = collections.deque()
+        self._queued_bytes = 0
+        self.held: collections.deque[Any] = collections.deque()
+        self.held_cost = 0
+        self.unparsed = bytearray()
+
+    @property
+    def max_queue(self) -> int | None:
+        """Most messages in the caller's queue (None: no limit)."""
+        return self._max_queue
+
+    @property
+    def max_queue_bytes(self) -> int | None:
+        """Most payload bytes in the caller's queue (None: no limit)."""
+        return self._max_queue_bytes
+
+    @property
+    def max_work(self) -> int | None:
+        """Most bytes inflated or deflated between two resets of ``work`` (None: no limit)."""
+        return self._max_work
+
+    @property
+    def limited(self) -> bool:
+        """Whether delivered messages are counted (a queue limit is set)."""
+        return self._max_queue is not None or self._max_queue_bytes is not None
+
+    @property
+    def active(self) -> bool:
+        """Whether any limit is set, or :meth:`pause` is in effect."""
+        return self.limited or self._max_work is not None or self._paused
+
+    @property
+    def queued(self) -> int:
+        """Messages delivered that the caller has not taken yet.
+
+        The caller sets it to the number of delivered messages its queue
+        still holds (it takes the oldest first), typically before feeding
+        more data and before resuming.
+
+        Raises:
+            ValueError: on assignment, a negative number, or more than were
+                delivered.
+        """
+        return len(self._sizes)
+
+    @queued.setter
+    def queued(self, count: int) -> None:
+        sizes = self._sizes
+        taken = len(sizes) - count
+        if taken < 0 or count < 0:
+            raise ValueError(f"queued must be in [0, {len(sizes)}], not {count}")
+        popleft = sizes.popleft
+        for _ in range(taken):
+            self._queued_bytes -= popleft()
+
+    @property
+    def queued_bytes(self) -> int:
+        """Payload bytes of the :attr:`queued` messages (UTF-8 bytes for text)."""
+        return self._queued_bytes
+
+    @property
+    def paused(self) -> bool:
+        """Whether :meth:`pause` is in effect."""
+        return self._paused
+
+    def pause(self) -> None:
+        """Deliver nothing more until :meth:`unpause`."""
+        self._paused = True
+
+    def unpause(self) -> None:
+        """Undo :meth:`pause`."""
+        self._paused = False
+
+    def delivered(self, size: int) -> bool:
+        """Count a message handed to the caller's queue; whether a limit now holds.
+
+        Args:
+            size: its payload size in bytes.
+        """
+        self._sizes.append(size)
+        self._queued_bytes += size
+        return self.blocked()
+
+    def blocked(self) -> bool:
+        """Whether delivering one more message would pass a limit."""
+        if self._paused:
+            return True
+        max_queue = self._max_queue
+        if max_queue is not None and len(self._sizes) >= max_queue:
+            return True
+        max_bytes = self._max_queue_bytes
+        if max_bytes is not None and self._queued_bytes >= max_bytes:
+            return True
+        return self._max_work is not None and self.work >= self._max_work
+
+    def worked_out(self) -> bool:
+        """Whether the work budget is spent (``work`` reached ``max_work``)."""
+        return self._max_work is not None and self.work >= self._max_work
+
+    def hold_frame(self, frame: Any) -> None:
+        """Hold a frame after what is held already."""
+        self.held.append(frame)
+        self.held_cost += len(frame.payload) + HELD_FRAME_OVERHEAD
+
+    def hold_end(self, item: Any) -> None:
+        """Hold what ended the input (an error, EOF): it costs nothing."""
+        self.held.append(item)
+
+    def pop_frame(self) -> Any:
+        """Take the oldest held item back: a frame held by :meth:`hold_frame`."""
+        frame = self.held.popleft()
+        self.held_cost -= len(frame.payload) + HELD_FRAME_OVERHEAD
+        return frame
+
+    def drop(self) -> None:
+        """Forget everything held and unparsed (the connection failed or closed)."""
+        self.held.clear()
+        self.held_cost = 0
+        self.unparsed.clear()
