@@ -819,12 +819,11 @@ class TestReservedBits:
         "rsv", [(a, b, c) for a in (False, True) for b in (False, True) for c in (False, True)]
     )
     def test_reported(self, codec, rsv):
-        bits = rsv[0] << 2 | rsv[1] << 1 | rsv[2]
-        stream = build_frame(0x1, b"text", rsv=bits) + build_frame(0x9, b"", rsv=bits, mask=MASK_KEY)
+        stream = build_frame(0x1, b"text", rsv=rsv) + build_frame(0x9, b"", rsv=rsv, mask=MASK_KEY)
         expected = [(True, 0x1, b"text", *rsv), (True, 0x9, b"", *rsv)]
         check_frames(codec.FrameParser().feed(stream), expected)
         assert codec.encode_frame(0x1, b"text", rsv1=rsv[0], rsv2=rsv[1], rsv3=rsv[2]) == build_frame(
-            0x1, b"text", rsv=bits
+            0x1, b"text", rsv=rsv
         )
 
 
@@ -972,7 +971,7 @@ def text_message(
     keys: list[bytes | None],
     *,
     opcode: int = 0x1,
-    rsv: int = 0,
+    rsv: tuple[bool, bool, bool] = (False, False, False),
 ) -> tuple[bytes, list[int], list[int]]:
     """One message in frames: the stream, each payload byte's index in it, each frame's last index."""
     stream, positions, ends = b"", [], []
@@ -982,7 +981,7 @@ def text_message(
             piece,
             fin=index == len(pieces) - 1,
             mask=key,
-            rsv=rsv if index == 0 else 0,
+            rsv=rsv if index == 0 else (False, False, False),
         )
         start = len(stream) + len(frame) - len(piece)
         positions.extend(range(start, start + len(piece)))
@@ -1129,9 +1128,7 @@ class TestValidateUtf8:
         # "A text message whose first frame has any RSV bit set is not
         # validated": an extension transformed its payload.
         parser = codec.FrameParser(validate_utf8=True)
-        stream, _, _ = text_message(
-            [b"\xff\xfe", b"\x80"], [None, MASK_KEY], rsv=rsv[0] << 2 | rsv[1] << 1 | rsv[2]
-        )
+        stream, _, _ = text_message([b"\xff\xfe", b"\x80"], [None, MASK_KEY], rsv=rsv)
         check_frames(parser.feed(stream), [(False, 0x1, b"\xff\xfe", *rsv), (True, 0x0, b"\x80")])
         # The next text message without RSV bits is validated again.
         with pytest.raises(InvalidUTF8):
@@ -1139,7 +1136,7 @@ class TestValidateUtf8:
 
     def test_rsv_on_continuation_only(self, codec):
         parser = codec.FrameParser(validate_utf8=True)
-        stream = build_frame(0x1, b"ok", fin=False) + build_frame(0x0, b"\xff", rsv=4)
+        stream = build_frame(0x1, b"ok", fin=False) + build_frame(0x0, b"\xff", rsv=(True, False, False))
         with pytest.raises(InvalidUTF8) as exc:
             parser.feed(stream)
         check_frames(exc.value.frames, [(False, 0x1, b"ok")])

@@ -378,7 +378,9 @@ class TestFragmentation:
         # max_size still bounds the whole, counted across fragments.
         p = server(max_size=100)
         p.receive_data(frame(BINARY, piece, fin=False) + frame(CONT, piece))
-        assert p.data_to_send() == failed(1009, "message of at least 128 bytes exceeds the limit of 100 bytes")
+        assert p.data_to_send() == failed(
+            1009, "message of at least 128 bytes exceeds the limit of 100 bytes"
+        )
 
     def test_max_fragments_counts_per_message(self) -> None:
         p = server(max_fragments=2)
@@ -616,7 +618,8 @@ class TestClose:
     # 1012-1014 were registered with IANA after RFC 6455 (service restart,
     # try again later, bad gateway): servers and proxies send them.
     @pytest.mark.parametrize(
-        "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
+        "code",
+        [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999],
     )
     def test_valid_codes_are_echoed(self, feed: Feed, code: int) -> None:
         p = server()
@@ -624,9 +627,7 @@ class TestClose:
         assert p.events_received() == [CloseReceived(code, "why")]
         assert p.data_to_send() == [b"\x88\x02" + code.to_bytes(2, "big"), b""]
 
-    @pytest.mark.parametrize(
-        "code", [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
-    )
+    @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535])
     def test_invalid_codes_fail_with_1002(self, feed: Feed, code: int) -> None:
         p = server()
         feed(p, frame(CLOSE, close_payload(code)))

@@ -255,7 +255,9 @@ class TestCompressedLimit:
         p = server(extensions=[permessage_deflate.PerMessageDeflate()], max_size=1000)
         # Uncompressed frames keep the plain limit, from the header.
         p.receive_data(frame(BINARY, length=1001, payload=b"")[:4])
-        assert p.data_to_send() == failed(1009, "message of at least 1001 bytes exceeds the limit of 1000 bytes")
+        assert p.data_to_send() == failed(
+            1009, "message of at least 1001 bytes exceeds the limit of 1000 bytes"
+        )
         p = server(extensions=[permessage_deflate.PerMessageDeflate()], max_size=1000)
         p.receive_data(frame(BINARY, length=1190, payload=b"", rsv=RSV1)[:4])
         assert p.data_to_send() == failed(

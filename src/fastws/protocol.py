@@ -60,7 +60,7 @@ from .reassembly import Reassembler
 from .sending import FrameWriter, Sender
 
 if TYPE_CHECKING:
-    from .handshake import Request, Response
+    from .http11 import Request, Response
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",

@@ -100,7 +100,7 @@ def build_header(
     length: int,
     *,
     fin: bool = True,
-    rsv: int = 0,
+    rsv: int | tuple[bool, bool, bool] = 0,
     mask: bytes | None = None,
     length_bits: int | None = None,
 ) -> bytes:
@@ -113,7 +113,8 @@ def build_header(
         length: the payload length to announce.
         fin: the FIN bit.
         rsv: the three reserved bits as one number, RSV1 = 4, RSV2 = 2,
-            RSV3 = 1 (their positions 0x40, 0x20, 0x10 in octet 0).
+            RSV3 = 1 (their positions 0x40, 0x20, 0x10 in octet 0), or as
+            a ``(rsv1, rsv2, rsv3)`` tuple of booleans.
         mask: None for an unmasked frame (server to client), or the 4-byte
             key, which follows the length.
         length_bits: force the 7, 16 or 64-bit length encoding; None picks
@@ -125,6 +126,8 @@ def build_header(
     Raises:
         ValueError: a field is out of range.
     """
+    if isinstance(rsv, tuple):
+        rsv = rsv[0] << 2 | rsv[1] << 1 | rsv[2]
     if not 0 <= opcode <= 15 or not 0 <= rsv <= 7:
         raise ValueError("opcode is 4 bits and rsv 3 bits")
     if length_bits is None:
@@ -158,7 +161,7 @@ def build_frame(
     payload: bytes = b"",
     *,
     fin: bool = True,
-    rsv: int = 0,
+    rsv: int | tuple[bool, bool, bool] = 0,
     mask: bytes | bool | None = None,
     length_bits: int | None = None,
 ) -> bytes:
@@ -168,7 +171,7 @@ def build_frame(
         opcode: 0-15, reserved ones included.
         payload: the unmasked payload.
         fin: the FIN bit.
-        rsv: the three reserved bits as one number, RSV1 = 4, RSV2 = 2, RSV3 = 1.
+        rsv: the reserved bits, as :func:`build_header` takes them.
         mask: None (or False) for an unmasked frame (server to client), a
             4-byte key, or True for a fresh random key.
         length_bits: force the 7, 16 or 64-bit length encoding (see
