@@ -316,3 +316,19 @@ class TestListeners:
             "async b",
             "async c",
         ]
+
+
+class TestNames:
+    def test_events_have_the_standards_names(self) -> None:
+        import fastws
+        import fastws.asyncio
+        from fastws.asyncio import browser
+
+        assert {"Event", "MessageEvent", "CloseEvent"} <= set(browser.__all__)
+        assert issubclass(browser.MessageEvent, browser.Event)
+        assert issubclass(browser.CloseEvent, browser.Event)
+        # fastws.Event is the protocol's union of events, another thing.
+        assert fastws.Event is not browser.Event
+        assert "Event" not in fastws.asyncio.__all__
+        with pytest.warns(DeprecationWarning, match="fastws.asyncio.browser.Event"):
+            assert fastws.asyncio.Event is browser.Event
