@@ -70,6 +70,7 @@ __all__ = [
     "PARSE_IMPLS",
     "PEER_DISTRIBUTIONS",
     "UTF8_IMPLS",
+    "AiohttpProtocolStub",
     "Impl",
     "Unavailable",
     "params",
@@ -291,7 +292,7 @@ def _parse_websockets(case: Case) -> Op:
     return Op(op, (), count_is(case.frames))
 
 
-class _AiohttpProtocolStub:
+class AiohttpProtocolStub:
     """What aiohttp's WebSocketDataQueue asks of its protocol (flow control)."""
 
     _reading_paused = False
@@ -313,7 +314,7 @@ def _parse_aiohttp(module: str) -> Callable[[Case], Op]:
 
         mod = _peer(module)
         loop = asyncio.new_event_loop()
-        stub = _AiohttpProtocolStub()
+        stub = AiohttpProtocolStub()
         chunks = timing.chunks(frames_buffer(case.size, case.frames), case.chunk)
         queue_cls, reader_cls = mod.WebSocketDataQueue, mod.WebSocketReader
 
@@ -573,7 +574,7 @@ def _encode_aiohttp(case: Case) -> Op:
     # send_frame for uncompressed frames (header, mask, transport.write).
     writer_mod = _peer("aiohttp._websocket.writer")
     transport = _FakeTransport()
-    writer = writer_mod.WebSocketWriter(_AiohttpProtocolStub(), transport, use_mask=case.masked)
+    writer = writer_mod.WebSocketWriter(AiohttpProtocolStub(), transport, use_mask=case.masked)
     return Op(
         writer._write_websocket_frame, (timing.payload(case.size), _BINARY, 0), _written(transport, case)
     )

@@ -29,12 +29,10 @@ __all__ = ["FastwsPeer", "Link", "Normal", "WebsocketsPeer", "WsprotoPeer", "web
 Normal = tuple[Any, ...]
 
 
-class FastwsPeer:
-    """A fastws ``Protocol``, ``ClientProtocol`` or ``ServerProtocol`` (which accepts every request)."""
+class _ProtocolPeer:
+    """What the two libraries with websockets' sans-IO interface share: bytes in, bytes out."""
 
-    name = "fastws"
-
-    def __init__(self, protocol: Protocol) -> None:
+    def __init__(self, protocol: Any) -> None:
         self.protocol = protocol
         self.eof_sent = False
 
@@ -49,6 +47,19 @@ class FastwsPeer:
 
     def feed_eof(self) -> None:
         self.protocol.receive_eof()
+
+    def send_ping(self, data: bytes) -> None:
+        self.protocol.send_ping(data)
+
+    def send_close(self, code: int, reason: str) -> None:
+        self.protocol.send_close(code, reason)
+
+
+class FastwsPeer(_ProtocolPeer):
+    """A fastws ``Protocol``, ``ClientProtocol`` or ``ServerProtocol`` (which accepts every request)."""
+
+    name = "fastws"
+    protocol: Protocol
 
     def events(self) -> list[Normal]:
         result: list[Normal] = []
@@ -93,38 +104,19 @@ class FastwsPeer:
         for i, part in enumerate(rest):
             self.protocol.send_continuation(part, fin=i == len(rest) - 1)
 
-    def send_ping(self, data: bytes) -> None:
-        self.protocol.send_ping(data)
-
-    def send_close(self, code: int, reason: str) -> None:
-        self.protocol.send_close(code, reason)
-
     def closed_cleanly(self) -> bool:
         return self.protocol.state is State.CLOSED and self.protocol.close_was_clean
 
 
-class WebsocketsPeer:
+class WebsocketsPeer(_ProtocolPeer):
     """websockets' sans-IO ``Protocol`` (or its client and server); it emits frames, reassembled here."""
 
     name = "websockets"
 
     def __init__(self, protocol: Any) -> None:
-        self.protocol = protocol
-        self.eof_sent = False
+        super().__init__(protocol)
         self._opcode: Any = None
         self._parts: list[bytes] = []
-
-    def out(self) -> bytes:
-        chunks = self.protocol.data_to_send()
-        if b"" in chunks:
-            self.eof_sent = True
-        return b"".join(chunks)
-
-    def feed(self, data: bytes) -> None:
-        self.protocol.receive_data(data)
-
-    def feed_eof(self) -> None:
-        self.protocol.receive_eof()
 
     def events(self) -> list[Normal]:
         from websockets import frames
@@ -170,12 +162,6 @@ class WebsocketsPeer:
         (self.protocol.send_text if text else self.protocol.send_binary)(first, fin=not rest)
         for i, part in enumerate(rest):
             self.protocol.send_continuation(part, fin=i == len(rest) - 1)
-
-    def send_ping(self, data: bytes) -> None:
-        self.protocol.send_ping(data)
-
-    def send_close(self, code: int, reason: str) -> None:
-        self.protocol.send_close(code, reason)
 
     def closed_cleanly(self) -> bool:
         from websockets.protocol import State as WebsocketsState

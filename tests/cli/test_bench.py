@@ -8,11 +8,10 @@ must show as left out and the pure twin still be measured.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -21,36 +20,27 @@ from fastws.cli import bench
 from fastws.cli.timing import parse_size
 
 
-class Run:
-    def __init__(
-        self, proc: subprocess.CompletedProcess[str], report: dict[str, Any], seconds: float
-    ) -> None:
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        self.report = report
-        self.seconds = seconds
+class Run(NamedTuple):
+    """One ``fastws bench --quick --json`` run: the process, its JSON report, its duration."""
 
-
-def fastws(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fastws", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-        check=False,
-    )
+    proc: subprocess.CompletedProcess[str]
+    report: dict[str, Any]
+    seconds: float
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     path = tmp_path_factory.mktemp("bench") / "results.json"
     start = time.monotonic()
-    proc = fastws("bench", "--quick", "--json", str(path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastws", "bench", "--quick", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     seconds = time.monotonic() - start
-    report = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    return Run(proc, report, seconds)
+    return Run(proc, json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}, seconds)
 
 
 def cells(stdout: str) -> dict[str, list[str]]:
@@ -70,18 +60,18 @@ def cells(stdout: str) -> dict[str, list[str]]:
 
 class TestBenchCommand:
     def test_exits_cleanly_within_30_seconds(self, run: Run) -> None:
-        assert run.returncode == 0, run.stderr
+        assert run.proc.returncode == 0, run.proc.stderr
         assert run.seconds < 30
 
     def test_one_row_per_case_with_the_columns(self, run: Run) -> None:
-        header = next(line for line in run.stdout.splitlines() if line.split()[:2] == ["case", "unit"])
+        header = next(line for line in run.proc.stdout.splitlines() if line.split()[:2] == ["case", "unit"])
         positions = [header.find(column) for column in bench.COLUMNS]
         assert -1 not in positions, header
         assert positions == sorted(positions), header
-        assert list(cells(run.stdout)) == [case.title for case in bench.plan(quick=True)]
+        assert list(cells(run.proc.stdout)) == [case.title for case in bench.plan(quick=True)]
 
     def test_rows_hold_speeds_and_ratios(self, run: Run) -> None:
-        rows = cells(run.stdout)
+        rows = cells(run.proc.stdout)
         unit, compiled, pure, copy, compiled_vs_copy, pure_vs_compiled = rows["apply_mask 64 KiB"]
         assert unit == "GB/s"
         assert float(copy.replace(",", "")) > 0
@@ -95,15 +85,15 @@ class TestBenchCommand:
         assert rows["parse 10,000 x 125 B masked frames, 64 KiB chunks"][0] == "M frames/s"
 
     def test_shows_which_twin_runs(self, run: Run) -> None:
-        assert f"import fastws uses the {codec.IMPLEMENTATION} twin" in run.stdout
+        assert f"import fastws uses the {codec.IMPLEMENTATION} twin" in run.proc.stdout
         if codec.IMPLEMENTATION == "python":
-            assert "compiled twin: left out: FASTWS_NO_EXTENSIONS" in run.stdout
+            assert "compiled twin: left out: FASTWS_NO_EXTENSIONS" in run.proc.stdout
 
     def test_progress_goes_to_stderr(self, run: Run) -> None:
         total = 3 * len(bench.plan(quick=True))
-        assert f"[1/{total}] apply_mask 8 B: compiled twin" in run.stderr
-        assert f"[{total}/{total}] " in run.stderr
-        assert "[1/" not in run.stdout
+        assert f"[1/{total}] apply_mask 8 B: compiled twin" in run.proc.stderr
+        assert f"[{total}/{total}] " in run.proc.stderr
+        assert "[1/" not in run.proc.stdout
 
     def test_json_report(self, run: Run) -> None:
         results = run.report["results"]

@@ -13,17 +13,22 @@ import pytest
 
 from fastws.cli.connect import BINARY_PREVIEW, render
 
-FASTWS = [sys.executable, "-m", "fastws"]
+
+def connect_command(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run ``fastws connect ARGS`` with ``stdin`` as its whole input."""
+    return subprocess.run(
+        [sys.executable, "-m", "fastws", "connect", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
 
 
 class TestConnectCommand:
     def test_piped_lines_are_echoed(self, echo_server: str) -> None:
-        result = subprocess.run(
-            [*FASTWS, "connect", echo_server, "--linger", "0.3"],
-            input="hello\nwörld\n\nlast line without a newline",
-            capture_output=True,
-            text=True,
-            timeout=20,
+        result = connect_command(
+            echo_server, "--linger", "0.3", stdin="hello\nwörld\n\nlast line without a newline"
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout == "hello\nwörld\n\nlast line without a newline\n"
@@ -31,20 +36,12 @@ class TestConnectCommand:
         assert "connection closed: 1000" in result.stderr
 
     def test_refused_connection_fails(self) -> None:
-        result = subprocess.run(
-            [*FASTWS, "connect", "ws://127.0.0.1:9/"], input="", capture_output=True, text=True, timeout=20
-        )
+        result = connect_command("ws://127.0.0.1:9/")
         assert result.returncode == 1
         assert "fastws connect:" in result.stderr
 
     def test_bad_header_option(self, echo_server: str) -> None:
-        result = subprocess.run(
-            [*FASTWS, "connect", echo_server, "--header", "no-colon"],
-            input="",
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
+        result = connect_command(echo_server, "--header", "no-colon")
         assert result.returncode == 2
         assert "--header needs NAME:VALUE, got 'no-colon'" in result.stderr
 

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -44,21 +45,19 @@ class Outcome:
         self.returncode, self.stdout, self.stderr, self.seconds = returncode, stdout, stderr, seconds
 
 
-async def connect_command(script: Script, *options: str) -> Outcome:
+async def spawn(port: int, **streams: Any) -> asyncio.subprocess.Process:
+    """Start ``fastws connect ws://127.0.0.1:PORT/`` with a standard input that stays open."""
+    streams.setdefault("stdin", asyncio.subprocess.PIPE)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fastws", "connect", f"ws://127.0.0.1:{port}/", **streams
+    )
+
+
+async def connect_command(script: Script) -> Outcome:
     """Run ``fastws connect`` against ``script``, stdin a pipe left open; wait until it ends."""
     async with raw_server(script) as port:
         start = time.monotonic()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "fastws",
-            "connect",
-            f"ws://127.0.0.1:{port}/",
-            *options,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await spawn(port, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         assert process.stdout is not None and process.stderr is not None
         try:
             stdout, stderr, returncode = await asyncio.wait_for(
@@ -149,15 +148,7 @@ class TestPeerTextIsEscaped:
             await asyncio.sleep(0)
 
         async with raw_server(script, status_line=b"HTTP/1.1 403 Forbidden\x9b2J\x85forged") as port:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "fastws",
-                "connect",
-                f"ws://127.0.0.1:{port}/",
-                stdin=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
+            process = await spawn(port, stderr=asyncio.subprocess.PIPE)
             assert process.stderr is not None
             stderr, returncode = await asyncio.wait_for(
                 asyncio.gather(process.stderr.read(), process.wait()), BOUND
@@ -187,16 +178,7 @@ class TestTerminal:
             attributes = termios.tcgetattr(slave)
             flags = fcntl.fcntl(slave, fcntl.F_GETFL)
             async with raw_server(closing_script(*frames)) as port:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "fastws",
-                    "connect",
-                    f"ws://127.0.0.1:{port}/",
-                    stdin=slave,
-                    stdout=slave,
-                    stderr=slave,
-                )
+                process = await spawn(port, stdin=slave, stdout=slave, stderr=slave)
                 output = bytearray()
                 read_master = reader_of(master, output)
                 loop = asyncio.get_running_loop()
