@@ -35,8 +35,8 @@ more memory than the limit before the connection fails with 1009.
 Backends
 --------
 ``backend="zlib"`` (default, standard library), ``"zlib-ng"`` (the
-``zlib-ng`` package: ``pip install fastws[zlib-ng]``) or ``"isal"`` (the
-``isal`` package: ``pip install fastws[isal]``; compression levels 0-3, a
+``zlib-ng`` package: ``pip install zlib-ng``) or ``"isal"`` (the
+``isal`` package: ``pip install isal``; compression levels 0-3, a
 higher level is taken as 3), per factory, or for every factory created
 afterwards with :func:`set_default_backend`. Every backend's stream is
 standard deflate, so the peer need not know which one is used.
@@ -118,7 +118,7 @@ def get_backend(name: str | None = None) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(
-            f"the {name!r} deflate backend needs the {name!r} package: pip install fastws[{name}]"
+            f"the {name!r} deflate backend needs the {name!r} package: pip install {name}"
         ) from exc
 
 
