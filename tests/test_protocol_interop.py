@@ -29,7 +29,7 @@ class Pair:
     """A fastws protocol and a peer, wired together in memory, both OPEN."""
 
     def __init__(self, make_peer: Callable[[Side], Any], fastws_side: Side, **kwargs: Any) -> None:
-        self.fastws = Protocol(fastws_side, max_message_size=None, **kwargs)
+        self.fastws = Protocol(fastws_side, max_size=None, **kwargs)
         peer_side = Side.SERVER if fastws_side is Side.CLIENT else Side.CLIENT
         self.peer = make_peer(peer_side)
         ours = FastwsPeer(self.fastws)
