@@ -15,7 +15,7 @@ Four targets, chosen by the first control byte:
    :class:`PayloadTooBig` (1009), never returns more than ``max_size``
    bytes, and what it returns is what zlib inflates from the same bytes.
    The same frames through a client ``Protocol`` with the extension: no
-   exception escapes, no message is larger than ``max_message_size``.
+   exception escapes, no message is larger than ``max_size``.
 3. Round trip of fuzzer-made messages through a pair of extensions with
    fuzzer-chosen parameters, fragmented at fuzzer-chosen sizes.
 
@@ -207,14 +207,14 @@ def _decompress(ctl: Controls, data: bytes) -> None:
     protocol = Protocol(
         Side.CLIENT,
         extensions=[PerMessageDeflate(ctl.flag(1, 0), False, bits, 15)],
-        max_message_size=max_size,
+        max_size=max_size,
     )
     protocol.receive_data(ctl.rest)
     for event in protocol.events_received():
         if isinstance(event, (TextMessage, BinaryMessage)) and max_size is not None:
             size = len(event.data.encode() if isinstance(event, TextMessage) else event.data)
             if size > max_size:
-                raise Finding(f"a {size}-byte message passed max_message_size={max_size}: {data!r}")
+                raise Finding(f"a {size}-byte message passed max_size={max_size}: {data!r}")
     protocol.data_to_send()
 
 

@@ -88,8 +88,8 @@ def _flatten(trace: list) -> tuple[list, object]:
 
 #: Layout of the 24 control bytes that start an input (common.Controls):
 #: 0 target (mod 8: 0 the encoders, 1 the protocol, else the parser);
-#: protocol: 1 side, 2 max_message_size, 3 max_fragments, 4 auto_pong (off
-#: when bit 0 is set), 6 and 8-23 cuts; parser: 1 require_mask,
+#: protocol: 1 side, 2 max_size, 3 max_fragments, 4 auto_pong (off
+#: when bit 0 is set), 5 max_queue of the flow-controlled run, 6 and 8-23 cuts; parser: 1 require_mask,
 #: 2 max_frame_size, 3 max_message_size, 4 validate_utf8 (bit 0), 5 option
 #: changes between feeds, 6 number of cuts, 8-23 cut positions; encoders:
 #: 1 opcode, 2 fin, 3 rsv bits, 4 mask kind, 5 key length, 6 long length
@@ -182,15 +182,29 @@ def _run_protocol(side: Side, options: dict, pieces: list[bytes]) -> tuple:
     protocol = Protocol(side, **options)
     events: list[object] = []
     output: list[bytes] = []
+
+    def take() -> None:
+        # What a caller with a bounded queue does: take every delivered
+        # message, then let the protocol go on (bounded: one message at least
+        # per round while anything waits).
+        nonlocal events, output
+        for _ in range(rounds):
+            events += protocol.events_received()
+            output += protocol.data_to_send()
+            if protocol.flow.limited:
+                protocol.flow.queued = 0
+            if not protocol.paused:
+                return
+            protocol.resume()
+
+    rounds = sum(map(len, pieces)) + 2
     for piece in pieces:
         protocol.receive_data(piece)
-        events += protocol.events_received()
-        output += protocol.data_to_send()
+        take()
         if protocol.state is State.CLOSED:
             break
     protocol.receive_eof()
-    events += protocol.events_received()
-    output += protocol.data_to_send()
+    take()
     error = protocol.error
     return (
         events,
@@ -203,18 +217,35 @@ def _run_protocol(side: Side, options: dict, pieces: list[bytes]) -> tuple:
     )
 
 
+def _without_pongs(run: tuple) -> tuple:
+    """A protocol run with the pongs taken out of its events: flow control
+    reports pongs ahead of the frames it holds back, so a pong that follows
+    a frame found invalid only once processed is reported too."""
+    return ([e for e in run[0] if type(e).__name__ != "Pong"], *run[1:])
+
+
+def _pongs(run: tuple) -> list:
+    return [e for e in run[0] if type(e).__name__ == "Pong"]
+
+
 def _fuzz_protocol(ctl: Controls, data: bytes) -> None:
     """The sans-IO protocol over the selected twin: never raises, and the cut
     points do not change its events, its output or how it closes."""
     side = Side.SERVER if ctl.flag(1) else Side.CLIENT
     options = {
-        "max_message_size": ctl.pick(2, _LIMITS),
+        "max_size": ctl.pick(2, _LIMITS),
         "max_fragments": ctl.pick(3, [None, 1, 2, 3, 1024]),
         "auto_pong": not ctl.flag(4),
     }
+    cuts = split(ctl.rest, ctl.cuts(6, 8, 8))
     whole = _run_protocol(side, options, [ctl.rest])
-    pieces = _run_protocol(side, options, split(ctl.rest, ctl.cuts(6, 8, 8)))
+    pieces = _run_protocol(side, options, cuts)
     check_same("Protocol whole vs pieces", whole, pieces, data)
+    # Flow control never changes what is delivered, nor in which order: a
+    # caller whose queue holds 1-4 messages, taking them after each read.
+    flowed = _run_protocol(side, {**options, "max_queue": ctl.byte(5) % 4 + 1}, cuts)
+    check_same("Protocol without vs with flow control", _without_pongs(whole), _without_pongs(flowed), data)
+    check_same("Protocol pongs, a prefix with flow control", _pongs(whole), _pongs(flowed)[: len(_pongs(whole))], data)
 
 
 def test_one_input(data: bytes) -> None:

@@ -98,8 +98,8 @@ class TestConstruction:
             ClientProtocol("ws://h/#x")
 
     def test_protocol_kwargs_pass_through(self) -> None:
-        client = make_client(max_message_size=10, max_fragments=3)
-        assert client.max_message_size == 10
+        client = make_client(max_size=10, max_fragments=3)
+        assert client.max_size == 10
         assert client.max_fragments == 3
 
 

@@ -135,17 +135,26 @@ class TestQueueLimits:
 class TestHeldFrames:
     """What happens to control frames, errors and EOF behind held messages."""
 
-    def test_pings_and_pongs_are_handled_at_once(self) -> None:
+    def test_pongs_are_reported_at_once_pings_wait_their_turn(self) -> None:
+        # A pong answers our keepalive: it is seen ahead of held messages. A
+        # ping is answered in its turn, so that nothing is answered that a
+        # held frame would have stopped (an invalid one fails the connection).
         p = server(max_queue=1)
         p.receive_data(frame(TEXT, b"a") + frame(TEXT, b"b") + frame(PING, b"hi") + frame(PONG, b"yo"))
-        # The ping is answered and reported ahead of the held message.
-        assert p.events_received() == [TextMessage("a"), Ping(b"hi"), Pong(b"yo")]
-        assert p.data_to_send() == [frame(PONG, b"hi", mask=None)]
-        p.receive_data(frame(PING, b"again"))
-        assert p.events_received() == [Ping(b"again")]
+        assert p.events_received() == [TextMessage("a"), Pong(b"yo")]
+        assert p.data_to_send() == []
         p.flow.queued = 0
         p.resume()
-        assert p.events_received() == [TextMessage("b")]
+        assert p.events_received() == [TextMessage("b"), Ping(b"hi")]
+        assert p.data_to_send() == [frame(PONG, b"hi", mask=None)]
+
+    def test_no_pong_for_a_ping_behind_an_invalid_frame(self) -> None:
+        p = server(max_queue=1)
+        p.receive_data(frame(TEXT, b"a") + frame(CONT, b"no message to continue") + frame(PING, b"late"))
+        assert take(p) == [TextMessage("a")]
+        p.resume()
+        assert p.events_received() == []
+        assert p.data_to_send() == failed(1002, "continuation frame without a message to continue")
 
     def test_close_frame_waits_its_turn_and_ends_the_input(self) -> None:
         p = server(max_queue=1)
@@ -331,8 +340,8 @@ class TestRawInput:
         p = server(max_queue=1)
         p.receive_data(frame(TEXT, b"x" * 1000) * 20 + frame(PONG, b"keepalive"))
         assert p.events_received() == [TextMessage("x" * 1000), Pong(b"keepalive")]
-        p.receive_data(frame(TEXT, b"y") + frame(PING, b"?"))
-        assert p.events_received() == [Ping(b"?")]
+        p.receive_data(frame(TEXT, b"y") + frame(PONG, b"again"))
+        assert p.events_received() == [Pong(b"again")]
 
     def test_parse_ahead_is_bounded(self) -> None:
         from fastws.protocol import PARSE_AHEAD

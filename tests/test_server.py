@@ -164,7 +164,7 @@ class TestAccept:
         assert server.data_to_send() == [b"\x88\x02\x03\xe8", b""]
 
     def test_protocol_kwargs_pass_through(self) -> None:
-        server = make_server(max_message_size=4)
+        server = make_server(max_size=4)
         server.send_response(server.accept(received_request(server)))
         server.data_to_send()
         server.receive_data(MASKED_HELLO)

@@ -1,10 +1,10 @@
-"""Receive-side flow control: the limits of one call, and the frames held back.
+"""Receive-side flow control: the limits of one call, and the input held back.
 
 A sans-IO protocol cannot stop the network, but it can stop *working*: the
 caller (an I/O layer) tells it how much it may deliver and spend, and the
-protocol holds back the frames past that point, parsed but not decoded, in
-order, until the caller is ready for more. :class:`FlowControl` keeps that
-account for one connection:
+protocol holds back the input past that point, in order, until the caller
+is ready for more. :class:`FlowControl` keeps that account for one
+connection:
 
 * the caller's queue: the payload sizes of the messages the protocol
   delivered and the caller has not taken yet (:attr:`FlowControl.queued`,
@@ -16,8 +16,9 @@ account for one connection:
   that one connection cannot hold an event loop for long;
 * :meth:`FlowControl.pause`, for a caller whose answers filled its write
   buffer;
-* the frames held back, and what they cost in memory (payload plus
-  :data:`HELD_FRAME_OVERHEAD` each).
+* the input held back: frames parsed but not processed (each costing its
+  payload plus :data:`HELD_FRAME_OVERHEAD`), and raw bytes not parsed yet
+  (costing their size).
 
 The protocol decides what to hold and when to go on (``Protocol.resume``);
 this module only keeps the account.
@@ -30,10 +31,10 @@ from typing import Any
 
 __all__ = ["HELD_FRAME_OVERHEAD", "FlowControl", "check_at_least_one"]
 
-#: What a held frame costs beyond its payload, in bytes: the frame object,
-#: its payload's ``bytes`` header and a slot in the queue of held frames
-#: (about 120 bytes on 64-bit CPython), rounded up. A peer that sends empty
-#: frames while messages are held makes each cost this much.
+#: What a held frame costs beyond its payload, in bytes: the frame object
+#: and a slot in the queue of held frames (88 bytes on 64-bit CPython, for
+#: both codec twins) and its payload's ``bytes`` header (33), rounded up. A
+#: peer that sends empty frames while messages are held makes each cost this.
 HELD_FRAME_OVERHEAD = 128
 
 
@@ -64,6 +65,10 @@ class FlowControl:
     Attributes:
         work: bytes inflated or deflated by extensions since the caller last
             set it to 0.
+        limited: whether delivered messages are counted (a queue limit is
+            set); read only.
+        active: whether any limit is set, or :meth:`pause` is in effect;
+            read only.
         held: what is held back, in order: frames, then possibly what ended
             the input (the protocol's business).
         held_cost: what ``held`` costs, in bytes.
@@ -78,8 +83,10 @@ class FlowControl:
         "_paused",
         "_queued_bytes",
         "_sizes",
+        "active",
         "held",
         "held_cost",
+        "limited",
         "unparsed",
         "work",
     )
@@ -101,31 +108,54 @@ class FlowControl:
         self.held: collections.deque[Any] = collections.deque()
         self.held_cost = 0
         self.unparsed = bytearray()
+        self._update()
+
+    def _update(self) -> None:
+        # Cached: the protocol reads these on every call and message.
+        self.limited = self._max_queue is not None or self._max_queue_bytes is not None
+        self.active = self.limited or self._max_work is not None or self._paused
 
     @property
     def max_queue(self) -> int | None:
-        """Most messages in the caller's queue (None: no limit)."""
+        """Most messages in the caller's queue (None: no limit).
+
+        Raises:
+            ValueError: on assignment, a value below 1.
+        """
         return self._max_queue
+
+    @max_queue.setter
+    def max_queue(self, value: int | None) -> None:
+        self._max_queue = check_at_least_one("max_queue", value)
+        self._update()
 
     @property
     def max_queue_bytes(self) -> int | None:
-        """Most payload bytes in the caller's queue (None: no limit)."""
+        """Most payload bytes in the caller's queue (None: no limit).
+
+        Raises:
+            ValueError: on assignment, a value below 1.
+        """
         return self._max_queue_bytes
+
+    @max_queue_bytes.setter
+    def max_queue_bytes(self, value: int | None) -> None:
+        self._max_queue_bytes = check_at_least_one("max_queue_bytes", value)
+        self._update()
 
     @property
     def max_work(self) -> int | None:
-        """Most bytes inflated or deflated between two resets of ``work`` (None: no limit)."""
+        """Most bytes inflated or deflated between two resets of ``work`` (None: no limit).
+
+        Raises:
+            ValueError: on assignment, a value below 1.
+        """
         return self._max_work
 
-    @property
-    def limited(self) -> bool:
-        """Whether delivered messages are counted (a queue limit is set)."""
-        return self._max_queue is not None or self._max_queue_bytes is not None
-
-    @property
-    def active(self) -> bool:
-        """Whether any limit is set, or :meth:`pause` is in effect."""
-        return self.limited or self._max_work is not None or self._paused
+    @max_work.setter
+    def max_work(self, value: int | None) -> None:
+        self._max_work = check_at_least_one("max_work", value)
+        self._update()
 
     @property
     def queued(self) -> int:
@@ -133,7 +163,7 @@ class FlowControl:
 
         The caller sets it to the number of delivered messages its queue
         still holds (it takes the oldest first), typically before feeding
-        more data and before resuming.
+        more data and before resuming. Counted only while :attr:`limited`.
 
         Raises:
             ValueError: on assignment, a negative number, or more than were
@@ -145,8 +175,16 @@ class FlowControl:
     def queued(self, count: int) -> None:
         sizes = self._sizes
         taken = len(sizes) - count
-        if taken < 0 or count < 0:
+        if taken <= 0:
+            if taken == 0:
+                return
             raise ValueError(f"queued must be in [0, {len(sizes)}], not {count}")
+        if count < 0:
+            raise ValueError(f"queued must be in [0, {len(sizes)}], not {count}")
+        if count == 0:
+            sizes.clear()
+            self._queued_bytes = 0
+            return
         popleft = sizes.popleft
         for _ in range(taken):
             self._queued_bytes -= popleft()
@@ -164,10 +202,12 @@ class FlowControl:
     def pause(self) -> None:
         """Deliver nothing more until :meth:`unpause`."""
         self._paused = True
+        self.active = True
 
     def unpause(self) -> None:
         """Undo :meth:`pause`."""
         self._paused = False
+        self._update()
 
     def delivered(self, size: int) -> bool:
         """Count a message handed to the caller's queue; whether a limit now holds.
@@ -175,21 +215,24 @@ class FlowControl:
         Args:
             size: its payload size in bytes.
         """
-        self._sizes.append(size)
-        self._queued_bytes += size
-        return self.blocked()
+        sizes = self._sizes
+        sizes.append(size)
+        queued_bytes = self._queued_bytes = self._queued_bytes + size
+        return (
+            (self._max_queue is not None and len(sizes) >= self._max_queue)
+            or (self._max_queue_bytes is not None and queued_bytes >= self._max_queue_bytes)
+            or self._paused
+            or (self._max_work is not None and self.work >= self._max_work)
+        )
 
     def blocked(self) -> bool:
         """Whether delivering one more message would pass a limit."""
-        if self._paused:
-            return True
-        max_queue = self._max_queue
-        if max_queue is not None and len(self._sizes) >= max_queue:
-            return True
-        max_bytes = self._max_queue_bytes
-        if max_bytes is not None and self._queued_bytes >= max_bytes:
-            return True
-        return self._max_work is not None and self.work >= self._max_work
+        return (
+            self._paused
+            or (self._max_queue is not None and len(self._sizes) >= self._max_queue)
+            or (self._max_queue_bytes is not None and self._queued_bytes >= self._max_queue_bytes)
+            or (self._max_work is not None and self.work >= self._max_work)
+        )
 
     def worked_out(self) -> bool:
         """Whether the work budget is spent (``work`` reached ``max_work``)."""
@@ -201,7 +244,7 @@ class FlowControl:
         self.held_cost += len(frame.payload) + HELD_FRAME_OVERHEAD
 
     def hold_end(self, item: Any) -> None:
-        """Hold what ended the input (an error, EOF): it costs nothing."""
+        """Hold what ended the input (an error): it costs nothing."""
         self.held.append(item)
 
     def pop_frame(self) -> Any:

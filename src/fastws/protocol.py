@@ -28,9 +28,9 @@ What it enforces, in the order a frame meets it:
 
 Flow control (:mod:`fastws.flow`): the caller bounds the messages its queue
 holds, the bytes extensions may inflate or deflate in one turn, or pauses
-delivery; the frames past that point are held, parsed but not decoded, in
-order, until :meth:`Protocol.resume`. Pings and pongs that arrive meanwhile
-are still handled at once, so keepalive works while an application is slow.
+delivery; the input past that point waits, raw or parsed but not decoded,
+in order, until :meth:`Protocol.resume`. Pongs that arrive meanwhile are
+reported at once, so keepalive works while an application is slow.
 
 Subclasses (``ClientProtocol``, ``ServerProtocol``) start in
 ``State.CONNECTING`` and implement :meth:`Protocol._receive_handshake`.
@@ -102,8 +102,8 @@ _MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
 PARSE_SLICE = 16384
 
 #: While delivery is stopped, raw input is still parsed, 1 KiB at a time,
-#: while the held frames cost less than this: pings and pongs in it are
-#: handled at once (keepalive works while the application is slow).
+#: while the held frames cost less than this: pongs in it are reported at
+#: once (keepalive works while the application is slow).
 PARSE_AHEAD = 65536
 _AHEAD_SLICE = 1024
 
@@ -383,7 +383,7 @@ class Protocol(Sender):
         """Stop delivering messages after the current one; hold what follows.
 
         For callbacks (``on_message``) whose answers filled the caller's
-        write buffer. Pings and pongs are still handled as they arrive.
+        write buffer. Pongs are still reported as they arrive.
         """
         self.flow.pause()
 
@@ -440,7 +440,7 @@ class Protocol(Sender):
         Returns:
             The ``Request`` (server) or ``Response`` (client) of the opening
             handshake, then events in the order their frames arrived (while
-            frames are held, pings and pongs come ahead of them).
+            frames are held, pongs come ahead of them).
         """
         events = self._events
         self._events = []
@@ -641,16 +641,19 @@ class Protocol(Sender):
             self._hold(frames, taken, error)
 
     def _hold(self, frames: list[Frame], start: int, error: ProtocolError | None) -> None:
-        """Hold ``frames[start:]``, then ``error``; pings and pongs are handled now.
+        """Hold ``frames[start:]``, then ``error``; pongs are reported now.
 
-        A close frame, like an error, ends the input: nothing after it counts.
+        Pongs answer our pings (keepalive): they are seen at once, ahead of
+        the held frames. Everything else waits its turn, pings included, so
+        that nothing is answered that a held frame would have stopped. A
+        close frame, like an error, ends the input: nothing after it counts.
         """
         flow = self.flow
         for index in range(start, len(frames)):
             frame = frames[index]
             opcode = frame.opcode
-            if opcode is _PING or opcode is _PONG:
-                self._frame(frame)
+            if opcode is _PONG and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
+                self._frame(frame)  # an invalid one fails the connection in its turn
                 continue
             flow.hold_frame(frame)
             if opcode is _CLOSE:
@@ -698,9 +701,9 @@ class Protocol(Sender):
                     held.popleft()
                     self._fail_exc(item)
                     continue
-                # A data frame waits while a limit holds; a close frame
-                # (always last) delivers no message and goes through at once.
-                if item.opcode is not _CLOSE and self.state is _OPEN and flow.blocked():
+                # A data frame waits while a limit holds; a control frame
+                # delivers no message and goes through at once.
+                if item.opcode < 8 and self.state is _OPEN and flow.blocked():
                     break
                 try:
                     self._frame(flow.pop_frame())

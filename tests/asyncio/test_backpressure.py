@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 
 from fastws.asyncio import ClientConnection, ServerConnection, connect, serve
+from fastws.asyncio.connection import HOLD_LIMIT
 
 MESSAGE = b"m" * 1024
 TOTAL = 20_000  # 20 MiB offered by the fast side: far more than any bound below
 MAX_QUEUE = 16
-# asyncio reads at most 256 KiB at a time, and one read is parsed whole:
-# the queue may overshoot the high-water mark by that many messages.
-READ_SIZE = 256 * 1024
-QUEUE_BOUND = MAX_QUEUE + READ_SIZE // len(MESSAGE) + 1
+# Delivery stops at the high-water mark exactly; the input behind it waits
+# in the protocol, and reading pauses once that costs HOLD_LIMIT (a read
+# may bring up to 4 KiB more).
+QUEUE_BOUND = MAX_QUEUE
+HELD_BOUND = HOLD_LIMIT + 4096
 
 
 async def wait_until_stalled(task: asyncio.Task[None], probe: object) -> None:
@@ -63,10 +65,9 @@ class TestSlowReader:
                 await wait_until_stalled(producer, lambda: sent)
                 assert not producer.done(), "all 20 MiB went through: nothing pushed back"
                 ws = connections[0]
-                assert ws._reading_paused
+                assert ws._transport_paused
                 assert len(ws._queue) <= QUEUE_BOUND
-                held = len(ws._queue) * len(MESSAGE) + ws.protocol._parser.buffered
-                assert held <= (QUEUE_BOUND + 1) * len(MESSAGE)
+                assert ws.protocol.held_bytes <= HELD_BOUND
                 # The client's own write buffer is bounded by its write_limit too.
                 assert client.transport.get_write_buffer_size() <= 32768 + len(MESSAGE) + 16
 
@@ -78,7 +79,7 @@ class TestSlowReader:
                     await asyncio.sleep(0.05)
                 assert len(received) == TOTAL
                 assert all(m == MESSAGE for m in received)
-                assert not ws._reading_paused
+                assert not ws._transport_paused
 
     async def test_server_send_waits_for_a_slow_client(self) -> None:
         progress = 0
@@ -109,8 +110,9 @@ class TestSlowReader:
                 await wait_until_stalled(handler_task, lambda: progress)
                 assert progress < TOTAL
                 assert not done.is_set()
-                assert client._reading_paused
+                assert client._transport_paused
                 assert len(client._queue) <= QUEUE_BOUND
+                assert client.protocol.held_bytes <= HELD_BOUND
                 # send() returns only while the buffer is under the high-water
                 # mark plus the message that crossed it.
                 assert max(write_buffer_sizes) <= write_limit + len(MESSAGE) + 16

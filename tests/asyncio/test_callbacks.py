@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from fastws import ConnectionClosed, ConnectionClosedError, InvalidState
+from fastws.asyncio.connection import HOLD_LIMIT
 from fastws.asyncio import ServerConnection, connect, serve
 
 OPTIONS = {"ping_interval": None, "compression": None}
@@ -172,9 +173,13 @@ class TestOnMessage:
                 assert not producer.done(), "everything went through: nothing pushed back"
                 ws = connections[0]
                 # The echoes stopped at the server's write buffer mark (plus
-                # the answers to one read), and the server stopped reading.
-                assert ws.transport.get_write_buffer_size() <= write_limit + 256 * 1024 + 64
-                assert ws._answers_paused
+                # at most as much again, written at once, and one message):
+                # delivery stopped, the input behind it waits at its wire
+                # size, and the server stopped reading.
+                assert ws.transport.get_write_buffer_size() <= 2 * write_limit + len(message) + 64
+                assert ws._answers_paused or ws.protocol.paused
+                assert ws._transport_paused
+                assert ws.protocol.held_bytes <= HOLD_LIMIT + 4096
                 producer.cancel()
             finally:
                 client.transport.abort()

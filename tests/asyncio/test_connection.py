@@ -317,36 +317,55 @@ class TestOptions:
             for i in range(10):
                 await client.send(str(i))
             for _ in range(100):
-                if server._reading_paused:
+                if server._input_waiting:
                     break
                 await asyncio.sleep(0.01)
-            assert server._reading_paused
+            # Delivery stops exactly at the high-water mark; the rest waits.
+            assert server._input_waiting
+            assert len(server._queue) == 3
             received = []
-            while server._reading_paused:
+            while server._input_waiting:
                 received.append(await server.recv())
-                # Reading resumes exactly when the queue is down to the low mark (1).
-                assert server._reading_paused == (len(server._queue) > 1)
+                # Delivery goes on exactly when the queue is down to the low mark (1).
+                assert len(server._queue) in (2, 3) or not server._input_waiting
+                assert (len(server._queue) == 2) == (len(received) % 2 == 1) or not server._input_waiting
             received += [await server.recv() for _ in range(10 - len(received))]
             assert received == [str(i) for i in range(10)]
 
+    async def test_queue_bytes_limit(self) -> None:
+        options = {"max_queue": None, "max_queue_bytes": 10_000}
+        async with pair(server_options=options) as (server, client):
+            for _ in range(10):
+                await client.send(b"b" * 4000)
+            for _ in range(100):
+                if server._input_waiting:
+                    break
+                await asyncio.sleep(0.01)
+            # 4000 + 4000 < 10,000 bytes, 12,000 >= it: three delivered.
+            assert len(server._queue) == 3
+            assert [len(await server.recv()) for _ in range(10)] == [4000] * 10
+            assert not server._input_waiting
+
     async def test_unbounded_queue_never_pauses(self) -> None:
-        async with pair(server_options={"max_queue": None}) as (server, client):
+        async with pair(server_options={"max_queue": None, "max_queue_bytes": None}) as (server, client):
             for i in range(200):
                 await client.send(str(i))
             await asyncio.sleep(0.1)
-            assert not server._reading_paused
+            assert not server._input_waiting and not server._transport_paused
             assert len(server._queue) == 200
 
     async def test_keepalive_spares_a_slow_application(self) -> None:
-        # The client reads nothing, so its queue fills and reading pauses:
-        # the server's pongs sit unread. That is not a dead peer: no 1011.
+        # The client reads nothing, so its queue fills and delivery stops;
+        # the server's pongs arrive behind the waiting messages, and are
+        # still seen: a slow application is not a dead peer, no 1011.
         options = {"ping_interval": 0.05, "ping_timeout": 0.1, "max_queue": 2}
         async with pair(client_options=options) as (server, client):
             for _ in range(50):
                 await server.send(b"x" * 1000)
             await asyncio.sleep(0.5)
-            assert client._reading_paused
+            assert client._input_waiting
             assert client.state is State.OPEN
+            assert client.latency > 0
             assert [len(await client.recv()) for _ in range(50)] == [1000] * 50
 
 

@@ -441,7 +441,7 @@ class DeflateCase:
     server_factory: dict[str, Any] = field(default_factory=dict)
     client_factories: tuple[dict[str, Any], ...] = ({},)
     answer: str = "permessage-deflate"
-    max_message_size: int | None = None
+    max_size: int | None = None
     #: a close code the fastws peer must fail with (the bomb case).
     expect_close: int | None = None
 
@@ -471,7 +471,7 @@ def _group12() -> list[DeflateCase]:
             payload="zeros",
             size=16 * 2**20,
             count=1,
-            max_message_size=2**20,
+            max_size=2**20,
             expect_close=1009,
         )
     )

@@ -4,9 +4,9 @@ echo client, on one of two targets.
 * ``asyncio`` (the default): the real thing, ``fastws.serve`` and
   ``fastws.connect`` running the echo handler an application would write
   (``async for message in ws: await ws.send(message)``) on an event loop in
-  a background thread, configured as the case needs (``max_message_size`` as
-  ``max_size``, every other protocol setting, ``fragment_size`` and
-  ``extensions`` included, through ``protocol_options``; compression only
+  a background thread, configured as the case needs (``max_size`` directly,
+  every other protocol setting, ``fragment_size`` and ``extensions``
+  included, through ``protocol_options``; compression only
   when the case asks for it, keepalive pings off).
 * ``sansio``: a blocking socket loop around the sans-IO protocol objects
   that does what an I/O layer does and nothing more: read, feed
@@ -307,8 +307,8 @@ def _asyncio_options(config: Mapping[str, object] | None) -> dict[str, Any]:
         "compression": None,  # extensions only when the case configures them
         "protocol_options": protocol_options,
     }
-    if "max_message_size" in protocol_options:
-        options["max_size"] = protocol_options.pop("max_message_size")
+    if "max_size" in protocol_options:
+        options["max_size"] = protocol_options.pop("max_size")
     return options
 
 

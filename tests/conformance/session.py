@@ -130,9 +130,9 @@ def _matches(expected: object, got: tuple[object, ...]) -> bool:
 
 
 def _code_may_be_sent(code: int) -> bool:
-    # RFC 6455 section 7.4.1/7.4.2 and this project's rule: 1000-1003,
-    # 1007-1011 and 3000-4999 may appear on the wire; nothing else.
-    return 1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999
+    # RFC 6455 section 7.4.1/7.4.2 and the IANA registry (1012-1014):
+    # 1000-1003, 1007-1014 and 3000-4999 may appear on the wire; nothing else.
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 class Session:

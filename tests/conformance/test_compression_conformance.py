@@ -28,13 +28,13 @@ class _Servers:
         self.servers: dict[Any, EchoServer] = {}
 
     def get(self, case: DeflateCase) -> EchoServer:
-        key = (tuple(sorted(case.server_factory.items())), case.fragment, case.max_message_size)
+        key = (tuple(sorted(case.server_factory.items())), case.fragment, case.max_size)
         server = self.servers.get(key)
         if server is None:
             config: dict[str, Any] = {
                 "extensions": [ServerPerMessageDeflateFactory(**case.server_factory)],
                 "fragment_size": case.fragment or None,
-                "max_message_size": case.max_message_size,
+                "max_size": case.max_size,
                 "max_fragments": None,
             }
             server = self.servers[key] = EchoServer(config)
@@ -80,7 +80,7 @@ def test_client(case: DeflateCase) -> None:
     config: dict[str, Any] = {
         "extensions": [ClientPerMessageDeflateFactory(**kwargs) for kwargs in case.client_factories],
         "fragment_size": case.fragment or None,
-        "max_message_size": case.max_message_size,
+        "max_size": case.max_size,
         "max_fragments": None,
     }
     with socket.create_server(("127.0.0.1", 0)) as listener:

@@ -839,7 +839,7 @@ class TestBomb:
     def test_small_frame_huge_message(self) -> None:
         payload = self.bomb(1024 * 2**20)  # 1 GiB of zeros
         assert len(payload) < 2**21  # deflate cannot beat about 1:1032
-        p = Protocol(Side.SERVER, extensions=[PerMessageDeflate()], max_message_size=2**20)
+        p = Protocol(Side.SERVER, extensions=[PerMessageDeflate()], max_size=2**20)
         frame = encode_frame(2, payload, rsv1=True, mask=b"abcd")
         tracemalloc.start()
         try:
@@ -882,7 +882,7 @@ class TestBomb:
     def test_bomb_across_fragments(self) -> None:
         payload = self.bomb(8 * 2**20)
         half = len(payload) // 2
-        p = Protocol(Side.SERVER, extensions=[PerMessageDeflate()], max_message_size=2**20)
+        p = Protocol(Side.SERVER, extensions=[PerMessageDeflate()], max_size=2**20)
         p.receive_data(encode_frame(2, payload[:half], fin=False, rsv1=True, mask=b"abcd"))
         p.receive_data(encode_frame(0, payload[half:], fin=True, mask=b"abcd"))
         assert p.events_received() == []
@@ -890,7 +890,7 @@ class TestBomb:
 
     def test_exactly_at_limit(self) -> None:
         data = b"\x00" * 1000
-        p = Protocol(Side.SERVER, extensions=[PerMessageDeflate()], max_message_size=1000)
+        p = Protocol(Side.SERVER, extensions=[PerMessageDeflate()], max_size=1000)
         p.receive_data(encode_frame(2, deflate_raw(data)[:-4], rsv1=True, mask=b"abcd"))
         assert p.events_received() == [BinaryMessage(data)]
         p.receive_data(encode_frame(2, deflate_raw(data + b"\x00")[:-4], rsv1=True, mask=b"abcd"))

@@ -4,41 +4,45 @@ A :class:`Connection` is an :class:`asyncio.BufferedProtocol` wrapped around
 one sans-IO :class:`fastws.protocol.Protocol`. The transport reads into one
 buffer that the connections of a thread share, and the bytes go straight
 from there to ``Protocol.receive_data`` (no stream reader in between, no
-allocation per read);
-the events that come out are dispatched at once: complete messages are queued
-for :meth:`Connection.recv`, pongs wake the waiters of :meth:`Connection.ping`,
-and whatever the protocol wants to send (automatic pongs, the close echo) is
-written right away. Time lives here and only here: keepalive pings, the close
-handshake timeout and (in the subclasses) the opening handshake timeout.
+allocation per read); complete messages are queued for :meth:`Connection.recv`
+(or handed to :attr:`Connection.on_message`), pongs wake the waiters of
+:meth:`Connection.ping`, and whatever the protocol wants to send (automatic
+pongs, the close echo) is written right away. Time lives here and only here:
+keepalive (:mod:`fastws.asyncio.keepalive`), the close handshake timeout and
+(in the subclasses) the opening handshake timeout.
 
-Flow control, both ways:
+Flow control bounds the work and the memory of every read, not only of the
+queue (see :mod:`fastws.flow`):
 
-* receiving: the queue of complete messages is bounded (``max_queue``); when
-  it is full the transport stops reading (``pause_reading``), so the kernel's
-  buffers fill up and TCP pushes back on the peer; reading resumes when the
-  application has drained the queue down to its low-water mark;
-* sending: the transport calls ``pause_writing`` when its write buffer grows
-  above ``write_limit``; :meth:`Connection.send` then waits until
-  ``resume_writing`` before returning, so a fast producer cannot fill memory.
+* the protocol delivers messages only while the receive queue holds fewer
+  than ``max_queue`` messages and ``max_queue_bytes`` bytes; the input past
+  that point waits in the protocol, parsed (at most a slice ahead) or raw,
+  costing its wire size. Reading goes on while that input costs less than
+  :data:`HOLD_LIMIT` (so pongs behind it are still seen), then pauses, so
+  the kernel's buffers fill and TCP pushes back on the peer. Taking messages
+  down to the low-water mark delivers what waits and resumes reading;
+* inflating and deflating (permessage-deflate) stop after
+  :data:`WORK_PER_TURN` bytes in one callback, and go on at the next turn
+  of the event loop, so one connection cannot hold the loop for long;
+  ``send`` yields to the loop past the same budget;
+* sending: the transport calls ``pause_writing`` when its write buffer
+  grows above ``write_limit``; :meth:`Connection.send` then waits until
+  ``resume_writing``. Automatic answers (pongs) and ``on_message`` answers
+  that hold the buffer above its mark stop delivery and reading until it
+  drains: a peer that sends and never reads cannot grow our memory.
 
-Failing the connection waits for the application, briefly: when a read
-breaks the protocol, the sans-IO protocol delivers the messages completed
-before the error and queues its close frame only at the next
-``data_to_send()``. This layer takes that chance: it keeps the failure back
-until the application has taken every message that arrived before the error
-and come back to :meth:`Connection.recv` for more (an echo handler has then
-sent its answers), or until a short grace period has passed, whichever
-comes first; meanwhile automatic pongs and the application's own frames are
-written as usual. So a peer that sends a valid message and a faulty frame in
-one write gets the answer to the message, then the close frame, then EOF,
-in the order it sent them (RFC 6455 section 7.1.7 leaves the timing of the
-failure to the endpoint).
+Failing the connection waits for the application, briefly: the protocol
+delivers the messages completed before a protocol error and keeps the
+failure pending (``defer_failure``); this layer sends it once the application
+has taken those messages and come back to :meth:`Connection.recv` (an echo
+handler has then sent its answers), or after a short grace period. So a
+peer that sends a valid message and a faulty frame in one write gets the
+answer, then the close frame, then EOF, in the order it sent them.
 
 Small messages that the application sends while more received messages are
 waiting in the queue (an echo loop working through a burst) are written in
 one ``transport.write`` at the end of the burst instead of one system call
-each; a message sent when nothing else is pending is written immediately, so
-latency is unchanged.
+each; a message sent when nothing else is pending is written immediately.
 """
 
 from __future__ import annotations
@@ -47,26 +51,21 @@ import asyncio
 import collections
 import inspect
 import logging
-import os
+import sys
 import threading
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
-from ..exceptions import (
-    ConnectionClosed,
-    ConnectionClosedError,
-    ConnectionClosedOK,
-    InvalidState,
-)
+from ..exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidState
 from ..protocol import State
+from .keepalive import Pings
 
 if TYPE_CHECKING:
     from ..http11 import Request, Response
     from ..protocol import Protocol
 
-__all__ = ["FAILURE_GRACE", "Connection", "Data"]
+__all__ = ["FAILURE_GRACE", "HOLD_LIMIT", "READ_BUFFER_SIZE", "WORK_PER_TURN", "Connection", "Data"]
 
 #: What :meth:`Connection.recv` returns: ``str`` for text, ``bytes`` for binary.
 Data = str | bytes
@@ -81,21 +80,30 @@ _COALESCE_LIMIT = 65536
 
 #: Longest wait, in seconds, for the application to take the messages that
 #: arrived before a protocol error (see the module doc) before the failure is
-#: sent anyway; ``close_timeout`` bounds it further when it is shorter. A
-#: fixed second, not ``close_timeout`` itself (10 s by default): those
-#: messages are already in memory, so answering them takes the application
-#: no network round trip, and a broken peer should not hold a connection
-#: open for as long as a peer that is closing cleanly may.
+#: sent anyway; ``close_timeout`` bounds it further when it is shorter. Those
+#: messages are already in memory, so answering them takes no network round
+#: trip, and a broken peer should not hold a connection for long.
 FAILURE_GRACE = 1.0
+
+#: Size of the buffer the transport reads into (asyncio reads at most as
+#: much with ``recv`` too).
+READ_BUFFER_SIZE = 262144
+
+#: While delivery is stopped, reading goes on until the input waiting in the
+#: protocol costs this many bytes (``Protocol.held_bytes``), then pauses.
+HOLD_LIMIT = 262144
+
+#: Below this much room under :data:`HOLD_LIMIT`, reading pauses.
+_MIN_READ = 4096
+
+#: Bytes that permessage-deflate may inflate or deflate for one connection in
+#: one turn of the event loop before it yields (at a message boundary).
+WORK_PER_TURN = 1 << 20
 
 logger = logging.getLogger("fastws")
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _OPEN = State.OPEN
-
-#: Size of the buffer the transport reads into (asyncio reads at most as
-#: much with ``recv`` too).
-READ_BUFFER_SIZE = 262144
 
 _read_buffers = threading.local()
 
@@ -103,7 +111,7 @@ _read_buffers = threading.local()
 def _read_buffer() -> memoryview:
     """The receive buffer shared by every connection of this thread.
 
-    Every byte read is parsed (and copied wherever it has to be kept) by
+    Every byte read is parsed, or copied where it has to be kept, by
     ``buffer_updated`` before the transport reads again, and an event loop
     runs one callback at a time in one thread, so one buffer per thread
     serves all connections: a read allocates nothing, unlike
@@ -149,10 +157,13 @@ class Connection(asyncio.BufferedProtocol):
         close_timeout: seconds to wait for the closing handshake and for the
             TCP connection to close before aborting it; None waits forever.
         max_queue: how many received messages may wait for :meth:`recv`
-            before reading from the network pauses: an int (high-water mark;
-            reading resumes at a quarter of it), a ``(high, low)`` tuple, or
-            None for no limit (not recommended: a fast peer can then fill
-            memory).
+            before delivery stops: an int (high-water mark; delivery resumes
+            at a quarter of it), a ``(high, low)`` tuple, or None for no
+            limit on the count.
+        max_queue_bytes: how many payload bytes (UTF-8 bytes for text) the
+            waiting messages may hold before delivery stops (a single larger
+            message is still delivered into an empty queue); delivery
+            resumes at a quarter of it. None: no limit on the bytes.
         write_limit: high-water mark of the transport's write buffer, in
             bytes: :meth:`send` waits while the buffer is above it; an int
             (the low-water mark is a quarter of it) or a ``(high, low)`` tuple.
@@ -169,13 +180,23 @@ class Connection(asyncio.BufferedProtocol):
         ping_timeout: float | None = 20,
         close_timeout: float | None = 10,
         max_queue: int | tuple[int, int | None] | None = 16,
+        max_queue_bytes: int | None = 4 * 2**20,
         write_limit: int | tuple[int, int | None] = 32768,
     ) -> None:
         self.protocol = protocol
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
         self._high, self._low = _queue_limits(max_queue)
+        if self._high is None:
+            self._low = sys.maxsize  # no count limit: only the bytes decide
+        if max_queue_bytes is not None and max_queue_bytes < 1:
+            raise ValueError("max_queue_bytes must be at least 1")
+        self._low_bytes = None if max_queue_bytes is None else max_queue_bytes // 4
+        flow = self._flow = protocol.flow
+        flow.max_queue = self._high
+        flow.max_queue_bytes = max_queue_bytes
+        flow.max_work = WORK_PER_TURN
+        self._counted = flow.limited
+        protocol.defer_failure = True
         if isinstance(write_limit, tuple):
             self._write_high, self._write_low = write_limit
         else:
@@ -186,43 +207,35 @@ class Connection(asyncio.BufferedProtocol):
         #: The opening handshake's request and response (set by subclasses).
         self.request: Request | None = None
         self.response: Response | None = None
-        #: Seconds between the last keepalive or user ping and its pong.
-        self.latency: float = 0.0
         #: Bytes handed to the transport so far (frames, handshake and all).
         self.bytes_sent = 0
+        self._pings = Pings(self.loop, protocol, self._flush, self._fail, ping_interval, ping_timeout)
 
         # The thread's receive buffer (the event loop runs in this thread).
         self._read_view = _read_buffer()
         self._queue: collections.deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future[None] | None = None
         self._on_message: Callable[[Data], object] | None = None
-        # True while a read dispatches its events: send_nowait() then
-        # leaves its frames in the protocol, written once after the read.
+        # True while a read dispatches its messages to on_message:
+        # send_nowait() then leaves its frames in the protocol, written once
+        # after the read (up to write_limit), counted in _dispatch_bytes.
         self._dispatching = False
-        self._reading_paused = False
-        # Reading is also paused while what a read made us write (automatic
-        # pongs, the close echo) holds the write buffer above its high-water
-        # mark, until the transport drains it (resume_writing): a peer that
-        # sends pings and never reads cannot make us queue pongs without
-        # bound; TCP pushes back on it instead.
+        self._dispatch_bytes = 0
+        # Whether input waits in the protocol (delivery stopped); whether the
+        # transport's reading is paused (_input_waiting with no room left, or
+        # answers over the write buffer's mark: _answers_paused); the handle
+        # that goes on with input stopped by the work budget.
+        self._input_waiting = False
+        self._transport_paused = False
         self._answers_paused = False
-        # Once we have sent a close frame, reading must go on until the
-        # peer's close frame arrives, whether or not the application reads:
-        # reading is no longer paused, and messages that still arrive are
-        # queued up to the high-water mark, then dropped (the application
-        # asked to close; memory stays bounded).
-        self._closing = False
+        self._continue_handle: asyncio.Handle | None = None
 
         self._writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._held = 0  # bytes of small messages held back (see module doc)
+        self._coalesced = 0  # bytes of small messages held back (see module doc)
         self._flush_handle: asyncio.Handle | None = None
         self._eof_sent = False
         self._fragmented_send: asyncio.Future[None] | None = None
-
-        # ping payload -> (waiter or None for keepalive pings, time sent, timeout handle)
-        self._pings: dict[bytes, tuple[asyncio.Future[float] | None, float, asyncio.TimerHandle | None]] = {}
-        self._keepalive_handle: asyncio.TimerHandle | None = None
         self._close_handle: asyncio.TimerHandle | None = None
         # Set while a protocol failure is kept back for the application (see
         # the module doc); it sends the failure when the grace period ends.
@@ -245,6 +258,21 @@ class Connection(asyncio.BufferedProtocol):
         return self.protocol.subprotocol
 
     @property
+    def latency(self) -> float:
+        """Seconds between the last answered ping (keepalive or user) and its pong."""
+        return self._pings.latency
+
+    @property
+    def ping_interval(self) -> float | None:
+        """Seconds between keepalive pings (None: no keepalive)."""
+        return self._pings.interval
+
+    @property
+    def ping_timeout(self) -> float | None:
+        """Seconds a keepalive ping may wait for its pong (None: forever)."""
+        return self._pings.timeout
+
+    @property
     def local_address(self) -> Any:
         """The local socket address (``(host, port)`` for IPv4), or None.
 
@@ -265,18 +293,20 @@ class Connection(asyncio.BufferedProtocol):
         """The code of the peer's close frame; 1006 if the connection closed
         without one, 1005 if it had no code; None until either happens.
         """
-        protocol = self.protocol
-        if protocol.close_rcvd is None and not self._lost and protocol.state is not State.CLOSED:
+        if not self._ended():
             return None
-        return protocol.close_code
+        return self.protocol.close_code
 
     @property
     def close_reason(self) -> str | None:
         """The reason of the peer's close frame; None until the connection closes."""
-        protocol = self.protocol
-        if protocol.close_rcvd is None and not self._lost and protocol.state is not State.CLOSED:
+        if not self._ended():
             return None
-        return protocol.close_reason
+        return self.protocol.close_reason
+
+    def _ended(self) -> bool:
+        protocol = self.protocol
+        return protocol.close_rcvd is not None or self._lost or protocol.state is State.CLOSED
 
     def __repr__(self) -> str:
         state = "LOST" if self._lost else self.protocol.state.name
@@ -296,30 +326,43 @@ class Connection(asyncio.BufferedProtocol):
             ConnectionClosedError: the connection closed any other way.
             InvalidState: another coroutine is already waiting in ``recv``.
         """
-        queue = self._queue
-        if queue:
-            message = queue.popleft()
-            if self._reading_paused and len(queue) <= self._low:
-                self._resume_reading()
-            return message
+        if self._queue:
+            return self._take()
         return await self._recv_wait()
+
+    def _take(self) -> Data:
+        """Take the oldest queued message; go on with waiting input at the low-water mark."""
+        queue = self._queue
+        message = queue.popleft()
+        if self._input_waiting and len(queue) <= self._low and self._below_low_bytes():
+            self._resume_input()
+        return message
+
+    def _below_low_bytes(self) -> bool:
+        """Whether the queued bytes are down to the low-water mark (a quarter of the limit)."""
+        if self._low_bytes is None:
+            return True
+        self._flow.queued = len(self._queue)
+        return self._flow.queued_bytes <= self._low_bytes
 
     async def _recv_wait(self) -> Data:
         """``recv`` when the queue is empty: wait for a message or the end."""
         queue = self._queue
         while True:
             if queue:
-                message = queue.popleft()
-                if self._reading_paused and len(queue) <= self._low:
-                    self._resume_reading()
-                return message
+                return self._take()
+            if self._input_waiting:
+                # The peer's EOF (or our close) may wait behind input that
+                # the protocol still holds: go on with it.
+                self._resume_input()
+                if queue:
+                    continue
             if self._failure_handle is not None:
                 # Every message that arrived before the protocol error has
                 # been taken, and the application is back for more: the
                 # answers it had to send are out; fail the connection now.
                 self._send_failure()
-            protocol = self.protocol
-            if self._lost or protocol.close_rcvd is not None or protocol.state is State.CLOSED:
+            if self._ended() and not self._input_waiting:
                 raise self._closed_exception()
             if self._recv_waiter is not None:
                 raise InvalidState("another coroutine is already waiting for the next message")
@@ -341,13 +384,8 @@ class Connection(asyncio.BufferedProtocol):
         Raises:
             ConnectionClosedError: the connection closed with an error.
         """
-        # recv(), inlined: this runs once per message of every ``async for``.
-        queue = self._queue
-        if queue:
-            message = queue.popleft()
-            if self._reading_paused and len(queue) <= self._low:
-                self._resume_reading()
-            return message
+        if self._queue:
+            return self._take()
         try:
             return await self._recv_wait()
         except ConnectionClosedOK:
@@ -374,9 +412,9 @@ class Connection(asyncio.BufferedProtocol):
         (internal error).
 
         Flow control: nothing is queued, so ``max_queue`` does not apply;
-        while what the connection wrote is above the write buffer's
-        high-water mark (a peer that sends but does not read), reading
-        pauses until the buffer drains.
+        when what the callback sends fills the write buffer past its mark (a
+        peer that sends but does not read), delivery stops until the buffer
+        drains, then resumes with the next message.
 
         Raises:
             TypeError: the value is neither None nor a plain (not async)
@@ -394,22 +432,21 @@ class Connection(asyncio.BufferedProtocol):
                 raise InvalidState("a coroutine is waiting in recv()")
         self._on_message = callback
         queue = self._queue
-        if callback is None or not queue:
-            self.protocol.on_message = callback
-            return
-        # Messages that arrived before: deliver them now, in order, as one
-        # dispatch (answers are written once, at the end).
-        self._dispatching = True
-        try:
-            while queue and self._on_message is callback:
-                if not self._call_on_message(callback, queue.popleft()):
-                    break
-        finally:
-            self._dispatching = False
+        if callback is not None and queue:
+            # Messages that arrived before: deliver them now, in order, as
+            # one dispatch (answers are written once, at the end).
+            self._dispatching = True
+            try:
+                while queue and self._on_message is callback:
+                    if not self._call_on_message(callback, queue.popleft()):
+                        break
+            finally:
+                self._dispatching = False
+                self._dispatch_bytes = 0
         # From now on the protocol hands messages straight to the callback.
         self.protocol.on_message = self._on_message
-        if self._reading_paused and len(queue) <= self._low:
-            self._resume_reading()
+        if self._input_waiting:
+            self._resume_input()
         self._flush()
 
     def _call_on_message(self, callback: Callable[[Data], object], message: Data) -> bool:
@@ -451,17 +488,29 @@ class Connection(asyncio.BufferedProtocol):
             InvalidState: a fragmented message is being sent.
             TypeError: ``message`` is neither ``str`` nor bytes-like.
         """
-        protocol = self.protocol
-        if protocol.state is not _OPEN or self._lost:
-            if protocol.state is State.CONNECTING and not self._lost:
-                raise InvalidState("the opening handshake is not complete")
-            raise self._closed_exception()
+        self._check_open()
         if self._fragmented_send is not None:
             raise InvalidState("a fragmented message is being sent")
         if not self._send_message(message):
             raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
         if not self._dispatching:
             self._flush()
+            return
+        self._dispatch_bytes += len(message)
+        if self._dispatch_bytes > self._write_high:
+            # Answers to one read past the write buffer's mark: write them
+            # now, and stop delivering if the transport cannot take more.
+            self._dispatch_bytes = 0
+            self._flush()
+            if self._writing_paused:
+                self.protocol.pause()
+
+    def _check_open(self) -> None:
+        """Raise unless messages may be sent now (not for coroutines: see :meth:`_raise_closed`)."""
+        if self.protocol.state is not _OPEN or self._lost:
+            if self.protocol.state is State.CONNECTING and not self._lost:
+                raise InvalidState("the opening handshake is not complete")
+            raise self._closed_exception()
 
     def _send_message(self, message: Any) -> bool:
         """Queue ``str`` as a text message, bytes-like as binary; False otherwise."""
@@ -507,8 +556,7 @@ class Connection(asyncio.BufferedProtocol):
         """
         while self._fragmented_send is not None:
             await asyncio.shield(self._fragmented_send)
-        protocol = self.protocol
-        if protocol.state is not _OPEN or self._lost:
+        if self.protocol.state is not _OPEN or self._lost:
             await self._raise_closed()
         if not self._send_message(message):
             if isinstance(message, Mapping):
@@ -525,15 +573,28 @@ class Connection(asyncio.BufferedProtocol):
         # Hold small messages back while the application is working through a
         # burst of received ones; write at once otherwise.
         if self._queue:
-            held = self._held + len(message)  # type: ignore[arg-type]
-            self._held = held
-            if held < _COALESCE_LIMIT:
+            coalesced = self._coalesced + len(message)  # type: ignore[arg-type]
+            self._coalesced = coalesced
+            if coalesced < _COALESCE_LIMIT:
                 if self._flush_handle is None:
                     self._flush_handle = self.loop.call_soon(self._flush)
                 return
         self._flush()
+        # _after_send(), inlined: awaiting it would cost a coroutine per message.
         if self._writing_paused:
             await self._drain()
+        if self._flow.work >= WORK_PER_TURN:
+            self._flow.work = 0
+            await asyncio.sleep(0)
+
+    async def _after_send(self) -> None:
+        """Wait while the write buffer is over its mark; yield past the work budget."""
+        if self._writing_paused:
+            await self._drain()
+        if self._flow.worked_out():
+            # Compressing took this turn's budget: let other connections run.
+            self._flow.work = 0
+            await asyncio.sleep(0)
 
     async def _send_fragments(self, fragments: Any, is_async: bool) -> None:
         """Send the items of an (async) iterator as one fragmented message."""
@@ -556,8 +617,7 @@ class Connection(asyncio.BufferedProtocol):
                 raise TypeError(f"fragments must be str or bytes-like, not {type(first).__name__}")
             started = True
             self._flush()
-            if self._writing_paused:
-                await self._drain()
+            await self._after_send()
             while True:
                 try:
                     fragment = await fragments.__anext__() if is_async else next(fragments)
@@ -574,22 +634,18 @@ class Connection(asyncio.BufferedProtocol):
                     await self._raise_closed()
                 protocol.send_continuation(fragment, fin=False)
                 self._flush()
-                if self._writing_paused:
-                    await self._drain()
+                await self._after_send()
             if protocol.state is not State.OPEN or self._lost:
                 await self._raise_closed()
             protocol.send_continuation(b"", fin=True)
             self._flush()
-            if self._writing_paused:
-                await self._drain()
+            await self._after_send()
         except BaseException as exc:
             # A message that is half sent cannot be taken back: RFC 6455
             # section 7.1.7 lets an endpoint fail the connection, and 1011
             # says the fault is ours, not the peer's.
             if started and not isinstance(exc, ConnectionClosed) and protocol.state is State.OPEN:
-                protocol.fail(1011, "error while sending a fragmented message")
-                self._flush()
-                self._set_closing()
+                self._fail(1011, "error while sending a fragmented message")
             raise
         finally:
             self._fragmented_send = None
@@ -615,9 +671,7 @@ class Connection(asyncio.BufferedProtocol):
             InvalidState: a ping with the same payload is still unanswered.
         """
         if data is None:
-            payload = os.urandom(4)
-            while payload in self._pings:
-                payload = os.urandom(4)
+            payload = self._pings.fresh_payload()
         else:
             payload = data.encode() if isinstance(data, str) else bytes(data)
             if payload in self._pings:
@@ -625,8 +679,7 @@ class Connection(asyncio.BufferedProtocol):
         if self.protocol.state is not State.OPEN or self._lost:
             await self._raise_closed()
         self.protocol.send_ping(payload)
-        waiter: asyncio.Future[float] = self.loop.create_future()
-        self._pings[payload] = (waiter, time.perf_counter(), None)
+        waiter = self._pings.sent(payload)
         self._flush()
         return waiter
 
@@ -650,7 +703,7 @@ class Connection(asyncio.BufferedProtocol):
         is bounded by ``close_timeout``: past it the TCP connection is aborted.
 
         Args:
-            code: the close code (1000, 1001, 1003, 1007-1011, 3000-4999).
+            code: the close code (1000, 1001, 1003, 1007-1014, 3000-4999).
             reason: the close reason (at most 123 bytes once UTF-8 encoded).
 
         Raises:
@@ -666,18 +719,24 @@ class Connection(asyncio.BufferedProtocol):
         protocol = self.protocol
         if protocol.state is State.OPEN:
             protocol.send_close(code, reason)  # may raise ValueError: nothing changed then
-            self._flush()
-            self._set_closing()
+            self._after_close_sent()
         elif protocol.state is State.CONNECTING:
             self.transport.close()
         else:
             self._set_closing()
 
+    def _after_close_sent(self) -> None:
+        """A close frame was queued: the protocol went through what it held; act on it."""
+        events = self.protocol.events_received()
+        if events:
+            self._process_events(events)
+        self._flush()
+        self._set_closing()
+
     def _set_closing(self) -> None:
         """We sent a close frame: read on until the peer answers, within close_timeout."""
-        self._closing = True
-        if self._reading_paused:
-            self._resume_reading()
+        self._input_waiting = self.protocol.paused
+        self._update_reading()
         self._start_close_timer()
 
     async def wait_closed(self) -> None:
@@ -690,8 +749,7 @@ class Connection(asyncio.BufferedProtocol):
             return
         if self.protocol.state is State.OPEN:
             self.protocol.fail(code, reason)
-            self._flush()
-            self._set_closing()
+            self._after_close_sent()
         else:
             self.transport.abort()
 
@@ -753,67 +811,14 @@ class Connection(asyncio.BufferedProtocol):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        self._held = 0
-        if self._failure_handle is None:
-            chunks = self.protocol.data_to_send()
-        else:
-            chunks = self._data_to_send_deferred()
+        if self._failure_handle is not None and not self.protocol.failure_pending:
+            # The failure went out meanwhile (send_close, fail, EOF).
+            self._failure_handle.cancel()
+            self._failure_handle = None
+        self._coalesced = 0
+        chunks = self.protocol.data_to_send()
         if chunks and not self._lost:
             self._write(chunks)
-
-    def _data_to_send_deferred(self) -> list[bytes]:
-        """``data_to_send()`` while a protocol failure is kept back.
-
-        Returns what the protocol has to send (the application's frames,
-        automatic pongs) without the failure's close frame and EOF. If the
-        failure was sent meanwhile (``send_close``, ``fail`` and
-        ``receive_eof`` send it), the grace period is over.
-        """
-        protocol = self.protocol
-        if not protocol.failure_pending:
-            self._cancel_failure_grace()
-            return protocol.data_to_send()
-        return protocol.data_to_send(fail=False)
-
-    def _defer_failure(self) -> bool:
-        """After a read: whether a protocol failure is (now) kept back.
-
-        Returns:
-            True if the protocol has a pending failure that waits for the
-            application: messages that arrived before the error are still
-            queued, or the application is busy (not waiting in ``recv``)
-            and may still be answering one it took. False if there is no
-            pending failure, or it should be sent at once.
-        """
-        if self._failure_handle is not None:
-            return True
-        if self._lost or not self.protocol.failure_pending:
-            return False
-        if not self._queue and (self._recv_waiter is not None or self._on_message is not None):
-            # The application waits for a message, or took every message
-            # in its callback and answered at once: nothing to wait for.
-            return False
-        grace = FAILURE_GRACE
-        if self.close_timeout is not None and self.close_timeout < grace:
-            grace = self.close_timeout
-        self._failure_handle = self.loop.call_later(grace, self._send_failure)
-        return True
-
-    def _cancel_failure_grace(self) -> None:
-        handle = self._failure_handle
-        if handle is not None:
-            handle.cancel()
-            self._failure_handle = None
-
-    def _send_failure(self) -> None:
-        """Send the failure kept back: the close frame with its code, then EOF."""
-        if self._failure_handle is None:
-            return
-        self._cancel_failure_grace()
-        if self._lost:
-            return
-        self._flush()  # data_to_send() now queues the close frame and EOF
-        self._set_closing()
 
     def _write(self, chunks: list[bytes]) -> None:
         """Write what ``Protocol.data_to_send()`` returned (b"" means EOF)."""
@@ -837,11 +842,6 @@ class Connection(asyncio.BufferedProtocol):
             self._write_many(pending)
 
     def _write_many(self, pending: list[bytes]) -> None:
-        if len(pending) == 1:
-            data = pending[0]
-            self.bytes_sent += len(data)
-            self.transport.write(data)
-            return
         size = sum(map(len, pending))
         self.bytes_sent += size
         if size < _COALESCE_LIMIT:
@@ -894,8 +894,9 @@ class Connection(asyncio.BufferedProtocol):
         self._writing_paused = False
         if self._answers_paused:
             self._answers_paused = False
-            if not self._reading_paused and not self._lost:
-                self.transport.resume_reading()
+            self._update_reading()
+        if self._input_waiting and self._on_message is not None:
+            self._resume_input()  # on_message's answers had filled the buffer
         for waiter in self._drain_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -911,8 +912,17 @@ class Connection(asyncio.BufferedProtocol):
             # Created open (no opening handshake to wait for).
             self._start_keepalive()
 
+    def _start_keepalive(self) -> None:
+        if not self._lost:
+            self._pings.start()
+
     def get_buffer(self, sizehint: int) -> memoryview:  # asyncio.BufferedProtocol
-        return self._read_view
+        view = self._read_view
+        if not self._input_waiting:
+            return view
+        # Delivery stopped: read only what the protocol may keep waiting.
+        room = HOLD_LIMIT - self.protocol.held_bytes
+        return view[: max(room, _MIN_READ)]
 
     def data_received(self, data: bytes | bytearray | memoryview) -> None:
         """Process bytes received from elsewhere than the transport.
@@ -930,72 +940,115 @@ class Connection(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:  # asyncio.BufferedProtocol
         # The protocol copies whatever it keeps: the buffer is free again
         # when this returns.
-        data = self._read_view[:nbytes]
         protocol = self.protocol
+        flow = self._flow
+        if self._counted:
+            flow.queued = len(self._queue)
+        flow.work = 0
         if self._on_message is None:
-            protocol.receive_data(data)
+            protocol.receive_data(self._read_view[:nbytes])
         else:
-            # The protocol calls on_message from inside receive_data.
-            self._dispatching = True
-            try:
-                protocol.receive_data(data)
-            except Exception:
-                self._on_message_failed()
-            finally:
-                self._dispatching = False
+            self._dispatch(protocol.receive_data, self._read_view[:nbytes])
+        self._after_input()
+
+    def _dispatch(self, method: Callable[..., None], *args: Any) -> None:
+        """Run a protocol input method that may call on_message."""
+        self._dispatching = True
+        try:
+            method(*args)
+        except Exception:
+            self._on_message_failed()
+        finally:
+            self._dispatching = False
+            self._dispatch_bytes = 0
+
+    def _after_input(self) -> None:
+        """Act on what the protocol made of new input: events, output, waiting input."""
+        protocol = self.protocol
         events = protocol.events_received()
         if events:
             self._process_events(events)
-        # _flush(), inlined: most reads produce nothing to send.
-        if protocol.error is not None and self._defer_failure():
-            chunks = self._data_to_send_deferred()
-        else:
-            chunks = protocol.data_to_send()
+        # From recv() (_take), small sends may be held back for a flush at
+        # the end of this turn (see send()): leave the output to it.
+        chunks = protocol.data_to_send() if self._flush_handle is None else None
         if chunks:
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
                 self._flush_handle = None
-            self._held = 0
+            self._coalesced = 0
             if not self._lost:
                 self._write(chunks)
                 if self._writing_paused and not self._answers_paused:
+                    # Automatic answers hold the write buffer above its mark:
+                    # read no more until it drains.
                     self._answers_paused = True
-                    if not self._reading_paused:
-                        self.transport.pause_reading()
+        if protocol.error is not None and protocol.failure_pending and self._failure_handle is None:
+            self._keep_failure_back()
+        if protocol.paused:
+            self._input_waiting = True
+            if self._flow.worked_out() and self._continue_handle is None:
+                self._continue_handle = self.loop.call_soon(self._continue_input)
+            self._update_reading()
+        elif self._input_waiting or self._transport_paused != self._answers_paused:
+            self._input_waiting = False
+            self._update_reading()
         # close_expected() is False while OPEN: skip the call on the hot path.
         if protocol.state is not _OPEN and protocol.close_expected():
             self._start_close_timer()
 
+    def _continue_input(self) -> None:
+        """Go on with input the work budget stopped, at the next turn of the loop."""
+        self._continue_handle = None
+        if self._input_waiting:
+            self._resume_input()
+
+    def _resume_input(self) -> None:
+        """Let the protocol deliver what waits, within the limits."""
+        protocol = self.protocol
+        flow = self._flow
+        if self._counted:
+            flow.queued = len(self._queue)
+        flow.work = 0
+        if self._on_message is None:
+            protocol.resume()
+        else:
+            self._dispatch(protocol.resume)
+        self._after_input()
+
+    def _update_reading(self) -> None:
+        """Pause or resume the transport's reading, as the state requires."""
+        if self._lost:
+            return
+        pause = self._answers_paused or (
+            self._input_waiting and HOLD_LIMIT - self.protocol.held_bytes < _MIN_READ
+        )
+        if pause != self._transport_paused:
+            self._transport_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
     def _process_events(self, events: list[Any]) -> None:
         queue = self._queue
-        self._dispatching = True
-        try:
-            for event in events:
-                kind = type(event)
-                if kind is TextMessage or kind is BinaryMessage:
-                    callback = self._on_message
-                    if callback is not None:
-                        self._call_on_message(callback, event.data)
-                    elif not self._closing or self._high is None or len(queue) < self._high:
-                        queue.append(event.data)
-                elif kind is Pong:
-                    self._pong_received(event.data)
-                elif kind is Ping or kind is CloseReceived:
-                    # The protocol answers pings and close frames by itself.
-                    pass
+        for event in events:
+            kind = type(event)
+            if kind is TextMessage or kind is BinaryMessage:
+                callback = self._on_message
+                if callback is None:
+                    queue.append(event.data)
                 else:
-                    self._handshake_event(event)
-        finally:
-            self._dispatching = False
-        if (
-            self._high is not None
-            and len(queue) >= self._high
-            and not self._reading_paused
-            and not self._closing
-        ):
-            self._reading_paused = True
-            if not self._answers_paused:
-                self.transport.pause_reading()
+                    self._dispatching = True
+                    try:
+                        self._call_on_message(callback, event.data)
+                    finally:
+                        self._dispatching = False
+            elif kind is Pong:
+                self._pings.pong_received(event.data)
+            elif kind is Ping or kind is CloseReceived:
+                pass  # the protocol answers them by itself
+            else:
+                self._handshake_event(event)
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done() and (queue or self.protocol.close_rcvd is not None):
             waiter.set_result(None)
@@ -1003,20 +1056,13 @@ class Connection(asyncio.BufferedProtocol):
     def _handshake_event(self, event: Any) -> None:
         """Handle a Request or Response event (the subclasses' business)."""
 
-    def _resume_reading(self) -> None:
-        self._reading_paused = False
-        if not self._lost and not self._answers_paused:
-            self.transport.resume_reading()
-
     def eof_received(self) -> None:  # asyncio.Protocol
         self.protocol.receive_eof()
-        events = self.protocol.events_received()
-        if events:
-            self._process_events(events)
-        self._flush()
+        self._after_input()
         # Returning None lets the transport close itself: after the peer's
         # EOF the closing handshake is over or has failed, so there is
-        # nothing left to write (and TLS cannot half-close anyway).
+        # nothing left to write (and TLS cannot half-close anyway). Input
+        # that waits in the protocol is still delivered to recv().
 
     def connection_lost(self, exc: Exception | None) -> None:  # asyncio.Protocol
         self._lost = True
@@ -1027,14 +1073,15 @@ class Connection(asyncio.BufferedProtocol):
                 protocol.receive_eof()
             except Exception:  # pragma: no cover - the protocol is already done
                 pass
-        protocol.events_received()
-        protocol.data_to_send()
-        for handle in (self._keepalive_handle, self._close_handle, self._flush_handle, self._failure_handle):
+        if not protocol.paused:
+            protocol.events_received()
+            protocol.data_to_send()
+        for handle in (self._close_handle, self._flush_handle, self._failure_handle, self._continue_handle):
             if handle is not None:
                 handle.cancel()
-        self._keepalive_handle = self._close_handle = self._flush_handle = None
-        self._failure_handle = None
-        self._abort_pings()
+        self._close_handle = self._flush_handle = self._failure_handle = None
+        self._continue_handle = None
+        self._pings.stop(self._closed_exception())
         if self._recv_waiter is not None and not self._recv_waiter.done():
             self._recv_waiter.set_result(None)
         for waiter in self._drain_waiters:
@@ -1043,71 +1090,31 @@ class Connection(asyncio.BufferedProtocol):
         if not self._closed.done():
             self._closed.set_result(None)
 
-    # -- keepalive -----------------------------------------------------------------
+    # -- failing after a grace period ---------------------------------------------------
 
-    def _start_keepalive(self) -> None:
-        if self.ping_interval is not None and not self._lost:
-            self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)
-
-    def _keepalive(self) -> None:
-        self._keepalive_handle = None
-        if self._lost or self.protocol.state is not State.OPEN:
+    def _keep_failure_back(self) -> None:
+        """The input broke the protocol: fail now, or once the application caught up."""
+        if self._lost:
             return
-        payload = os.urandom(4)
-        while payload in self._pings:
-            payload = os.urandom(4)
-        self.protocol.send_ping(payload)
-        timeout_handle = None
-        if self.ping_timeout is not None:
-            timeout_handle = self.loop.call_later(self.ping_timeout, self._keepalive_expired, payload)
-        self._pings[payload] = (None, time.perf_counter(), timeout_handle)
+        if not self._queue and (self._recv_waiter is not None or self._on_message is not None):
+            # The application waits for a message, or took every message in
+            # its callback and answered at once: nothing to wait for.
+            self._send_failure(now=True)
+            return
+        grace = FAILURE_GRACE
+        if self.close_timeout is not None and self.close_timeout < grace:
+            grace = self.close_timeout
+        self._failure_handle = self.loop.call_later(grace, self._send_failure)
+
+    def _send_failure(self, now: bool = False) -> None:
+        """Send the failure kept back: the close frame with its code, then EOF."""
+        if self._failure_handle is None and not now:
+            return
+        if self._failure_handle is not None:
+            self._failure_handle.cancel()
+            self._failure_handle = None
+        if self._lost:
+            return
+        self.protocol.commit_failure()
         self._flush()
-        self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)  # type: ignore[arg-type]
-
-    def _keepalive_expired(self, payload: bytes) -> None:
-        entry = self._pings.get(payload)
-        if entry is None or self._lost:
-            return
-        if self._reading_paused:
-            # The pong may be sitting unread behind messages the application
-            # has not consumed yet: that is the application's slowness, not
-            # a dead peer. Look again later.
-            self._pings[payload] = (
-                entry[0],
-                entry[1],
-                self.loop.call_later(self.ping_timeout, self._keepalive_expired, payload),  # type: ignore[arg-type]
-            )
-            return
-        del self._pings[payload]
-        logger.debug("keepalive ping timed out; failing the connection with 1011")
-        self._fail(1011, "keepalive ping timeout")
-
-    def _pong_received(self, payload: bytes) -> None:
-        pings = self._pings
-        if payload not in pings:
-            return  # RFC 6455 section 5.5.3: an unsolicited pong is ignored
-        # perf_counter, not loop.time(): uvloop's clock ticks in milliseconds.
-        now = time.perf_counter()
-        # Acknowledge this ping and every ping sent before it.
-        while pings:
-            key = next(iter(pings))
-            waiter, sent, handle = pings.pop(key)
-            if handle is not None:
-                handle.cancel()
-            if waiter is not None and not waiter.done():
-                waiter.set_result(now - sent)
-            if key == payload:
-                self.latency = now - sent
-                break
-
-    def _abort_pings(self) -> None:
-        exc = self._closed_exception() if self._pings else None
-        for waiter, _, handle in self._pings.values():
-            if handle is not None:
-                handle.cancel()
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)  # type: ignore[arg-type]
-                # Nobody may be awaiting this waiter: cancel() on a done
-                # future does nothing but keep asyncio from logging it.
-                waiter.cancel()
-        self._pings.clear()
+        self._set_closing()

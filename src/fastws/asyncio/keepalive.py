@@ -1,0 +1,143 @@
+"""Pings, pongs and keepalive for one asyncio connection (RFC 6455 section 5.5.2-5.5.3).
+
+:class:`Pings` keeps the pings a connection has sent and not seen answered:
+the application's (each with a future that gets the round-trip time) and the
+keepalive's (sent every ``ping_interval``; if its pong does not arrive within
+``ping_timeout``, the connection fails with 1011). A pong acknowledges its
+ping and every ping sent before it (section 5.5.3 lets a peer answer only
+the most recent one).
+
+The keepalive keeps running while the application is slow to read: the
+protocol still parses control frames behind the messages it holds back (see
+:mod:`fastws.flow`), so a live peer's pong is seen. A peer whose pong does
+not come back in time is dropped, whatever the receive queue holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..constants import State
+
+if TYPE_CHECKING:
+    from ..protocol import Protocol
+
+__all__ = ["Pings"]
+
+logger = logging.getLogger("fastws")
+
+
+class Pings:
+    """The pings of one connection that wait for their pong, and the keepalive timer.
+
+    Args:
+        loop: the connection's event loop.
+        protocol: the sans-IO protocol the pings are sent through.
+        flush: writes what the protocol has to send.
+        fail: fails the connection: ``fail(code, reason)``.
+        interval: seconds between keepalive pings; None: no keepalive.
+        timeout: seconds a keepalive ping may wait for its pong; None: forever.
+
+    Attributes:
+        latency: seconds between the last answered ping and its pong.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        protocol: Protocol,
+        flush: Callable[[], None],
+        fail: Callable[[int, str], None],
+        interval: float | None,
+        timeout: float | None,
+    ) -> None:
+        self._loop = loop
+        self._protocol = protocol
+        self._flush = flush
+        self._fail = fail
+        self.interval = interval
+        self.timeout = timeout
+        self.latency = 0.0
+        # payload -> (waiter, or None for a keepalive ping; time sent; timeout handle)
+        self._waiting: dict[bytes, tuple[asyncio.Future[float] | None, float, asyncio.TimerHandle | None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopped = False
+
+    def __contains__(self, payload: bytes) -> bool:
+        return payload in self._waiting
+
+    def fresh_payload(self) -> bytes:
+        """Four random bytes that no waiting ping uses."""
+        payload = os.urandom(4)
+        while payload in self._waiting:
+            payload = os.urandom(4)
+        return payload
+
+    def sent(self, payload: bytes) -> asyncio.Future[float]:
+        """Register an application ping just sent; return the future of its round trip."""
+        waiter: asyncio.Future[float] = self._loop.create_future()
+        self._waiting[payload] = (waiter, time.perf_counter(), None)
+        return waiter
+
+    def start(self) -> None:
+        """Start the keepalive (once the connection is open)."""
+        if self.interval is not None and not self._stopped:
+            self._timer = self._loop.call_later(self.interval, self._keepalive)
+
+    def _keepalive(self) -> None:
+        self._timer = None
+        if self._stopped or self._protocol.state is not State.OPEN:
+            return
+        payload = self.fresh_payload()
+        self._protocol.send_ping(payload)
+        handle = None
+        if self.timeout is not None:
+            handle = self._loop.call_later(self.timeout, self._expired, payload)
+        self._waiting[payload] = (None, time.perf_counter(), handle)
+        self._flush()
+        self._timer = self._loop.call_later(self.interval, self._keepalive)  # type: ignore[arg-type]
+
+    def _expired(self, payload: bytes) -> None:
+        if self._waiting.pop(payload, None) is None or self._stopped:
+            return
+        logger.debug("keepalive ping timed out; failing the connection with 1011")
+        self._fail(1011, "keepalive ping timeout")
+
+    def pong_received(self, payload: bytes) -> None:
+        """A pong arrived: complete its ping and every ping sent before it."""
+        waiting = self._waiting
+        if payload not in waiting:
+            return  # RFC 6455 section 5.5.3: an unsolicited pong is ignored
+        # perf_counter, not loop.time(): uvloop's clock ticks in milliseconds.
+        now = time.perf_counter()
+        while waiting:
+            key = next(iter(waiting))
+            waiter, sent, handle = waiting.pop(key)
+            if handle is not None:
+                handle.cancel()
+            if waiter is not None and not waiter.done():
+                waiter.set_result(now - sent)
+            if key == payload:
+                self.latency = now - sent
+                break
+
+    def stop(self, exc: BaseException) -> None:
+        """The connection closed: stop the keepalive, fail every waiting ping with ``exc``."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for waiter, _, handle in self._waiting.values():
+            if handle is not None:
+                handle.cancel()
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+                # Nobody may be awaiting it: cancel() on a done future does
+                # nothing but keep asyncio from logging the exception.
+                waiter.cancel()
+        self._waiting.clear()
