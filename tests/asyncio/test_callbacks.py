@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from fastws import ConnectionClosed, ConnectionClosedError, InvalidState
-from fastws.asyncio.connection import HOLD_LIMIT
 from fastws.asyncio import ServerConnection, connect, serve
+from fastws.asyncio.connection import HOLD_LIMIT
 
 OPTIONS = {"ping_interval": None, "compression": None}
 
