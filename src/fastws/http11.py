@@ -54,7 +54,7 @@ _request_line_re = re.compile(rb"(" + _TOKEN.encode() + rb") ([\x21-\x7e]+) HTTP
 # RFC 9112 section 4: status-line = HTTP-version SP status-code SP [ reason-phrase ].
 # The SP before an empty reason is often omitted by servers: it is optional here.
 _status_line_re = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
-# RFC 9110 section 7.2: Host = uri-host [ ":" port ] (RFC 3986 host: IP-literal or reg-name).
+# RFC 9110 section 8.6: Content-Length = 1*DIGIT.
 _digits_re = re.compile(r"[0-9]+")
 
 
