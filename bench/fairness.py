@@ -105,7 +105,9 @@ def _benign(pipe: Any, port: int, clients: int, duration: float) -> None:
     import fastws
 
     async def run() -> list[float]:
-        sockets = [await fastws.connect(f"ws://127.0.0.1:{port}/", ping_interval=None) for _ in range(clients)]
+        sockets = [
+            await fastws.connect(f"ws://127.0.0.1:{port}/", ping_interval=None) for _ in range(clients)
+        ]
         pipe.send("connected")
         pipe.recv()
         times: list[float] = []

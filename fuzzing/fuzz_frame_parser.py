@@ -245,7 +245,12 @@ def _fuzz_protocol(ctl: Controls, data: bytes) -> None:
     # caller whose queue holds 1-4 messages, taking them after each read.
     flowed = _run_protocol(side, {**options, "max_queue": ctl.byte(5) % 4 + 1}, cuts)
     check_same("Protocol without vs with flow control", _without_pongs(whole), _without_pongs(flowed), data)
-    check_same("Protocol pongs, a prefix with flow control", _pongs(whole), _pongs(flowed)[: len(_pongs(whole))], data)
+    check_same(
+        "Protocol pongs, a prefix with flow control",
+        _pongs(whole),
+        _pongs(flowed)[: len(_pongs(whole))],
+        data,
+    )
 
 
 def test_one_input(data: bytes) -> None:

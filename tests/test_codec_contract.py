@@ -98,6 +98,7 @@ class TestSurface:
             "Frame": {"fin", "opcode", "payload", "rsv1", "rsv2", "rsv3"},
             "FrameParser": {
                 "feed",
+                "feed_some",
                 "reset",
                 "buffered",
                 "require_mask",

@@ -1394,3 +1394,67 @@ def test_differential_text_validation(pure_codec, compiled_codec):
                 assert outcome(compiled_codec.FrameParser(validate_utf8=True), chunks) == outcome(
                     pure_codec.FrameParser(validate_utf8=True), chunks
                 ), (name, cut)
+
+
+class TestFeedSome:
+    """``feed_some``: at most ``max_frames`` frames per call; the rest goes back to the caller."""
+
+    def test_stops_at_a_frame_boundary(self, codec):
+        stream = b"".join(build_frame(0x2, bytes([i]) * i, key=MASK_KEY) for i in range(1, 8))
+        parser = codec.FrameParser(require_mask=True)
+        frames, used = parser.feed_some(stream, 3)
+        check_frames(frames, [(True, 0x2, bytes([i]) * i) for i in range(1, 4)])
+        assert used == sum(2 + 4 + i for i in range(1, 4))
+        assert parser.buffered == 0
+        frames, used2 = parser.feed_some(stream[used:], 100)
+        check_frames(frames, [(True, 0x2, bytes([i]) * i) for i in range(4, 8)])
+        assert used2 == len(stream) - used
+
+    def test_partial_frames_are_consumed(self, codec):
+        parser = codec.FrameParser()
+        data = build_frame(0x1, b"Hello") + build_frame(0x1, b"World")
+        # The first frame and half of the second: both consumed, one frame out.
+        frames, used = parser.feed_some(data[:10], 1)
+        check_frames(frames, [(True, 0x1, b"Hello")])
+        assert used == 7  # the second frame's bytes go back: the limit was reached
+        frames, used = parser.feed_some(data[7:10], 1)
+        assert (frames, used) == ([], 3)
+        frames, used = parser.feed_some(data[10:], 1)
+        check_frames(frames, [(True, 0x1, b"World")])
+        assert used == len(data) - 10
+
+    @pytest.mark.parametrize("value", [0, -1])
+    def test_max_frames_at_least_one(self, codec, value):
+        with pytest.raises(ValueError) as exc:
+            codec.FrameParser().feed_some(b"", value)
+        assert str(exc.value) == "max_frames must be >= 1"
+
+    def test_errors_carry_the_frames_before_them(self, codec):
+        parser = codec.FrameParser()
+        with pytest.raises(InvalidFrame) as exc:
+            parser.feed_some(build_frame(0x1, b"a") + bytes([0x83, 0x00]), 5)
+        check_frames(exc.value.frames, [(True, 0x1, b"a")])
+
+
+@given(specs=st.lists(frame_specs(), max_size=8), data=st.data())
+def test_feed_some_matches_feed(codec, specs, data):
+    """Random frames, cut anywhere, parsed with random frame limits: the same frames as ``feed``."""
+    stream = b"".join(
+        codec.encode_frame(opcode, payload, fin=fin, mask=mask, rsv1=rsv[0], rsv2=rsv[1], rsv3=rsv[2])
+        for opcode, payload, fin, rsv, mask in specs
+    )
+    cuts = sorted(data.draw(st.lists(st.integers(min_value=0, max_value=len(stream)), max_size=8)))
+    parser = codec.FrameParser()
+    frames = []
+    pending = b""
+    for a, b in itertools.pairwise([0, *cuts, len(stream)]):
+        pending += stream[a:b]
+        for _ in range(len(stream) + 2):
+            got, used = parser.feed_some(pending, data.draw(st.integers(min_value=1, max_value=4)))
+            assert 0 <= used <= len(pending)
+            frames += got
+            pending = pending[used:]
+            if not pending or not got:
+                break
+    assert pending == b""
+    assert frames == codec.FrameParser().feed(stream)

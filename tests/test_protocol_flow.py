@@ -314,7 +314,7 @@ class TestRawInput:
     """Input past the point where delivery stopped stays raw, at its wire size."""
 
     def test_a_large_read_is_kept_raw_past_the_limit(self) -> None:
-        from fastws.protocol import PARSE_AHEAD, PARSE_SLICE
+        from fastws.protocol import PARSE_AHEAD, PARSE_FRAMES
 
         p = server(max_queue=1)
         # 64 KiB of empty masked frames: 10,922 frames, 6 bytes each.
@@ -323,7 +323,7 @@ class TestRawInput:
         assert p.events_received() == [BinaryMessage(b"")]
         # At most one slice's frames and the parse-ahead window are objects;
         # the rest costs its wire size.
-        objects = PARSE_SLICE // 6 + PARSE_AHEAD // HELD_FRAME_OVERHEAD + 1024 // 6
+        objects = PARSE_FRAMES + PARSE_AHEAD // HELD_FRAME_OVERHEAD + 16
         assert p.held_bytes <= len(data) + objects * HELD_FRAME_OVERHEAD
         got = 0
         for _ in range(20000):
@@ -344,11 +344,21 @@ class TestRawInput:
         assert p.events_received() == [Pong(b"again")]
 
     def test_parse_ahead_is_bounded(self) -> None:
-        from fastws.protocol import PARSE_AHEAD
+        from fastws.protocol import PARSE_AHEAD, PARSE_FRAMES
 
         p = server(max_queue=1)
-        p.receive_data(frame(BINARY, b"z" * 4000) * 100 + frame(PING, b"late"))
-        # The ping lies past the parse-ahead window: not seen yet.
-        assert p.events_received() == [BinaryMessage(b"z" * 4000)]
-        assert p.flow.held_cost <= PARSE_AHEAD + 1024 + HELD_FRAME_OVERHEAD
-        assert p.held_bytes <= 101 * 4010
+        data = frame(BINARY, b"z" * 1000) * 300 + frame(PONG, b"late")
+        p.receive_data(data)
+        # The pong lies past the parse-ahead window: not seen yet; the held
+        # frames are one batch, the rest is raw.
+        assert p.events_received() == [BinaryMessage(b"z" * 1000)]
+        assert p.flow.held_cost <= max(PARSE_AHEAD, PARSE_FRAMES * (1000 + HELD_FRAME_OVERHEAD))
+        assert p.held_bytes <= len(data) + PARSE_FRAMES * HELD_FRAME_OVERHEAD
+        got = []
+        for _ in range(400):
+            got += take(p)
+            p.resume()
+        # Every message, in order; the pong once, seen ahead of the last
+        # ones as soon as the parse-ahead window reached it.
+        assert [e for e in got if isinstance(e, BinaryMessage)] == [BinaryMessage(b"z" * 1000)] * 299
+        assert [e for e in got if not isinstance(e, BinaryMessage)] == [Pong(b"late")]

@@ -29,6 +29,7 @@ encode_frame*: control payload too long       ValueError      ``control frame to
 encode_frame_header: length negative          ValueError      ``length must be >= 0``
 encode_frame_header: length 2**63 or more     ValueError      ``length must be < 2**63``
 negative limit (``max_*_size``)               ValueError      ``{name} must be >= 0``
+feed_some: ``max_frames`` below 1             ValueError      ``max_frames must be >= 1``
 ============================================  ==============  ==========================================================
 
 ``encode_frame*`` is :func:`encode_frame` and :func:`encode_frame_header`;
@@ -178,6 +179,23 @@ class FrameParser:
         call are attached to the exception as ``exc.frames``. After an
         error the parser is broken: every later ``feed`` raises the same
         error again.
+        """
+    def feed_some(self, data: Buffer, max_frames: int) -> tuple[list[Frame], int]:
+        """Parse ``data`` until ``max_frames`` frames are complete.
+
+        Like :meth:`feed`, but stops at the frame boundary after
+        ``max_frames`` frames and returns how many bytes of ``data`` it
+        consumed (``len(data)`` when it did not stop early): the caller
+        keeps the rest and feeds it later, unchanged. A caller that must
+        not hold many frame objects at once (flow control) parses with it.
+
+        Raises:
+            InvalidFrame: a header breaks RFC 6455 section 5 (1002).
+            PayloadTooBig: a frame or data message exceeds its limit (1009).
+            InvalidUTF8: ``validate_utf8`` is on and a text message is not
+                UTF-8 (1007).
+            TypeError: ``data`` is not a C-contiguous bytes-like object.
+            ValueError: ``max_frames`` is below 1.
         """
     @property
     def buffered(self) -> int:

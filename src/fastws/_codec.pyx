@@ -767,7 +767,40 @@ cdef class FrameParser:
                 error = self._error
                 raise type(error)(*error.args)
             self._check_idle()
-            return self._feed(b.ptr, b.len)
+            return self._feed(b.ptr, b.len, -1)[0]
+        finally:
+            _release(&b)
+
+    def feed_some(self, data, max_frames):
+        """Parse ``data`` until ``max_frames`` frames are complete.
+
+        Args:
+            data: the next bytes received (a C-contiguous bytes-like object).
+            max_frames: the most frames to return (at least 1).
+
+        Returns:
+            The frames and how many bytes of ``data`` were consumed; the
+            caller keeps the rest and feeds it later, unchanged.
+
+        Raises:
+            InvalidFrame: a header breaks RFC 6455 section 5 (1002).
+            PayloadTooBig: a frame or data message exceeds its limit (1009).
+            InvalidUTF8: ``validate_utf8`` is on and a text message is not
+                UTF-8 (1007).
+            TypeError: ``data`` is not a C-contiguous bytes-like object.
+            ValueError: ``max_frames`` is below 1.
+        """
+        cdef _Buf b
+        cdef Py_ssize_t limit = max_frames
+        if limit < 1:
+            raise ValueError("max_frames must be >= 1")
+        _acquire(data, &b)
+        try:
+            if self._error is not None:
+                error = self._error
+                raise type(error)(*error.args)
+            self._check_idle()
+            return self._feed(b.ptr, b.len, limit)
         finally:
             _release(&b)
 
@@ -898,7 +931,8 @@ cdef class FrameParser:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     @cython.cdivision(True)
-    cdef list _feed(self, const uint8_t *p, Py_ssize_t n):
+    cdef tuple _feed(self, const uint8_t *p, Py_ssize_t n, Py_ssize_t max_frames):
+        """Parse ``n`` bytes: (frames, bytes consumed); ``max_frames`` < 0: no limit."""
         cdef list frames = []
         cdef Py_ssize_t pos = 0, h, take, k, length, cap
         cdef object payload
@@ -906,6 +940,9 @@ cdef class FrameParser:
         cdef uint32_t key
         try:
             while True:
+                if max_frames >= 0 and len(frames) >= max_frames:
+                    # At a frame boundary: the rest goes back to the caller.
+                    break
                 if not self._in_payload:
                     if self._hdr_len:
                         # The header began in an earlier feed: complete it in
@@ -1008,7 +1045,7 @@ cdef class FrameParser:
             self._error = exc
             self._clear()
             raise
-        return frames
+        return frames, pos
 
 
 # -- encoding ----------------------------------------------------------------------------------

@@ -445,18 +445,39 @@ class FrameParser:
             PayloadTooBig: a frame or data message exceeds its limit (1009).
             TypeError: ``data`` is not a C-contiguous bytes-like object.
         """
-        view = _view(data)
+        return self._feed(_view(data), None)[0]
+
+    def feed_some(self, data: Any, max_frames: int) -> tuple[list[Frame], int]:
+        """Parse ``data`` until ``max_frames`` frames are complete.
+
+        Returns:
+            The frames (at most ``max_frames``) and how many bytes of
+            ``data`` were consumed; the caller keeps the rest and feeds it
+            later, unchanged.
+
+        Raises:
+            InvalidFrame: a header breaks RFC 6455 section 5 (1002).
+            PayloadTooBig: a frame or data message exceeds its limit (1009).
+            TypeError: ``data`` is not a C-contiguous bytes-like object.
+            ValueError: ``max_frames`` is below 1.
+        """
+        if max_frames < 1:
+            raise ValueError("max_frames must be >= 1")
+        return self._feed(_view(data), max_frames)
+
+    def _feed(self, view: memoryview, max_frames: int | None) -> tuple[list[Frame], int]:
         if self._error is not None:
             error = self._error
             raise type(error)(*error.args)
         buf = self._buf
+        held = len(buf)
         buf += view
         frames: list[Frame] = []
         size = len(buf)
         pos = 0
         header = self._header
         try:
-            while True:
+            while max_frames is None or len(frames) < max_frames:
                 if header is None:
                     header, pos = self._parse_header(buf, pos, size)
                     if header is None:
@@ -490,8 +511,13 @@ class FrameParser:
             del buf[:]
             raise
         self._header = header
+        consumed = len(view)
+        if header is None and pos < size and max_frames is not None and len(frames) >= max_frames:
+            # Stopped at a frame boundary: the rest of ``data`` goes back.
+            consumed = pos - held
+            del buf[pos:]
         del buf[:pos]
-        return frames
+        return frames, consumed
 
     def _check_text(self, chunk: Any, key: bytes | None, final: bool) -> None:
         """Validate more bytes of the text message in progress.
@@ -576,7 +602,9 @@ class FrameParser:
             else:
                 limit = self._max_message_size
                 if limit is not None and total > limit:
-                    raise PayloadTooBig(f"message of at least {total} bytes exceeds the limit of {limit} bytes")
+                    raise PayloadTooBig(
+                        f"message of at least {total} bytes exceeds the limit of {limit} bytes"
+                    )
         if masked:
             if size - start < 4:
                 return None, pos

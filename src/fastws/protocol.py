@@ -42,16 +42,15 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .closing import Closing
 from .codec import Frame, FrameParser, encode_frame
-from .constants import MAX_CONTROL_PAYLOAD, Opcode, Side, State, close_code_valid
+from .constants import Opcode, Side, State, close_code_valid
 from .events import BinaryMessage, CloseReceived, Event, Ping, Pong, TextMessage
 from .exceptions import (
-    InvalidCloseCode,
     InvalidFrame,
     InvalidMessage,
     InvalidState,
     InvalidUTF8,
-    PayloadTooBig,
     ProtocolError,
 )
 from .extensions.base import Extension
@@ -92,20 +91,18 @@ _PONG = Opcode.PONG
 #: messages do.
 DEFAULT_MAX_FRAGMENTS: int | None = None
 
-#: Longest close reason that fits a control frame: 125 - 2 bytes of code.
-_MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
+#: With flow-control limits set, input is parsed at most this many frames
+#: at a time (``FrameParser.feed_some``), and the bytes after the point
+#: where a limit stopped delivery stay raw (costing their wire size), so
+#: that frames parsed ahead of need, which cost an object each, are never
+#: more than this many.
+PARSE_FRAMES = 128
 
-#: With flow-control limits set, input is parsed this many bytes at a time,
-#: and the bytes after the point where a limit stopped delivery stay raw
-#: (costing their wire size), so that frames parsed ahead of need, which
-#: cost an object each, are never more than one slice's worth.
-PARSE_SLICE = 16384
-
-#: While delivery is stopped, raw input is still parsed, 1 KiB at a time,
-#: while the held frames cost less than this: pongs in it are reported at
-#: once (keepalive works while the application is slow).
+#: While delivery is stopped, raw input is still parsed, a few frames at a
+#: time, while the held frames cost less than this: pongs in it are
+#: reported at once (keepalive works while the application is slow).
 PARSE_AHEAD = 65536
-_AHEAD_SLICE = 1024
+_AHEAD_FRAMES = 16
 
 
 def compressed_limit(max_size: int | None) -> int | None:
@@ -118,15 +115,7 @@ def compressed_limit(max_size: int | None) -> int | None:
     return None if max_size is None else max_size + max_size // 8 + 64
 
 
-def _truncate_reason(reason: str) -> bytes:
-    """Encode a close reason, cut to 123 bytes on a code point boundary."""
-    data = reason.encode()
-    if len(data) > _MAX_CLOSE_REASON:
-        data = data[:_MAX_CLOSE_REASON].decode(errors="ignore").encode()
-    return data
-
-
-class Protocol(Sender):
+class Protocol(Closing):
     """A WebSocket connection after the opening handshake, without I/O.
 
     Usable directly in state ``OPEN`` (tests, embedding behind another
@@ -182,33 +171,24 @@ class Protocol(Sender):
     """
 
     __slots__ = (
-        "_discard",
+        "_eof_held",
         "_eof_rcvd",
-        "_eof_sent",
         "_events",
         "_extensions",
-        "_eof_held",
         "_input_ended",
         "_max_size",
         "_output",
         "_parser",
-        "_pending_failure",
         "_plain",
         "_reassembler",
         "_rsv_allowed",
-        "_send_frag",
         "_writer",
         "auto_pong",
-        "close_rcvd",
-        "close_rcvd_then_sent",
-        "close_sent",
         "defer_failure",
-        "error",
         "flow",
         "handshake_exc",
         "on_message",
         "side",
-        "state",
         "subprotocol",
     )
 
@@ -398,40 +378,6 @@ class Protocol(Sender):
         if flow.held or flow.unparsed or self._eof_held:
             self._drain()
 
-    # -- close information -----------------------------------------------------
-
-    @property
-    def close_code(self) -> int:
-        """The code of the peer's close frame; 1006 if none was received."""
-        close = self.close_rcvd
-        return 1006 if close is None else close.code
-
-    @property
-    def close_reason(self) -> str:
-        """The reason of the peer's close frame; empty if none was received."""
-        close = self.close_rcvd
-        return "" if close is None else close.reason
-
-    @property
-    def close_was_clean(self) -> bool:
-        """Whether close frames were both sent and received (section 7.1.4)."""
-        return self.close_rcvd is not None and self.close_sent is not None
-
-    def close_expected(self) -> bool:
-        """Whether the TCP connection is expected to close soon.
-
-        Call it after ``receive_*``, ``send_close`` or ``fail``; when it is
-        True, close the transport after a timeout unless the peer closes it
-        first.
-
-        Returns:
-            True once a close frame or EOF was sent (or a close frame
-            received) and the peer's EOF has not arrived yet.
-        """
-        if self._pending_failure is not None:
-            return True
-        return (self.state is _CLOSING or self._eof_sent) and not self._eof_rcvd
-
     # -- output ----------------------------------------------------------------
 
     def events_received(self) -> list[Event | Request | Response]:
@@ -445,21 +391,6 @@ class Protocol(Sender):
         events = self._events
         self._events = []
         return events
-
-    @property
-    def failure_pending(self) -> bool:
-        """Whether the input broke the protocol and the failure is not sent yet."""
-        return self._pending_failure is not None
-
-    def commit_failure(self) -> None:
-        """Fail the connection now for the pending protocol error, if any.
-
-        Queues the close frame with the error's code, then EOF.
-        """
-        exc = self._pending_failure
-        self._pending_failure = None
-        if exc is not None:
-            self.fail(exc.close_code, str(exc))
 
     def data_to_send(self, *, fail: bool | None = None) -> list[bytes]:
         """Return the bytes to write to the network since the last call.
@@ -523,23 +454,16 @@ class Protocol(Sender):
             flow.unparsed += data
             self._parse_ahead()
             return
-        if len(data) <= PARSE_SLICE:
-            self._parse(data)
-            return
         view = memoryview(data).cast("B")
         size = len(view)
-        start = 0
-        while True:
-            end = start + PARSE_SLICE
-            self._parse(view[start:end])
-            if end >= size or self._discard:
-                return
+        start = self._parse(view, PARSE_FRAMES)
+        while start < size and not self._discard:
             if flow.held or flow.blocked():
                 # Delivery stopped: the rest stays raw, at its wire size.
-                flow.unparsed += view[end:]
+                flow.unparsed += view[start:]
                 self._parse_ahead()
                 return
-            start = end
+            start += self._parse(view[start:], PARSE_FRAMES)
 
     def receive_eof(self) -> None:
         """Signal that the peer closed the TCP connection (EOF).
@@ -606,14 +530,23 @@ class Protocol(Sender):
 
     # -- frame processing ----------------------------------------------------------
 
-    def _parse(self, data: Any) -> None:
-        """Parse bytes into frames and process them."""
+    def _feed(self, data: Any, max_frames: int = 0) -> tuple[list[Frame], int, ProtocolError | None]:
+        """Parse bytes: the frames (at most ``max_frames``; 0: all), the bytes
+        consumed, and the error that stopped the parser, if any (the frames
+        completed before it come first)."""
         try:
-            frames = self._parser.feed(data)
+            if max_frames:
+                frames, used = self._parser.feed_some(data, max_frames)
+                return frames, used, None
+            return self._parser.feed(data), len(data), None
         except ProtocolError as exc:
-            self._process(exc.frames, exc)
-            return
-        self._process(frames, None)
+            return exc.frames, len(data), exc
+
+    def _parse(self, data: Any, max_frames: int = 0) -> int:
+        """Parse bytes (at most ``max_frames`` frames) and process them; return the bytes consumed."""
+        frames, used, error = self._feed(data, max_frames)
+        self._process(frames, error)
+        return used
 
     def _process(self, frames: list[Frame], error: ProtocolError | None) -> None:
         """Process complete frames in order, then the error that ended them.
@@ -673,12 +606,8 @@ class Protocol(Sender):
         flow = self.flow
         unparsed = flow.unparsed
         while unparsed and flow.held_cost < PARSE_AHEAD and not self._input_ended:
-            chunk = bytes(unparsed[:_AHEAD_SLICE])
-            del unparsed[:_AHEAD_SLICE]
-            try:
-                frames, error = self._parser.feed(chunk), None
-            except ProtocolError as exc:
-                frames, error = exc.frames, exc
+            frames, used, error = self._feed(unparsed, _AHEAD_FRAMES)
+            del unparsed[:used]
             self._hold(frames, 0, error)
 
     def _drain(self) -> None:
@@ -713,9 +642,9 @@ class Protocol(Sender):
             elif unparsed:
                 if self.state is _OPEN and flow.blocked():
                     break
-                chunk = bytes(unparsed[:PARSE_SLICE])
-                del unparsed[:PARSE_SLICE]
-                self._parse(chunk)
+                frames, used, error = self._feed(unparsed, PARSE_FRAMES)
+                del unparsed[:used]  # before processing, which may end the input
+                self._process(frames, error)
             else:
                 if self._eof_held:
                     self.receive_eof()
@@ -803,9 +732,11 @@ class Protocol(Sender):
             if sink is None:
                 self._events.append(TextMessage(message))
         else:
+            # Binary payloads are bytes here: the reassembler joins fragments
+            # into a bytes object (only text keeps its bytearray to decode).
             message = payload  # type: ignore[assignment]
             if sink is None:
-                self._events.append(BinaryMessage(message))
+                self._events.append(BinaryMessage(payload))  # type: ignore[arg-type]
         flow = self.flow
         if sink is None:
             if flow.limited:
@@ -815,157 +746,6 @@ class Protocol(Sender):
             if flow.paused:
                 return True
         return flow.worked_out()
-
-    def _receive_close(self, payload: bytes) -> bool:
-        """Process the peer's close frame; always returns True."""
-        length = len(payload)
-        if length == 0:
-            # Section 7.1.5: "If this Close control frame contains no status
-            # code, _The WebSocket Connection Close Code_ is considered to
-            # be 1005."
-            code, reason = 1005, ""
-        elif length == 1:
-            # Section 5.5.1: "If there is a body, the first two bytes of the
-            # body MUST be a 2-byte unsigned integer".
-            return self._fail_exc(InvalidFrame("close frame with a 1-byte payload"))
-        else:
-            code = payload[0] << 8 | payload[1]
-            if not close_code_valid(code):
-                return self._fail_exc(InvalidCloseCode(f"invalid close code {code}"))
-            try:
-                # Section 5.5.1: the reason's "data is not guaranteed to be
-                # human readable" but it is UTF-8 encoded.
-                reason = payload[2:].decode()
-            except UnicodeDecodeError:
-                return self._fail_exc(InvalidUTF8("invalid UTF-8 in the close reason"))
-        close = CloseReceived(code, reason)
-        self.close_rcvd = close
-        self._events.append(close)
-        self._discard = True
-        if self.close_sent is None:
-            # Section 5.5.1: "If an endpoint receives a Close frame and did
-            # not previously send a Close frame, the endpoint MUST send a
-            # Close frame in response. (When sending a Close frame in
-            # response, the endpoint typically echos the status code it
-            # received.)"
-            self._output.append(encode_frame(_CLOSE, payload[:2] if length else b"", mask=self._writer.mask))
-            self.close_sent = (code, "")
-            self.close_rcvd_then_sent = True
-        else:
-            self.close_rcvd_then_sent = False
-        self.state = _CLOSING
-        # Section 7.1.1: "the underlying TCP connection, in most normal
-        # cases, SHOULD be closed first by the server"; the client waits
-        # for it (close_expected() is True while CLOSING).
-        if self.side is _SERVER:
-            self._send_eof()
-        return True
-
-    # -- failing -----------------------------------------------------------------
-
-    def _fail_exc(self, exc: ProtocolError) -> bool:
-        """The input broke the protocol: stop reading, fail soon; returns True.
-
-        Nothing received from now on is processed (section 7.1.7), and
-        ``error`` is set at once. The close frame and EOF are queued by
-        :meth:`commit_failure`, not here: the messages completed before the
-        error are delivered first, and an application that answers them
-        right away (an echo) gets its answers out before the connection
-        fails, in the order the peer sent what they answer. Until then the
-        state stays what it was.
-        """
-        if self.error is None:
-            self.error = exc
-        self._discard = True
-        if self._pending_failure is None and not self._eof_sent:
-            self._pending_failure = exc
-        self._drop_input()
-        return True
-
-    def fail(self, code: int, reason: str = "") -> None:
-        """Fail the connection (RFC 6455 section 7.1.7).
-
-        Sends a close frame with ``code`` (unless one was sent already, or
-        ``code`` is 1006, which means "no close frame"), then EOF, and
-        ignores everything received afterwards, held frames included.
-        Events completed before remain available. Does nothing once EOF was
-        sent.
-
-        Args:
-            code: the close code; it is not validated, so that any failure
-                can be reported.
-            reason: the close reason, cut to 123 bytes if longer.
-        """
-        if self._pending_failure is not None:
-            # The protocol error found in the input decides the code.
-            self.commit_failure()
-        if self._eof_sent:
-            return
-        self._discard = True
-        if self.close_sent is None and self.state in (_OPEN, _CLOSING) and code != 1006:
-            payload = code.to_bytes(2, "big") + _truncate_reason(reason)
-            self._output.append(encode_frame(_CLOSE, payload, mask=self._writer.mask))
-            self.close_sent = (code, reason)
-        self._send_eof()
-        self._drop_input()
-
-    def _send_eof(self) -> None:
-        """Queue EOF (``b""``): the TCP connection should be closed now.
-
-        The connection becomes ``CLOSED``. Subclasses call it when the
-        opening handshake fails.
-        """
-        if not self._eof_sent:
-            self._eof_sent = True
-            self._output.append(b"")
-        self._discard = True
-        self.state = _CLOSED
-
-    def send_close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake.
-
-        Held frames are processed at once (data frames are discarded from
-        now on), so that the peer's close frame, if held, is seen.
-
-        Args:
-            code: the close code: 1000-1003, 1007-1014 or 3000-4999; or
-                1005 (with an empty reason) to send a close frame without
-                a payload.
-            reason: the close reason, at most 123 bytes once UTF-8 encoded.
-
-        When the input already broke the protocol (``error`` is set and the
-        failure not yet sent), the failure's close frame is sent instead.
-
-        Raises:
-            InvalidState: the connection is not OPEN.
-            ValueError: the code is not one an endpoint may send, or the
-                reason is too long or given with code 1005.
-        """
-        if self._pending_failure is not None:
-            # The input already broke the protocol: its failure's close
-            # frame (1002, 1007, 1009) is the one to send.
-            self.commit_failure()
-            return
-        if self.state is not _OPEN:
-            raise InvalidState(f"cannot send a close frame in state {self.state.name}")
-        if code == 1005:
-            if reason:
-                raise ValueError("a close frame without a code cannot carry a reason")
-            payload = b""
-        else:
-            if not close_code_valid(code):
-                raise ValueError(f"invalid close code {code}")
-            data = reason.encode()
-            if len(data) > _MAX_CLOSE_REASON:
-                raise ValueError(f"close reason too long: {len(data)} bytes")
-            payload = code.to_bytes(2, "big") + data
-        self._output.append(encode_frame(_CLOSE, payload, mask=self._writer.mask))
-        self.close_sent = (code, reason)
-        self.state = _CLOSING
-        # Data frames are discarded from now on: invalid text in them must
-        # not fail the connection and lose the peer's close frame.
-        self._parser.validate_utf8 = False
-        self.resume()
 
 
 def _deprecated_max_size(options: dict[str, Any]) -> int | None:

@@ -139,13 +139,14 @@ class Sender:
     its output list (``_output``) and whether EOF was sent (``_eof_sent``).
     """
 
-    __slots__ = ()
+    # The attributes it sets; the protocol sets the others.
+    __slots__ = ("_send_frag",)
 
+    _send_frag: int
     state: State
     _writer: FrameWriter
     _output: list[bytes]
     _eof_sent: bool
-    _send_frag: int
 
     def _check_data_send(self, continuation: bool) -> None:
         if self.state is not _OPEN:

@@ -1181,7 +1181,24 @@ _case(
 # other code (0-999, 1016-2999, 5000+) are a protocol error. 1012-1014 were
 # registered after the RFC (see README.md: Autobahn's strictest reading
 # refuses them; servers and proxies send them).
-_VALID_CODES = (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999)
+_VALID_CODES = (
+    1000,
+    1001,
+    1002,
+    1003,
+    1007,
+    1008,
+    1009,
+    1010,
+    1011,
+    1012,
+    1013,
+    1014,
+    3000,
+    3999,
+    4000,
+    4999,
+)
 _INVALID_CODES = (0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535)
 for _i, _code in enumerate(_VALID_CODES, start=1):
     _case(

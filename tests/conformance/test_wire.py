@@ -238,7 +238,19 @@ class TestCaseTable:
         assert groups == {1, 2, 3, 4, 5, 6, 7, 9, 10}
         names = [case.name for case in CASES]
         assert len(names) == len(set(names))
-        for name in ("1.1.8", "2.10", "3.7", "4.2.5", "5.20", "6.4.4", "6.23.7", "7.9.12", "7.7.16", "9.4.9", "10.1.1"):
+        for name in (
+            "1.1.8",
+            "2.10",
+            "3.7",
+            "4.2.5",
+            "5.20",
+            "6.4.4",
+            "6.23.7",
+            "7.9.12",
+            "7.7.16",
+            "9.4.9",
+            "10.1.1",
+        ):
             assert name in names
 
     def test_fragmented_frames(self) -> None:

@@ -95,7 +95,15 @@ class connect:
             the connection with 1011 (None: forever).
         max_size: the largest message accepted, in bytes (1009 beyond it);
             None for no limit.
-        max_queue: received messages buffered before reading pauses.
+        max_queue: received messages waiting for ``recv()`` before delivery
+            stops (an int, or a ``(high, low)`` tuple; None: no count limit);
+            the input behind them waits, at its wire size, and reading
+            pauses once that passes 256 KiB.
+        max_queue_bytes: payload bytes those messages may hold before
+            delivery stops (a single larger message still enters an empty
+            queue); None: no byte limit. With ``max_size`` it bounds what a
+            connection whose application does not read can cost: about
+            ``max_queue_bytes + max_size`` plus 256 KiB of input.
         write_limit: the write buffer's high-water mark, in bytes.
         compression: ``"deflate"`` (the default) offers permessage-deflate
             (RFC 7692) with :class:`~fastws.extensions.ClientPerMessageDeflateFactory`'s
@@ -131,7 +139,8 @@ class connect:
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         max_size: int | None = 2**20,
-        max_queue: int | tuple[int, int | None] | None = 16,
+        max_queue: int | tuple[int, int | None] | None = 128,
+        max_queue_bytes: int | None = 4 * 2**20,
         write_limit: int | tuple[int, int | None] = 32768,
         compression: str | ClientPerMessageDeflateFactory | None = "deflate",
         protocol_options: dict[str, Any] | None = None,
@@ -166,6 +175,7 @@ class connect:
             "ping_timeout": ping_timeout,
             "close_timeout": close_timeout,
             "max_queue": max_queue,
+            "max_queue_bytes": max_queue_bytes,
             "write_limit": write_limit,
         }
         self.open_timeout = open_timeout

@@ -64,7 +64,9 @@ class Pings:
         self.timeout = timeout
         self.latency = 0.0
         # payload -> (waiter, or None for a keepalive ping; time sent; timeout handle)
-        self._waiting: dict[bytes, tuple[asyncio.Future[float] | None, float, asyncio.TimerHandle | None]] = {}
+        self._waiting: dict[
+            bytes, tuple[asyncio.Future[float] | None, float, asyncio.TimerHandle | None]
+        ] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._stopped = False
 
