@@ -1400,7 +1400,7 @@ class TestFeedSome:
     """``feed_some``: at most ``max_frames`` frames per call; the rest goes back to the caller."""
 
     def test_stops_at_a_frame_boundary(self, codec):
-        stream = b"".join(build_frame(0x2, bytes([i]) * i, key=MASK_KEY) for i in range(1, 8))
+        stream = b"".join(build_frame(0x2, bytes([i]) * i, mask=MASK_KEY) for i in range(1, 8))
         parser = codec.FrameParser(require_mask=True)
         frames, used = parser.feed_some(stream, 3)
         check_frames(frames, [(True, 0x2, bytes([i]) * i) for i in range(1, 4)])
