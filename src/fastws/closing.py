@@ -27,7 +27,6 @@ from .codec import encode_frame
 from .constants import MAX_CONTROL_PAYLOAD, Opcode, Side, State, close_code_valid
 from .events import CloseReceived
 from .exceptions import InvalidCloseCode, InvalidFrame, InvalidState, InvalidUTF8, ProtocolError
-
 from .sending import Sender
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ from .exceptions import (
 from .extensions.base import Extension
 from .flow import FlowControl, check_at_least_one
 from .reassembly import Reassembler
-from .sending import FrameWriter, Sender
+from .sending import FrameWriter
 
 if TYPE_CHECKING:
     from .http11 import Request, Response
