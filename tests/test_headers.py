@@ -170,3 +170,61 @@ class TestListGrammars:
             parse_subprotocol_list("chat, super chat")
         with pytest.raises(ValueError):
             build_subprotocol_list(["a b"])
+
+
+class TestCompact:
+    """``compact()`` drops the lookup index; every operation still works."""
+
+    def build(self) -> Headers:
+        headers = Headers()
+        headers.add("Host", "example.com")
+        headers.add("X-Many", "1")
+        headers.add("Sec-WebSocket-Key", "k")
+        headers.add("x-many", "2")
+        return headers
+
+    def test_lookups_after_compact(self) -> None:
+        compacted = self.build()
+        compacted.compact()
+        reference = self.build()
+        for name in ("host", "HOST", "X-MANY", "sec-websocket-key", "absent"):
+            assert compacted.get(name) == reference.get(name)
+            assert compacted.get_all(name) == reference.get_all(name)
+            assert (name in compacted) == (name in reference)
+        assert compacted["x-many"] == "1"
+        with pytest.raises(KeyError):
+            compacted["absent"]
+        assert compacted.keys() == reference.keys() == ["host", "x-many", "sec-websocket-key"]
+        assert list(compacted) == list(reference)
+        assert compacted.items() == reference.items()
+        assert compacted.raw_items() == reference.raw_items()
+        assert compacted.serialize() == reference.serialize()
+        assert compacted == reference and len(compacted) == 4
+
+    def test_changes_after_compact(self) -> None:
+        headers = self.build()
+        headers.compact()
+        headers.add("New", "v")
+        assert headers["new"] == "v" and headers.get_all("x-many") == ["1", "2"]
+        headers.compact()
+        del headers["X-Many"]
+        assert "x-many" not in headers and len(headers) == 3
+        headers["Host"] = "other"
+        assert headers.get_all("host") == ["other"]
+        assert headers.copy() == headers
+
+    def test_compact_costs_less(self) -> None:
+        import tracemalloc
+
+        fields = [(f"X-Field-{i}", "v" * 100) for i in range(100)]
+        sizes = []
+        for compact in (False, True):
+            tracemalloc.start()
+            headers = Headers(fields)
+            if compact:
+                headers.compact()
+            sizes.append(tracemalloc.get_traced_memory()[0])
+            tracemalloc.stop()
+            del headers
+        # The index (a dict, a list and a lower-cased name per field) goes.
+        assert sizes[1] < sizes[0] - 100 * 100

@@ -177,6 +177,7 @@ class ClientProtocol(Protocol):
             self._send_eof()
             return None
         self._http_parser = None
+        response.headers.compact()  # kept for reference only from now on
         self.response = response
         self.subprotocol = subprotocol
         self.extensions = extensions

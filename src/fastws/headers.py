@@ -66,6 +66,12 @@ class Headers:
     Names must be RFC 9110 tokens and values RFC 9110 field values (no CR,
     LF or NUL); leading and trailing whitespace of values is stripped.
 
+    The fields are kept in one flat list, name and value in turn; an index
+    by lower-cased name makes lookups fast while a handshake is checked, and
+    :meth:`compact` drops it once the headers are only kept for reference
+    (lookups then scan the fields): a connection that keeps its request
+    pays for its header strings and 16 bytes per field, not more.
+
     Args:
         items: a mapping, another :class:`Headers` or pairs to add in order.
 
@@ -78,20 +84,42 @@ class Headers:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __init__(self, items: HeadersLike | None = None) -> None:
-        self._fields: list[tuple[str, str]] = []
-        self._index: dict[str, list[str]] = {}
+        # name, value, name, value, ... (names as given)
+        self._fields: list[str] = []
+        # lower-cased name -> its values; None once compacted
+        self._index: dict[str, list[str]] | None = {}
         if items is not None:
             self.update(items)
 
     def _add_unchecked(self, name: str, value: str) -> None:
         # Used by the parser, which validated the bytes already.
-        self._fields.append((name, value))
+        self._fields += (name, value)
+        index = self._index
+        if index is not None:
+            key = name.lower()
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
+
+    def _values(self, name: str) -> list[str] | None:
+        """The values of ``name`` (not a copy), or None when absent."""
         key = name.lower()
-        values = self._index.get(key)
-        if values is None:
-            self._index[key] = [value]
-        else:
-            values.append(value)
+        index = self._index
+        if index is not None:
+            return index.get(key)
+        fields = self._fields
+        found = [fields[i + 1] for i in range(0, len(fields), 2) if fields[i].lower() == key]
+        return found or None
+
+    def compact(self) -> None:
+        """Drop the lookup index: keep the fields in their least memory.
+
+        Everything works as before; lookups scan the fields instead of
+        using the index. Adding a field rebuilds the index.
+        """
+        self._index = None
 
     def add(self, name: str, value: str) -> None:
         """Append a field, after any of the same name.
@@ -107,7 +135,16 @@ class Headers:
         value = value.strip(" \t")
         if _value_re.fullmatch(value) is None:
             raise ValueError(f"invalid value for header {name}: {value!r}")
+        if self._index is None:
+            self._reindex()
         self._add_unchecked(name, value)
+
+    def _reindex(self) -> None:
+        fields = self._fields
+        self._fields = []
+        self._index = {}
+        for i in range(0, len(fields), 2):
+            self._add_unchecked(fields[i], fields[i + 1])
 
     def update(self, items: HeadersLike) -> None:
         """Append every field of a mapping, a :class:`Headers` or pairs.
@@ -126,60 +163,70 @@ class Headers:
             self.add(name, value)
 
     def __setitem__(self, name: str, value: str) -> None:
-        if name.lower() in self._index:
+        if name in self:
             del self[name]
         self.add(name, value)
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()
-        if key not in self._index:
+        if name not in self:
             raise KeyError(name)
-        del self._index[key]
-        self._fields = [field for field in self._fields if field[0].lower() != key]
+        fields = self._fields
+        kept: list[str] = []
+        for i in range(0, len(fields), 2):
+            if fields[i].lower() != key:
+                kept += (fields[i], fields[i + 1])
+        self._fields = kept
+        if self._index is not None:
+            del self._index[key]
 
     def __getitem__(self, name: str) -> str:
-        values = self._index.get(name.lower())
+        values = self._values(name)
         if values is None:
             raise KeyError(name)
         return values[0]
 
     def get(self, name: str, default: Any = None) -> Any:
         """The first value of ``name``, or ``default`` when it is absent."""
-        values = self._index.get(name.lower())
+        values = self._values(name)
         return default if values is None else values[0]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order (an empty list when absent)."""
-        return list(self._index.get(name.lower(), ()))
+        return list(self._values(name) or ())
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
+        return isinstance(name, str) and self._values(name) is not None
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the distinct names, lower-cased, in first-seen order."""
-        return iter(self._index)
+        return iter(self.keys())
 
     def __len__(self) -> int:
         """The number of fields (a repeated name counts each time)."""
-        return len(self._fields)
+        return len(self._fields) // 2
 
     def keys(self) -> list[str]:
         """The distinct names, lower-cased, in first-seen order."""
-        return list(self._index)
+        if self._index is not None:
+            return list(self._index)
+        return list(dict.fromkeys(name.lower() for name in self._fields[::2]))
 
     def items(self) -> list[tuple[str, str]]:
         """Every field as ``(lower-cased name, value)``, in order."""
-        return [(name.lower(), value) for name, value in self._fields]
+        fields = self._fields
+        return [(fields[i].lower(), fields[i + 1]) for i in range(0, len(fields), 2)]
 
     def raw_items(self) -> list[tuple[str, str]]:
         """Every field as ``(name as given, value)``, in order."""
-        return list(self._fields)
+        fields = self._fields
+        return list(zip(fields[::2], fields[1::2], strict=True))
 
     def copy(self) -> Headers:
         """A shallow copy."""
         new = Headers()
-        new._fields = list(self._fields)
-        new._index = {key: list(values) for key, values in self._index.items()}
+        for name, value in self.raw_items():
+            new._add_unchecked(name, value)
         return new
 
     def __eq__(self, other: object) -> bool:
@@ -188,11 +235,13 @@ class Headers:
         return self.items() == other.items()
 
     def __repr__(self) -> str:
-        return f"Headers({self._fields!r})"
+        return f"Headers({self.raw_items()!r})"
 
     def serialize(self) -> bytes:
         """The fields as ``Name: value`` lines, each ending with CRLF."""
-        return "".join([f"{name}: {value}\r\n" for name, value in self._fields]).encode("latin-1")
+        fields = self._fields
+        lines = [f"{fields[i]}: {fields[i + 1]}\r\n" for i in range(0, len(fields), 2)]
+        return "".join(lines).encode("latin-1")
 
 
 HeadersLike = Headers | Mapping[str, str] | Iterable[tuple[str, str]]

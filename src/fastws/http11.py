@@ -260,7 +260,7 @@ class _HeadParser:
         max_line = self._max_header_line
         token = _btoken_re.fullmatch
         valid = _bvalue_re.fullmatch
-        fields = []
+        fields: list[str] = []
         index: dict[str, list[str]] = {}
         for i in range(1, count + 1):
             line = lines[i]
@@ -272,7 +272,7 @@ class _HeadParser:
                 return None
             name = line[:colon].decode("ascii")
             text = value.decode("latin-1")
-            fields.append((name, text))
+            fields += (name, text)
             key = name.lower()
             values = index.get(key)
             if values is None:

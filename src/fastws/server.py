@@ -246,6 +246,9 @@ class ServerProtocol(Protocol):
             return
         if self.state is not State.CONNECTING or self.request is None:
             raise InvalidState("no request to answer, or the response was already sent")
+        # The request is kept for the connection's lifetime (applications
+        # read it): from now on its headers need no lookup index.
+        self.request.headers.compact()
         if response.status == 101:
             pending = self._pending
             if pending is None:
