@@ -2,7 +2,7 @@
 
 Run with ``python -m pytest bench/ --benchmark-only`` (``bench/`` is not in
 the default test run). Each case is one pytest-benchmark group, named like
-the table of ``python -m fastws bench`` (``apply_mask 64 KiB``), with one
+the tables of ``python bench/codec_peers.py`` (``apply_mask 64 KiB``), with one
 row per implementation; throughput goes to ``extra_info`` (``GB/s``, and
 ``frames_per_s`` where frames are counted) and into ``--benchmark-json``.
 
@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
-from fastws._benchmark import Case, Impl, Unavailable, calibrate, environment, load_twins, prepare
+from fastws.cli.timing import Case, calibrate, environment
+from fastws.codec import load_twins
+from peers import PEER_DISTRIBUTIONS, Impl, Unavailable, prepare
 
 __all__ = ["bench", "twins"]
 
@@ -30,7 +32,7 @@ ROUND_NS = 1_000_000
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    env = environment(load_twins())
+    env = environment(load_twins(), PEER_DISTRIBUTIONS)
     simd = f", SIMD: {env['simd']}" if env["simd"] else ""
     return [
         f"fastws codec: active twin {env['active_twin']}, compiled twin {env['compiled_twin']}{simd}",

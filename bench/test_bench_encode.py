@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from fastws._benchmark import FAMILIES, Case, Impl, encode_case
-from peers import ENCODE_IMPLS, params, size_id
+from fastws.cli.timing import Case, encode_case
+from peers import ENCODE_IMPLS, FAMILIES, Impl, params, size_id
 
 SIZES = FAMILIES["encode"][0]
 

@@ -40,8 +40,6 @@ import pytest
 
 import fastws.integrations as integrations
 
-__all__: list[str] = []
-
 KEY = b"\x37\xfa\x21\x3d"
 
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from fastws._benchmark import FAMILIES, Case, Impl, mask_case
-from peers import MASK_IMPLS, MASK_INPLACE_IMPLS, params, size_id
+from fastws.cli.timing import Case, mask_case
+from peers import FAMILIES, MASK_IMPLS, MASK_INPLACE_IMPLS, Impl, params, size_id
 
 SIZES = FAMILIES["mask"][0]
 

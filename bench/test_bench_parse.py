@@ -4,7 +4,7 @@ One call parses the whole input, fed in 64 KiB reads (as a socket delivers
 it) or as one buffer; pytest-benchmark's ops/s is therefore calls/s, and
 ``extra_info["frames_per_s"]`` the frame rate. What each peer's row
 includes (websockets: framing only; picows: zero-copy frames to a no-op
-listener) is written next to its adapter in ``fastws._benchmark``.
+listener) is written next to its adapter in ``bench/peers.py``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from fastws._benchmark import FAMILIES, PARSE_CHUNK, Case, Impl, parse_case
-from peers import PARSE_IMPLS, params, size_id
+from fastws.cli.timing import Case, parse_case
+from peers import FAMILIES, PARSE_CHUNK, PARSE_IMPLS, Impl, params, size_id
 
 SIZES = FAMILIES["parse"][0]
 

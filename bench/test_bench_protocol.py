@@ -38,8 +38,7 @@ import pytest
 from fastws.codec import IMPLEMENTATION
 from fastws.events import TextMessage
 from fastws.protocol import Protocol, Side
-
-__all__: list[str] = []
+from peers import AiohttpProtocolStub
 
 CHUNK = 64 * 1024
 
@@ -144,24 +143,12 @@ def _wsproto(chunks: list[bytes]) -> Callable[[], list[str]]:
     return run
 
 
-class _FakeTransportProtocol:
-    """What ``WebSocketDataQueue`` needs from aiohttp's protocol object."""
-
-    _reading_paused = False
-
-    def pause_reading(self) -> None:  # pragma: no cover - the limit is never reached
-        raise AssertionError("the queue limit should never be reached")
-
-    def resume_reading(self) -> None:  # pragma: no cover
-        pass
-
-
 def _aiohttp(chunks: list[bytes]) -> Callable[[], list[str]]:
     reader_c = pytest.importorskip("aiohttp._websocket.reader_c")
     loop = asyncio.new_event_loop()
 
     def run() -> list[str]:
-        queue = reader_c.WebSocketDataQueue(_FakeTransportProtocol(), 2**30, loop=loop)
+        queue = reader_c.WebSocketDataQueue(AiohttpProtocolStub(), 2**30, loop=loop)
         reader = reader_c.WebSocketReader(queue, 2**20, compress=False, decode_text=True)
         feed = reader.feed_data
         for chunk in chunks:

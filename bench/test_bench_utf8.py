@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from fastws._benchmark import FAMILIES, UTF8_KINDS, Case, Impl, utf8_case
-from peers import UTF8_IMPLS, params, size_id
+from fastws.cli.timing import UTF8_KINDS, Case, utf8_case
+from peers import FAMILIES, UTF8_IMPLS, Impl, params, size_id
 
 SIZES = FAMILIES["utf8"][0]
 

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 with atheris.instrument_imports(include=["fastws"]):
     from common import Controls, Finding, check_same, main, outcome
 
-    from fastws import handshake
+    from fastws import headers
     from fastws.codec import Frame, FrameParser
     from fastws.events import BinaryMessage, TextMessage
     from fastws.exceptions import InvalidHeader, NegotiationError, PayloadTooBig, ProtocolError
@@ -91,7 +91,7 @@ def _negotiate(ctl: Controls, data: bytes) -> None:
         require_client_max_window_bits=ctl.flag(1, 2) and ctl.pick(3, _BITS) is not None,
     )
     text = ctl.rest.split(b"\n", 1)
-    offers = outcome(lambda: handshake.parse_extension_list(text[0].decode("latin-1")), (InvalidHeader,))
+    offers = outcome(lambda: headers.parse_extension_list(text[0].decode("latin-1")), (InvalidHeader,))
     if offers[0] != "ok":
         return
     messages = _messages(text[1]) if len(text) > 1 else [b"hello hello hello"]
@@ -115,8 +115,8 @@ def _negotiate(ctl: Controls, data: bytes) -> None:
             else (int(client_bits) if client_bits else None),
         )
         # The answer goes over the wire: build it and parse it back.
-        wire = handshake.build_extension_list([("permessage-deflate", answer_params)])
-        ((_, parsed),) = handshake.parse_extension_list(wire)
+        wire = headers.build_extension_list([("permessage-deflate", answer_params)])
+        ((_, parsed),) = headers.parse_extension_list(wire)
         accepted = outcome(lambda p=parsed, c=client: c.process_response_params(p, []), (NegotiationError,))
         if accepted[0] != "ok":
             raise Finding(f"the client refuses the server's answer {wire!r} to {params!r}: {accepted!r}")
@@ -150,7 +150,7 @@ def _client_answer(ctl: Controls, data: bytes) -> None:
         server_max_window_bits=ctl.pick(2, _BITS),
         client_max_window_bits=[None, True, 8, 9, 10, 11, 12, 13, 14, 15][ctl.byte(3) % 10],
     )
-    answers = outcome(lambda: handshake.parse_extension_list(ctl.rest.decode("latin-1")), (InvalidHeader,))
+    answers = outcome(lambda: headers.parse_extension_list(ctl.rest.decode("latin-1")), (InvalidHeader,))
     if answers[0] != "ok":
         return
     for name, params in answers[1]:

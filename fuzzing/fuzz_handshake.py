@@ -40,10 +40,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 with atheris.instrument_imports(include=["fastws"]):
     from common import Controls, Finding, check_same, main, outcome, split
 
-    from fastws import handshake
+    from fastws import handshake, headers
     from fastws.client import ClientProtocol
-    from fastws.exceptions import InvalidHandshake, InvalidHeader
-    from fastws.handshake import InvalidHTTPMessage, RequestParser, ResponseParser
+    from fastws.exceptions import InvalidHandshake, InvalidHeader, InvalidHTTPMessage
+    from fastws.http11 import Request, RequestParser, ResponseParser
     from fastws.protocol import State
     from fastws.server import ServerProtocol
 
@@ -162,7 +162,7 @@ def _fuzz_server(ctl: Controls, data: bytes) -> None:
             break
         server.receive_data(piece)
         for event in server.events_received():
-            if isinstance(event, handshake.Request):
+            if isinstance(event, Request):
                 server.send_response(server.accept(event))
     output = b"".join(server.data_to_send())
     if server.state is State.CONNECTING:
@@ -216,22 +216,20 @@ def _fuzz_lists(ctl: Controls, data: bytes) -> None:
     which = ctl.byte(1) % 3
     value = ctl.rest.decode("latin-1")
     if which == 0:
-        result = outcome(lambda: handshake.parse_token_list(value), (InvalidHeader,))
+        result = outcome(lambda: headers.parse_token_list(value), (InvalidHeader,))
         if result[0] == "ok":
-            again = handshake.parse_token_list(", ".join(result[1]))
+            again = headers.parse_token_list(", ".join(result[1]))
             check_same("token list round trip", again, result[1], data)
     elif which == 1:
-        result = outcome(lambda: handshake.parse_subprotocol_list(value), (InvalidHeader,))
+        result = outcome(lambda: headers.parse_subprotocol_list(value), (InvalidHeader,))
         if result[0] == "ok" and result[1]:
-            built = handshake.build_subprotocol_list(result[1])
-            check_same(
-                "subprotocol list round trip", handshake.parse_subprotocol_list(built), result[1], data
-            )
+            built = headers.build_subprotocol_list(result[1])
+            check_same("subprotocol list round trip", headers.parse_subprotocol_list(built), result[1], data)
     else:
-        result = outcome(lambda: handshake.parse_extension_list(value), (InvalidHeader,))
+        result = outcome(lambda: headers.parse_extension_list(value), (InvalidHeader,))
         if result[0] == "ok" and result[1]:
-            built = handshake.build_extension_list(result[1])
-            check_same("extension list round trip", handshake.parse_extension_list(built), result[1], data)
+            built = headers.build_extension_list(result[1])
+            check_same("extension list round trip", headers.parse_extension_list(built), result[1], data)
 
 
 #: Control bytes (common.Controls): 0 target (mod 5: request parser,

@@ -110,12 +110,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"fastws compiled twin: not importable ({exc})")
     else:
         simd: Any = getattr(compiled, "_SIMD", None)
-        info = getattr(compiled, "simd_info", None)
+        info = getattr(compiled, "_simd_info", None)
         if callable(info):
             try:
                 simd = info()
             except Exception as exc:
-                simd = f"simd_info() failed: {exc!r}"
+                simd = f"_simd_info() failed: {exc!r}"
         lines.append(
             f"fastws compiled twin: importable, SIMD: {simd if simd is not None else 'not reported'}"
         )

@@ -9,23 +9,17 @@ import pytest
 from fastws.events import TextMessage
 from fastws.exceptions import (
     InvalidHeader,
+    InvalidHTTPMessage,
     InvalidMessage,
     InvalidState,
     InvalidStatus,
     NegotiationError,
 )
-from fastws.extensions.base import Extension
-from fastws.handshake import (
-    ClientExtensionFactory,
-    Headers,
-    InvalidHTTPMessage,
-    Request,
-    Response,
-    WebSocketURI,
-)
+from fastws.extensions.base import ClientExtensionFactory, Extension
+from fastws.headers import Headers
+from fastws.http11 import Request, Response
 from fastws.protocol import State
-
-__all__: list[str] = []
+from fastws.uri import WebSocketURI
 
 RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

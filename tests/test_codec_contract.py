@@ -25,8 +25,6 @@ from hypothesis import strategies as st
 import fastws
 import fastws.codec
 
-__all__: list[str] = []
-
 COMPILED = "fastws._codec"
 PURE = "fastws._codec_py"
 # Same reading of the variable as fastws.codec.
@@ -113,6 +111,17 @@ class TestSurface:
         }
         for cls, names in public.items():
             assert {name for name in dir(getattr(codec, cls)) if not name.startswith("_")} == names, cls
+
+
+@pytest.mark.c_extension
+def test_report_header_names_the_simd_kernels(request: pytest.FixtureRequest, compiled_codec) -> None:
+    # The pytest header says which kernels the compiled twin chose, as read
+    # from its _simd_info(): a bug report then tells which code ran.
+    config = request.config
+    results = config.hook.pytest_report_header(config=config, start_path=config.rootpath)
+    lines = [line for result in results for line in (result if isinstance(result, list) else [result])]
+    (line,) = [line for line in lines if line.startswith("fastws compiled twin: importable")]
+    assert line.endswith(f"SIMD: {compiled_codec._simd_info()}")
 
 
 @pytest.mark.c_extension

@@ -1,8 +1,8 @@
 """Frames: ``Frame``, ``FrameParser`` and ``encode_frame`` (RFC 6455 section 5).
 
 Expected bytes come from the RFC's examples (``vectors.py``) or from the
-header builder below, written from the section 5.2 diagram; neither uses the
-code under test. Every parser input is fed whole, one byte at a time and cut
+tests' frame writer (``conformance/wire.py``), written from the section 5.2
+diagram; neither uses the code under test. Every parser input is fed whole, one byte at a time and cut
 at every point.
 """
 
@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.wire import build_frame, build_header
 from fastws.constants import Opcode
 from fastws.exceptions import InvalidFrame, InvalidUTF8, PayloadTooBig, ProtocolError
 from vectors import (
@@ -33,58 +34,11 @@ from vectors import (
     mask_oracle,
 )
 
-__all__: list[str] = []
-
 DATA_OPCODES = (0x0, 0x1, 0x2)
 CONTROL_OPCODES = (0x8, 0x9, 0xA)
 OPCODES = DATA_OPCODES + CONTROL_OPCODES
 RESERVED_OPCODES = (0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF)
 C_CONTIGUOUS_MESSAGE = "a C-contiguous bytes-like object is required, not '{}'"
-
-# -- an independent frame writer (RFC 6455 section 5.2) ---------------------------------
-
-
-def build_header(
-    opcode: int,
-    length: int,
-    *,
-    fin: bool = True,
-    rsv: tuple[bool, bool, bool] = (False, False, False),
-    key: bytes | None = None,
-    width: int | None = None,
-) -> bytes:
-    """A frame header; ``width`` (7, 16 or 64 bits) forces a length encoding.
-
-    Section 5.2: "Payload length: 7 bits, 7+16 bits, or 7+64 bits ... If
-    0-125, that is the payload length. If 126, the following 2 bytes
-    interpreted as a 16-bit unsigned integer are the payload length. If 127,
-    the following 8 bytes interpreted as a 64-bit unsigned integer".
-    """
-    first = (0x80 if fin else 0) | (0x40 if rsv[0] else 0) | (0x20 if rsv[1] else 0) | (0x10 if rsv[2] else 0)
-    first |= opcode
-    mask_bit = 0x80 if key is not None else 0
-    if width is None:
-        width = 7 if length <= 125 else 16 if length <= 0xFFFF else 64
-    if width == 7:
-        header = bytes([first, mask_bit | length])
-    elif width == 16:
-        header = bytes([first, mask_bit | 126]) + length.to_bytes(2, "big")
-    else:
-        header = bytes([first, mask_bit | 127]) + length.to_bytes(8, "big")
-    return header + (key or b"")
-
-
-def build_frame(
-    opcode: int,
-    payload: bytes,
-    *,
-    fin: bool = True,
-    rsv: tuple[bool, bool, bool] = (False, False, False),
-    key: bytes | None = None,
-    width: int | None = None,
-) -> bytes:
-    header = build_header(opcode, len(payload), fin=fin, rsv=rsv, key=key, width=width)
-    return header + (mask_oracle(payload, key) if key is not None else payload)
 
 
 def as_tuple(frame) -> tuple[bool, int, bytes, bool, bool, bool]:
@@ -194,14 +148,14 @@ class TestLengthEncodings:
     def test_encode_shortest(self, codec, length):
         payload = bytes(i % 251 for i in range(length))
         assert codec.encode_frame(Opcode.BINARY, payload) == build_frame(0x2, payload)
-        assert codec.encode_frame(0x2, payload, mask=MASK_KEY) == build_frame(0x2, payload, key=MASK_KEY)
+        assert codec.encode_frame(0x2, payload, mask=MASK_KEY) == build_frame(0x2, payload, mask=MASK_KEY)
         assert codec.encode_frame(0x0, payload, fin=False) == build_frame(0x0, payload, fin=False)
 
     @pytest.mark.parametrize("length", LENGTHS)
     def test_parse(self, codec, length):
         payload = bytes(i % 253 for i in range(length))
         for key in (None, MASK_KEY):
-            wire = build_frame(0x2, payload, key=key)
+            wire = build_frame(0x2, payload, mask=key)
             check_frames(codec.FrameParser().feed(wire), [(True, 0x2, payload)])
             # Header cut at every point, then the payload in two halves.
             header_size = len(wire) - length
@@ -219,7 +173,7 @@ class TestLengthEncodings:
         # a longer one, so a receiver accepts it.
         payload = bytes(range(256)) * (length // 256) + bytes(length % 256)
         for key in (None, MASK_KEY):
-            wire = build_frame(0x1 if length == 0 else 0x2, payload, key=key, width=width)
+            wire = build_frame(0x1 if length == 0 else 0x2, payload, mask=key, length_bits=width)
             check_frames(
                 feed_chunks(codec.FrameParser(), bytewise(wire) if length < 400 else whole(wire)),
                 [(True, 0x1 if length == 0 else 0x2, payload)],
@@ -244,7 +198,7 @@ class TestMaskedPayloads:
         rng = random.Random(length)
         payload = rng.randbytes(length)
         key = rng.randbytes(4)
-        wire = build_frame(0x2, payload, key=key)
+        wire = build_frame(0x2, payload, mask=key)
         for size in (1, 3, 7, 16, 33, 4096) if length <= 65536 else (4099, 65536):
             parser = codec.FrameParser(require_mask=True)
             chunks = [wire[i : i + size] for i in range(0, len(wire), size)]
@@ -297,7 +251,7 @@ class TestBuffered:
 
     def test_partial_frames(self, codec):
         payload = bytes(range(200))
-        wire = build_frame(0x2, payload, key=MASK_KEY)  # 2 + 2 + 4 header bytes
+        wire = build_frame(0x2, payload, mask=MASK_KEY)  # 2 + 2 + 4 header bytes
         header_size = 8
         parser = codec.FrameParser()
         for index in range(len(wire) - 1):
@@ -491,7 +445,7 @@ def error_cases():
         (
             "frame-64-bit",
             {"max_frame_size": 65535},
-            build_header(0x2, 65536, key=MASK_KEY),
+            build_header(0x2, 65536, mask=MASK_KEY),
             PayloadTooBig,
             "frame of 65536 bytes exceeds the limit of 65535 bytes",
             9,
@@ -531,7 +485,7 @@ def error_cases():
         (
             "message-16-bit-masked-before-key",
             {"max_message_size": 255, "max_frame_size": 256},
-            build_header(0x2, 256, key=MASK_KEY),
+            build_header(0x2, 256, mask=MASK_KEY),
             PayloadTooBig,
             "message of at least 256 bytes exceeds the limit of 255 bytes",
             3,
@@ -632,7 +586,7 @@ class TestLimits:
     """``max_frame_size`` and ``max_message_size``, judged from the header."""
 
     def test_huge_frame_refused_from_header(self, codec):
-        header = build_header(0x2, 2**40, key=MASK_KEY)
+        header = build_header(0x2, 2**40, mask=MASK_KEY)
         parser = codec.FrameParser(max_frame_size=1 << 20)
         with pytest.raises(PayloadTooBig) as exc:
             parser.feed(header[:10])
@@ -661,11 +615,11 @@ class TestLimits:
         # Section 5.4: "Control frames MAY be injected in the middle of a
         # fragmented message"; they are not part of the message's size.
         ping = build_frame(0x9, b"p" * 100)
-        pong = build_frame(0xA, b"q" * 125, key=MASK_KEY)
+        pong = build_frame(0xA, b"q" * 125, mask=MASK_KEY)
         stream = (
             build_frame(0x1, b"aaaa", fin=False)
             + ping
-            + build_frame(0x0, b"bbbb", fin=False, key=MASK_KEY)
+            + build_frame(0x0, b"bbbb", fin=False, mask=MASK_KEY)
             + pong
             + build_frame(0x0, b"cc")
         )
@@ -865,7 +819,7 @@ class TestReservedBits:
         "rsv", [(a, b, c) for a in (False, True) for b in (False, True) for c in (False, True)]
     )
     def test_reported(self, codec, rsv):
-        stream = build_frame(0x1, b"text", rsv=rsv) + build_frame(0x9, b"", rsv=rsv, key=MASK_KEY)
+        stream = build_frame(0x1, b"text", rsv=rsv) + build_frame(0x9, b"", rsv=rsv, mask=MASK_KEY)
         expected = [(True, 0x1, b"text", *rsv), (True, 0x9, b"", *rsv)]
         check_frames(codec.FrameParser().feed(stream), expected)
         assert codec.encode_frame(0x1, b"text", rsv1=rsv[0], rsv2=rsv[1], rsv3=rsv[2]) == build_frame(
@@ -932,9 +886,9 @@ class TestEncodeFrame:
     @pytest.mark.parametrize("opcode", OPCODES)
     def test_every_opcode(self, codec, opcode):
         for key in (None, MASK_KEY):
-            assert codec.encode_frame(opcode, b"body", mask=key) == build_frame(opcode, b"body", key=key)
+            assert codec.encode_frame(opcode, b"body", mask=key) == build_frame(opcode, b"body", mask=key)
             assert codec.encode_frame(Opcode(opcode), b"body", mask=key) == build_frame(
-                opcode, b"body", key=key
+                opcode, b"body", mask=key
             )
 
     def test_fin_false(self, codec):
@@ -1026,7 +980,7 @@ def text_message(
             opcode if index == 0 else 0x0,
             piece,
             fin=index == len(pieces) - 1,
-            key=key,
+            mask=key,
             rsv=rsv if index == 0 else (False, False, False),
         )
         start = len(stream) + len(frame) - len(piece)
@@ -1135,7 +1089,7 @@ class TestValidateUtf8:
         # complete: Autobahn 6.4.x sends the rest of the frame much later.
         for key in (None, MASK_KEY):
             payload = b"a" * 5 + b"\xf4\x90" + b"a" * (length - 7)
-            wire = build_frame(0x1, payload, key=key)
+            wire = build_frame(0x1, payload, mask=key)
             header_size = len(wire) - length
             parser = codec.FrameParser(validate_utf8=True)
             assert parser.feed(wire[: header_size + 6]) == []
@@ -1145,7 +1099,7 @@ class TestValidateUtf8:
 
     def test_binary_not_validated(self, codec):
         parser = codec.FrameParser(validate_utf8=True)
-        stream = build_frame(0x2, b"\xff", fin=False) + build_frame(0x0, b"\xed\xa0\x80", key=MASK_KEY)
+        stream = build_frame(0x2, b"\xff", fin=False) + build_frame(0x0, b"\xed\xa0\x80", mask=MASK_KEY)
         check_frames(parser.feed(stream), [(False, 0x2, b"\xff"), (True, 0x0, b"\xed\xa0\x80")])
 
     def test_control_frames_not_validated(self, codec):
@@ -1155,7 +1109,7 @@ class TestValidateUtf8:
         stream = (
             build_frame(0x1, b"\xe2\x82", fin=False)
             + build_frame(0x9, b"\xff")
-            + build_frame(0xA, b"\x80", key=MASK_KEY)
+            + build_frame(0xA, b"\x80", mask=MASK_KEY)
             + build_frame(0x8, b"\x03\xe8\xff")
             + build_frame(0x0, b"\xac")
         )
@@ -1446,7 +1400,7 @@ class TestFeedSome:
     """``feed_some``: at most ``max_frames`` frames per call; the rest goes back to the caller."""
 
     def test_stops_at_a_frame_boundary(self, codec):
-        stream = b"".join(build_frame(0x2, bytes([i]) * i, key=MASK_KEY) for i in range(1, 8))
+        stream = b"".join(build_frame(0x2, bytes([i]) * i, mask=MASK_KEY) for i in range(1, 8))
         parser = codec.FrameParser(require_mask=True)
         frames, used = parser.feed_some(stream, 3)
         check_frames(frames, [(True, 0x2, bytes([i]) * i) for i in range(1, 4)])

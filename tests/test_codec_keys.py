@@ -23,8 +23,6 @@ import pytest
 
 from vectors import mask_oracle
 
-__all__: list[str] = []
-
 
 class CountingSource:
     """A stand-in for ``os.urandom``: every 4-byte word it returns is new.

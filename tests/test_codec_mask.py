@@ -24,8 +24,6 @@ from hypothesis import strategies as st
 
 from vectors import mask_oracle
 
-__all__: list[str] = []
-
 MASKS = [
     bytes([0x37, 0xFA, 0x21, 0x3D]),
     bytes([0xFF, 0x00, 0xAA, 0x55]),

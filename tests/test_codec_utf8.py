@@ -24,8 +24,6 @@ from hypothesis import strategies as st
 
 from vectors import KUHN_INVALID, KUHN_VALID, decodes, first_failure, pending_oracle, viable
 
-__all__: list[str] = []
-
 C_CONTIGUOUS_MESSAGE = "a C-contiguous bytes-like object is required, not '{}'"
 
 

@@ -17,8 +17,6 @@ import pytest
 
 import fastws
 
-__all__: list[str] = []
-
 COMPILED = "fastws._codec"
 PURE = "fastws._codec_py"
 # Same reading of the variable as fastws.codec.

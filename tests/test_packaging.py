@@ -32,8 +32,6 @@ import pytest
 
 import fastws
 
-__all__: list[str] = []
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(fastws.__file__).resolve().parent
 FLAGS = ("FASTWS_NO_EXTENSIONS", "FASTWS_REQUIRE_EXTENSIONS", "FASTWS_BUILD_EXTENSION")
@@ -311,3 +309,16 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert commands[1] == "bash scripts/test.sh"
     for script in ("scripts/setup.sh", "scripts/test.sh"):
         assert (ROOT / script).is_file()
+
+
+def test_readme_never_installs_fastws_from_the_index() -> None:
+    # The name fastws on PyPI belongs to an unrelated project: no command of
+    # the README may install it by name, and the README says why.
+    readme = ROOT / "README.md"
+    if not readme.is_file():
+        pytest.skip("README.md is not next to the tests")
+    text = readme.read_text(encoding="utf-8")
+    commands = "\n".join(re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL))
+    assert "pip install ." in commands
+    assert not re.search(r"pip install (-U |--upgrade )?['\"]?fastws\b", commands), commands
+    assert "unrelated project" in text

@@ -16,8 +16,6 @@ from fastws.events import CloseReceived, Ping, Pong, TextMessage
 from fastws.protocol import Protocol, Side, State
 from test_protocol import BINARY, CLOSE, CONT, PING, PONG, RSV1, TEXT, close_payload, frame, server_close
 
-__all__: list[str] = []
-
 
 def server(**kwargs: Any) -> tuple[Protocol, list[Any]]:
     """A server protocol whose messages are collected by ``on_message``."""

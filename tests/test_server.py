@@ -10,38 +10,17 @@ import pytest
 from fastws.events import CloseReceived, TextMessage
 from fastws.exceptions import (
     InvalidHeader,
+    InvalidHTTPMessage,
     InvalidMessage,
     InvalidOrigin,
     InvalidState,
     InvalidVersion,
     NegotiationError,
 )
-from fastws.extensions.base import Extension
-from fastws.handshake import InvalidHTTPMessage, Request, ServerExtensionFactory
+from fastws.extensions.base import Extension, ServerExtensionFactory
+from fastws.http11 import Request
 from fastws.protocol import State
-
-__all__: list[str] = []
-
-RFC_REQUEST = (
-    b"GET /chat HTTP/1.1\r\n"
-    b"Host: server.example.com\r\n"
-    b"Upgrade: websocket\r\n"
-    b"Connection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    b"Origin: http://example.com\r\n"
-    b"Sec-WebSocket-Protocol: chat, superchat\r\n"
-    b"Sec-WebSocket-Version: 13\r\n"
-    b"\r\n"
-)
-
-RFC_RESPONSE = (
-    b"HTTP/1.1 101 Switching Protocols\r\n"
-    b"Upgrade: websocket\r\n"
-    b"Connection: Upgrade\r\n"
-    b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-    b"Sec-WebSocket-Protocol: chat\r\n"
-    b"\r\n"
-)
+from vectors import RFC_REQUEST, RFC_RESPONSE
 
 # A masked text frame "Hello" from a client (RFC 6455 section 5.7).
 MASKED_HELLO = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"

@@ -1,6 +1,7 @@
 """Test vectors copied from the specifications, as byte constants.
 
 * RFC 6455 section 5.7 ("Examples"): frames byte for byte.
+* RFC 6455 sections 1.2 and 4: the example opening handshake.
 * Markus Kuhn's "UTF-8 decoder capability and stress test" (the file that
   Autobahn's cases 6.x are built from), judged by RFC 3629: five- and six-byte
   forms, overlongs, surrogates and code points above U+10FFFF are invalid;
@@ -29,7 +30,11 @@ __all__ = [
     "MASKED_HELLO",
     "MASKED_PONG_HELLO",
     "MASK_KEY",
+    "RFC_ACCEPT",
     "RFC_EXAMPLES",
+    "RFC_KEY",
+    "RFC_REQUEST",
+    "RFC_RESPONSE",
     "UNMASKED_HELLO",
     "UNMASKED_PING_HELLO",
     "UNMASKED_PONG_HELLO",
@@ -65,6 +70,36 @@ UNMASKED_PONG_HELLO = bytes([0x8A, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
 
 #: "masked Ping response" (a Pong, opcode 0xA, as the RFC's bytes show).
 MASKED_PONG_HELLO = bytes([0x8A, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58])
+
+
+# -- RFC 6455 section 1.3 / 4.1 / 4.2.2: the opening handshake -------------------
+
+#: The example Sec-WebSocket-Key and its Sec-WebSocket-Accept.
+RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+#: The example request of section 1.2.
+RFC_REQUEST = (
+    b"GET /chat HTTP/1.1\r\n"
+    b"Host: server.example.com\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Origin: http://example.com\r\n"
+    b"Sec-WebSocket-Protocol: chat, superchat\r\n"
+    b"Sec-WebSocket-Version: 13\r\n"
+    b"\r\n"
+)
+
+#: The example response of section 1.2.
+RFC_RESPONSE = (
+    b"HTTP/1.1 101 Switching Protocols\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+    b"Sec-WebSocket-Protocol: chat\r\n"
+    b"\r\n"
+)
 
 #: Payload of the 256-byte example; the RFC only says "256 bytes of binary data".
 BINARY_256_PAYLOAD = bytes(range(256))

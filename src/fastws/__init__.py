@@ -28,10 +28,12 @@ from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    InvalidAccessError,
     InvalidCloseCode,
     InvalidFrame,
     InvalidHandshake,
     InvalidHeader,
+    InvalidHTTPMessage,
     InvalidMessage,
     InvalidOrigin,
     InvalidState,
@@ -41,10 +43,11 @@ from .exceptions import (
     NegotiationError,
     PayloadTooBig,
     ProtocolError,
+    SyntaxErr,
     WebSocketError,
 )
-
-__version__ = "0.1.0"
+from .frames import Close
+from .version import __version__
 
 # Names defined in modules that are imported on first access, so that users
 # of the codec alone never pay for (or depend on) the layers above it.
@@ -62,12 +65,11 @@ _LAZY: dict[str, str] = {
     "ClientProtocol": ".client",
     "ServerProtocol": ".server",
     # opening handshake
-    "ClientExtensionFactory": ".handshake",
-    "Headers": ".handshake",
-    "InvalidHTTPMessage": ".handshake",
-    "Request": ".handshake",
-    "Response": ".handshake",
-    "ServerExtensionFactory": ".handshake",
+    "ClientExtensionFactory": ".extensions.base",
+    "Headers": ".headers",
+    "Request": ".http11",
+    "Response": ".http11",
+    "ServerExtensionFactory": ".extensions.base",
     "accept_key": ".handshake",
     # asyncio (imports asyncio only when one of these is used)
     "ClientConnection": ".asyncio",
@@ -80,14 +82,17 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "Close",
     "CloseCode",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
     "Frame",
     "FrameParser",
+    "InvalidAccessError",
     "InvalidCloseCode",
     "InvalidFrame",
+    "InvalidHTTPMessage",
     "InvalidHandshake",
     "InvalidHeader",
     "InvalidMessage",
@@ -100,6 +105,7 @@ __all__ = [
     "Opcode",
     "PayloadTooBig",
     "ProtocolError",
+    "SyntaxErr",
     "Utf8Validator",
     "WebSocketError",
     "__version__",

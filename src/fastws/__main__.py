@@ -1,95 +1,46 @@
 """The ``fastws`` command (also ``python -m fastws``).
 
-Subcommands:
+``fastws COMMAND --help`` describes each subcommand; ``fastws --version``
+prints the version. The subcommands and their options:
 
-* ``bench``: compare the codec twins with the peers and a plain memory copy.
+``fastws serve --echo [--host HOST] [--port PORT] [--max-size BYTES] [--tls-cert FILE --tls-key FILE] [--uvloop]``
+    An echo server, to test any client: it prints ``listening on
+    ws://HOST:PORT/`` once it accepts connections and stops cleanly
+    (closing every connection with 1001) on Ctrl-C or SIGTERM.
 
-Each subcommand is one entry in :data:`COMMANDS`: a function that adds its
-options to a subparser and the import path of the function that runs it.
-The runner is imported only when its subcommand is chosen, so ``fastws
---help`` stays instant and a subcommand may depend on layers (asyncio, the
-network) that the others never load. Adding ``serve`` or ``connect`` is one
-more entry.
+``fastws connect URL [--subprotocol NAME]... [--header NAME:VALUE]... [--origin ORIGIN] [--cafile FILE] [--max-size BYTES] [--linger SECONDS]``
+    An interactive client: each line of standard input is sent as a text
+    message, each message received is printed on standard output with its
+    control characters escaped (binary ones as ``[binary N bytes]`` and
+    their first bytes in hex). Ends by itself when the connection closes:
+    status 0 after a clean closing handshake (1000 or 1001 both ways), 1
+    otherwise.
+
+``fastws bench [--quick] [--json FILE]``
+    Times the installed codec twins (masking, UTF-8 validation, frame
+    parsing and encoding) against a plain memory copy, in one table;
+    ``--quick`` takes under 30 seconds. The comparison with other
+    WebSocket libraries is ``python bench/codec_peers.py`` in the source
+    tree.
+
+``fastws integrations status [--json]``
+    Lists the adapters that speed up websockets, wsproto, aiohttp and
+    Tornado: the library version found, the range supported, the state.
+
+``fastws integrations run [--only NAMES] [--verbose] [--force] -- COMMAND...``
+    Runs a command with the adapters installed in each Python process it
+    starts. ``python -m fastws.integrations`` is the same command.
+
+The code lives in :mod:`fastws.cli`, one module per subcommand.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
-__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+from .cli import main
 
-
-class Command(NamedTuple):
-    """One subcommand of ``fastws``.
-
-    Attributes:
-        help: one line for ``fastws --help``.
-        configure: adds the subcommand's options to its parser.
-        runner: ``"module:function"``; the function takes the parsed
-            ``argparse.Namespace`` and returns the exit status.
-    """
-
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    runner: str
-
-
-def _configure_bench(parser: argparse.ArgumentParser) -> None:
-    from ._benchmark import add_arguments
-
-    add_arguments(parser)
-
-
-def _asyncio_commands() -> dict[str, Command]:
-    from .asyncio.cli import SUBCOMMANDS
-
-    return {name: Command(*spec) for name, spec in SUBCOMMANDS.items()}
-
-
-COMMANDS: dict[str, Command] = {
-    "bench": Command(
-        help="benchmark the codec against the peers and a plain memory copy",
-        configure=_configure_bench,
-        runner="fastws._benchmark:run",
-    ),
-}
-# serve and connect: defined beside the asyncio layer, which they load only
-# when they run.
-COMMANDS.update(_asyncio_commands())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``fastws`` parser with one subparser per entry of :data:`COMMANDS`."""
-    from . import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="fastws",
-        description="fastws: the fastest correct WebSocket library for Python.",
-    )
-    parser.add_argument("--version", action="version", version=f"fastws {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, command in COMMANDS.items():
-        sub_parser = sub.add_parser(name, help=command.help, description=command.help)
-        command.configure(sub_parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return its status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    module, _, function = COMMANDS[args.command].runner.partition(":")
-    runner = getattr(importlib.import_module(module), function)
-    status: int = runner(args)
-    return status
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

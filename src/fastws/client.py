@@ -11,7 +11,7 @@ Usage, with any transport::
         ...  # first a Response (the validated 101), then messages
 
 The response is parsed incrementally with bounded size. Success emits the
-:class:`~fastws.handshake.Response` event and opens the connection; the
+:class:`~fastws.http11.Response` event and opens the connection; the
 bytes that followed the response in the same read are parsed as frames at
 once. Failure sets ``handshake_exc`` (an :class:`~fastws.InvalidHandshake`
 subclass naming what was wrong), emits nothing, queues ``b""`` (close TCP)
@@ -24,23 +24,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from .exceptions import InvalidHandshake, InvalidState
-from .handshake import (
+from .extensions.base import ClientExtensionFactory
+from .handshake import USER_AGENT, build_request, check_response
+from .headers import HeadersLike
+from .http11 import (
     MAX_HEADER_LINE,
     MAX_HEADER_SIZE,
     MAX_HEADERS,
     MAX_REQUEST_LINE,
-    USER_AGENT,
-    ClientExtensionFactory,
-    HeadersLike,
     Request,
     Response,
     ResponseParser,
-    WebSocketURI,
-    build_request,
-    check_response,
-    parse_uri,
 )
 from .protocol import Protocol, Side, State
+from .uri import WebSocketURI, parse_uri
 
 __all__ = ["ClientProtocol"]
 
@@ -180,6 +177,7 @@ class ClientProtocol(Protocol):
             self._send_eof()
             return None
         self._http_parser = None
+        response.headers.compact()  # kept for reference only from now on
         self.response = response
         self.subprotocol = subprotocol
         self.extensions = extensions

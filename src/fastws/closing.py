@@ -36,6 +36,7 @@ from .exceptions import (
     InvalidUTF8,
     ProtocolError,
 )
+from .frames import Close
 from .sending import Sender
 
 if TYPE_CHECKING:
@@ -121,26 +122,30 @@ class Closing(Sender):
     def closed_exception(self, cause: BaseException | None = None) -> ConnectionClosed:
         """The exception that tells an application how the connection closed.
 
-        :class:`~fastws.ConnectionClosedOK` when close frames were received
-        and sent and both codes are 1000 or 1001 (or 1005, a close frame
-        without a code); :class:`~fastws.ConnectionClosedError` otherwise.
+        It carries the close frames received and sent (``rcvd``, ``sent``,
+        ``rcvd_then_sent``): :class:`~fastws.ConnectionClosedOK` when the
+        closing handshake completed with 1000 or 1001 (or 1005, a close
+        frame without a code) both ways, :class:`~fastws.ConnectionClosedError`
+        otherwise.
 
         Args:
             cause: what ended the connection when the protocol does not
                 know (an I/O error); the protocol's own :attr:`error`, if
                 any, comes first. It becomes the exception's ``__cause__``.
         """
-        rcvd = self.close_rcvd
-        sent = self.close_sent
-        sent_code = None if sent is None else sent[0]
-        if rcvd is not None:
-            code, reason = rcvd.code, rcvd.reason
+        close = self.close_rcvd
+        rcvd = None if close is None else Close(close.code, close.reason)
+        sent = None if self.close_sent is None else Close(*self.close_sent)
+        rcvd_then_sent = self.close_rcvd_then_sent if rcvd is not None and sent is not None else None
+        if (
+            rcvd is not None
+            and sent is not None
+            and rcvd.code in _OK_CLOSE_CODES
+            and sent.code in _OK_CLOSE_CODES
+        ):
+            exc: ConnectionClosed = ConnectionClosedOK(rcvd, sent, rcvd_then_sent)
         else:
-            code, reason = 1006, ""
-        if rcvd is not None and sent_code in _OK_CLOSE_CODES and code in _OK_CLOSE_CODES:
-            exc: ConnectionClosed = ConnectionClosedOK(code, reason, sent_code=sent_code)
-        else:
-            exc = ConnectionClosedError(code, reason, sent_code=sent_code)
+            exc = ConnectionClosedError(rcvd, sent, rcvd_then_sent)
         cause = self.error or cause
         if cause is not None:
             exc.__cause__ = cause

@@ -14,8 +14,10 @@ Every other module imports the codec from here, never from a twin.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "apply_mask_inplace",
     "encode_frame",
     "encode_frame_header",
+    "load_twins",
     "validate_utf8",
 ]
 
@@ -80,3 +83,24 @@ else:
             encode_frame_header,
             validate_utf8,
         )
+
+
+def load_twins() -> dict[str, ModuleType | str]:
+    """Both twins side by side, to compare them (``fastws bench``).
+
+    The pure twin always imports; the compiled one is left out under
+    ``FASTWS_NO_EXTENSIONS`` (or off CPython), as it is for the selection.
+
+    Returns:
+        ``{"cython": module or the reason it is absent, "python": module}``.
+    """
+    twins: dict[str, ModuleType | str] = {}
+    if NO_EXTENSIONS:
+        twins["cython"] = "left out: FASTWS_NO_EXTENSIONS is set (or not CPython)"
+    else:
+        try:
+            twins["cython"] = importlib.import_module("fastws._codec")
+        except ImportError as exc:
+            twins["cython"] = f"compiled twin not built ({exc})"
+    twins["python"] = importlib.import_module("fastws._codec_py")
+    return twins

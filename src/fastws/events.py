@@ -9,7 +9,7 @@ about twice as much. Each field lives in a private slot behind a read-only
 property, so ``event.data = ...`` raises :class:`AttributeError`.
 
 ``Request`` and ``Response`` (the opening handshake) are defined in
-:mod:`fastws.handshake` and are emitted by the client and server protocols.
+:mod:`fastws.http11` and are emitted by the client and server protocols.
 """
 
 from __future__ import annotations
@@ -160,5 +160,5 @@ class CloseReceived:
 
 
 #: Every event the base protocol emits. ``ClientProtocol`` and
-#: ``ServerProtocol`` also emit ``fastws.handshake.Response`` / ``Request``.
+#: ``ServerProtocol`` also emit ``fastws.http11.Response`` / ``Request``.
 Event = TextMessage | BinaryMessage | Ping | Pong | CloseReceived

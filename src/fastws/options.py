@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .extensions.permessage_deflate import ClientPerMessageDeflateFactory, ServerPerMessageDeflateFactory
-from .handshake import HeadersLike, parse_uri
+from .headers import HeadersLike
+from .uri import parse_uri
 
 __all__ = [
     "FAILURE_GRACE",

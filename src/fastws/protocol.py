@@ -59,7 +59,7 @@ from .reassembly import Reassembler
 from .sending import FrameWriter
 
 if TYPE_CHECKING:
-    from .handshake import Request, Response
+    from .http11 import Request, Response
 
 __all__ = [
     "DEFAULT_MAX_FRAGMENTS",

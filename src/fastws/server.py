@@ -13,7 +13,7 @@ Usage, with any transport::
 The request is parsed incrementally, with its request line, header lines,
 header count and total size bounded; a malformed or oversize request is
 answered at once (400, 405, 414, 431 or 505), ``handshake_exc`` is set and
-the connection ends. Otherwise the :class:`~fastws.handshake.Request` event
+the connection ends. Otherwise the :class:`~fastws.http11.Request` event
 is emitted and the application answers with :meth:`ServerProtocol.accept`
 (101, or 400/403/426 when the request is not an acceptable WebSocket
 upgrade) or :meth:`ServerProtocol.reject`, then
@@ -30,18 +30,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .exceptions import InvalidHandshake, InvalidMessage, InvalidState
+from .exceptions import InvalidHandshake, InvalidHTTPMessage, InvalidMessage, InvalidState
+from .extensions.base import ServerExtensionFactory
 from .handshake import (
-    MAX_HEADER_LINE,
-    MAX_HEADER_SIZE,
-    MAX_HEADERS,
-    MAX_REQUEST_LINE,
     USER_AGENT,
-    InvalidHTTPMessage,
-    Request,
-    RequestParser,
-    Response,
-    ServerExtensionFactory,
     SubprotocolSelector,
     build_accept_response,
     build_reject_response,
@@ -50,6 +42,15 @@ from .handshake import (
     negotiate_extensions,
     negotiate_subprotocol,
     response_for_exception,
+)
+from .http11 import (
+    MAX_HEADER_LINE,
+    MAX_HEADER_SIZE,
+    MAX_HEADERS,
+    MAX_REQUEST_LINE,
+    Request,
+    RequestParser,
+    Response,
 )
 from .protocol import Protocol, Side, State
 
@@ -186,7 +187,7 @@ class ServerProtocol(Protocol):
         allow-list, then negotiates the subprotocol and the extensions.
 
         Args:
-            request: the :class:`~fastws.handshake.Request` event.
+            request: the :class:`~fastws.http11.Request` event.
 
         Returns:
             101 Switching Protocols; or, when the request is not acceptable,
@@ -245,6 +246,9 @@ class ServerProtocol(Protocol):
             return
         if self.state is not State.CONNECTING or self.request is None:
             raise InvalidState("no request to answer, or the response was already sent")
+        # The request is kept for the connection's lifetime (applications
+        # read it): from now on its headers need no lookup index.
+        self.request.headers.compact()
         if response.status == 101:
             pending = self._pending
             if pending is None:

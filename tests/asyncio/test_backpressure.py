@@ -11,8 +11,6 @@ import asyncio
 from fastws.asyncio import ClientConnection, ServerConnection, connect, serve
 from fastws.asyncio.connection import HOLD_LIMIT
 
-__all__: list[str] = []
-
 MESSAGE = b"m" * 1024
 TOTAL = 20_000  # 20 MiB offered by the fast side: far more than any bound below
 MAX_QUEUE = 16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,17 +11,6 @@ import pytest
 from fastws import InvalidState
 from fastws.asyncio import ServerConnection, serve
 from fastws.asyncio.browser import CloseEvent, InvalidAccessError, SyntaxErr, WebSocket
-
-__all__: list[str] = []
-
-
-def port_of(server: Any) -> int:
-    return int(server.sockets[0].getsockname()[1])
-
-
-async def echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
 
 
 async def opened(ws: WebSocket) -> None:
@@ -32,7 +22,7 @@ async def opened(ws: WebSocket) -> None:
 
 
 class TestLifecycle:
-    async def test_events_in_order(self) -> None:
+    async def test_events_in_order(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         log: list[Any] = []
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
@@ -65,7 +55,7 @@ class TestLifecycle:
         assert isinstance(event, CloseEvent)
         assert ws.readyState == WebSocket.CLOSED == 3
 
-    async def test_server_close_code_and_reason(self) -> None:
+    async def test_server_close_code_and_reason(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.close(4001, "kicked")
 
@@ -77,7 +67,9 @@ class TestLifecycle:
         assert (event.code, event.reason, event.wasClean, event.was_clean) == (4001, "kicked", True, True)
         assert errors == []
 
-    async def test_connection_failure_fires_error_then_close_1006(self) -> None:
+    async def test_connection_failure_fires_error_then_close_1006(
+        self, port_of: Callable[[Any], int]
+    ) -> None:
         async def handler(ws: ServerConnection) -> None:
             pass
 
@@ -90,7 +82,7 @@ class TestLifecycle:
             await asyncio.wait_for(ws.wait_closed(), 5)
         assert log == ["error", "close 1006 False"]
 
-    async def test_abrupt_drop_is_unclean(self) -> None:
+    async def test_abrupt_drop_is_unclean(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             ws.transport.abort()
 
@@ -102,7 +94,9 @@ class TestLifecycle:
         assert (event.code, event.wasClean) == (1006, False)
         assert kinds == ["error"]
 
-    async def test_close_while_connecting(self) -> None:
+    async def test_close_while_connecting(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
             opened_flag: list[bool] = []
@@ -113,7 +107,7 @@ class TestLifecycle:
         assert opened_flag == []
         assert (event.code, event.wasClean) == (1006, False)
 
-    async def test_close_without_code_sends_empty_close(self) -> None:
+    async def test_close_without_code_sends_empty_close(self, port_of: Callable[[Any], int]) -> None:
         seen: list[Any] = []
 
         async def handler(ws: ServerConnection) -> None:
@@ -132,7 +126,9 @@ class TestLifecycle:
 
 
 class TestMethods:
-    async def test_send_while_connecting_raises(self) -> None:
+    async def test_send_while_connecting_raises(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
             with pytest.raises(InvalidState):
@@ -140,7 +136,9 @@ class TestMethods:
             ws.close()
             await asyncio.wait_for(ws.wait_closed(), 5)
 
-    async def test_close_argument_checks(self) -> None:
+    async def test_close_argument_checks(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
             await opened(ws)
@@ -154,7 +152,9 @@ class TestMethods:
             event = await asyncio.wait_for(ws.wait_closed(), 5)
         assert event.code == 4999
 
-    async def test_send_after_close_only_grows_buffered_amount(self) -> None:
+    async def test_send_after_close_only_grows_buffered_amount(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
             await opened(ws)
@@ -166,7 +166,7 @@ class TestMethods:
             ws.send(b"x")
             assert ws.bufferedAmount == 11
 
-    async def test_send_type_check(self) -> None:
+    async def test_send_type_check(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
             await opened(ws)
@@ -175,7 +175,7 @@ class TestMethods:
             ws.close()
             await asyncio.wait_for(ws.wait_closed(), 5)
 
-    async def test_buffered_amount_tracks_the_transport(self) -> None:
+    async def test_buffered_amount_tracks_the_transport(self, port_of: Callable[[Any], int]) -> None:
         # The server reads nothing, so data piles up in the client's
         # transport buffer once the kernel's buffers are full; the amount
         # reported is exactly the payload still in the transport.
@@ -208,7 +208,9 @@ class TestMethods:
             ws.close()
             await asyncio.wait_for(ws.wait_closed(), 5)
 
-    async def test_protocol_and_extensions(self) -> None:
+    async def test_protocol_and_extensions(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, subprotocols=["chat"]) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/", ["superchat", "chat"])
             assert ws.protocol == ""
@@ -224,7 +226,7 @@ class TestMethods:
             ws.close()
             await asyncio.wait_for(ws.wait_closed(), 5)
 
-    async def test_binary_type(self) -> None:
+    async def test_binary_type(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"ws://127.0.0.1:{port_of(server)}/")
             assert ws.binaryType == "bytes"
@@ -251,7 +253,7 @@ class TestConstructor:
         with pytest.raises(SyntaxErr):
             WebSocket("ws://127.0.0.1/", ["has space"])
 
-    async def test_http_url_means_ws(self) -> None:
+    async def test_http_url_means_ws(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = WebSocket(f"http://127.0.0.1:{port_of(server)}/path")
             assert ws.url == f"ws://127.0.0.1:{port_of(server)}/path"
@@ -266,7 +268,9 @@ class TestConstructor:
 
 
 class TestListeners:
-    async def test_listener_order_once_and_removal(self) -> None:
+    async def test_listener_order_once_and_removal(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         log: list[str] = []
 
         async def async_listener(event: Any) -> None:
@@ -312,3 +316,19 @@ class TestListeners:
             "async b",
             "async c",
         ]
+
+
+class TestNames:
+    def test_events_have_the_standards_names(self) -> None:
+        import fastws
+        import fastws.asyncio
+        from fastws.asyncio import browser
+
+        assert {"Event", "MessageEvent", "CloseEvent"} <= set(browser.__all__)
+        assert issubclass(browser.MessageEvent, browser.Event)
+        assert issubclass(browser.CloseEvent, browser.Event)
+        # fastws.Event is the protocol's union of events, another thing.
+        assert fastws.Event is not browser.Event
+        assert "Event" not in fastws.asyncio.__all__
+        with pytest.warns(DeprecationWarning, match="fastws.asyncio.browser.Event"):
+            assert fastws.asyncio.Event is browser.Event

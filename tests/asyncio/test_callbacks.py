@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -17,24 +19,15 @@ from fastws import ConnectionClosed, ConnectionClosedError, InvalidState
 from fastws.asyncio import ServerConnection, connect, serve
 from fastws.asyncio.connection import HOLD_LIMIT
 
-__all__: list[str] = []
-
 OPTIONS = {"ping_interval": None, "compression": None}
 
 
-def port_of(server: object) -> int:
-    return server.sockets[0].getsockname()[1]  # type: ignore[attr-defined, no-any-return]
-
-
-async def echo_with_callback(ws: ServerConnection) -> None:
-    ws.on_message = ws.send_nowait
-    await ws.wait_closed()
-
-
 class TestOnMessage:
-    async def test_echo_server_with_a_websockets_client(self) -> None:
+    async def test_echo_server_with_a_websockets_client(
+        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+    ) -> None:
         websockets = pytest.importorskip("websockets.asyncio.client")
-        async with serve(echo_with_callback, "127.0.0.1", 0, **OPTIONS) as server:
+        async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             async with websockets.connect(f"ws://127.0.0.1:{port_of(server)}/") as client:
                 messages = ["text é", b"\x00binary", "x" * 70_000, b"y" * 200_000, ""]
                 for message in messages:
@@ -42,8 +35,10 @@ class TestOnMessage:
                 for message in messages:
                     assert await asyncio.wait_for(client.recv(), 5) == message
 
-    async def test_a_burst_is_answered_in_order(self) -> None:
-        async with serve(echo_with_callback, "127.0.0.1", 0, **OPTIONS) as server:
+    async def test_a_burst_is_answered_in_order(
+        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+    ) -> None:
+        async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", **OPTIONS) as client:
                 count = 2000
                 for i in range(count):
@@ -52,7 +47,9 @@ class TestOnMessage:
                 for i in range(count):
                     assert await asyncio.wait_for(client.recv(), 5) == i.to_bytes(4, "big")
 
-    async def test_client_side_callback_and_queued_messages_first(self) -> None:
+    async def test_client_side_callback_and_queued_messages_first(
+        self, port_of: Callable[[Any], int]
+    ) -> None:
         async def handler(ws: ServerConnection) -> None:
             for i in range(5):
                 await ws.send(f"m{i}")
@@ -71,7 +68,9 @@ class TestOnMessage:
                 assert got == ["m0", "m1", "m2", "m3", "m4"]
                 assert client.on_message == got.append
 
-    async def test_recv_refuses_while_a_callback_is_set_and_works_after(self) -> None:
+    async def test_recv_refuses_while_a_callback_is_set_and_works_after(
+        self, port_of: Callable[[Any], int]
+    ) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.send("one")
             await ws.recv()  # wait for the client's go
@@ -94,8 +93,10 @@ class TestOnMessage:
                 assert await asyncio.wait_for(client.recv(), 5) == "two"
                 assert got == ["one"]
 
-    async def test_only_plain_functions(self) -> None:
-        async with serve(echo_with_callback, "127.0.0.1", 0, **OPTIONS) as server:
+    async def test_only_plain_functions(
+        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+    ) -> None:
+        async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", **OPTIONS) as client:
 
                 async def coroutine_function(message: object) -> None:
@@ -107,8 +108,10 @@ class TestOnMessage:
                     client.on_message = "not callable"  # type: ignore[assignment]
                 assert client.on_message is None
 
-    async def test_not_while_a_coroutine_waits_in_recv(self) -> None:
-        async with serve(echo_with_callback, "127.0.0.1", 0, **OPTIONS) as server:
+    async def test_not_while_a_coroutine_waits_in_recv(
+        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+    ) -> None:
+        async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", **OPTIONS) as client:
                 waiting = asyncio.create_task(client.recv())
                 await asyncio.sleep(0.05)
@@ -118,7 +121,7 @@ class TestOnMessage:
                 assert await asyncio.wait_for(waiting, 5) == "hello"
 
     async def test_an_exception_in_the_callback_closes_with_1011(
-        self, caplog: pytest.LogCaptureFixture
+        self, caplog: pytest.LogCaptureFixture, port_of: Callable[[Any], int]
     ) -> None:
         caplog.set_level(logging.ERROR, logger="fastws")
 
@@ -137,13 +140,15 @@ class TestOnMessage:
                 assert caught.value.code == 1011
         assert any("callback bug on 'trigger'" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
-    async def test_a_peer_that_does_not_read_pauses_reading(self) -> None:
+    async def test_a_peer_that_does_not_read_pauses_reading(
+        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+    ) -> None:
         connections: list[ServerConnection] = []
         write_limit = 65536
 
         async def handler(ws: ServerConnection) -> None:
             connections.append(ws)
-            await echo_with_callback(ws)
+            await echo_on_message(ws)
 
         async with serve(handler, "127.0.0.1", 0, write_limit=write_limit, **OPTIONS) as server:
             client = await connect(f"ws://127.0.0.1:{port_of(server)}/", max_queue=4, **OPTIONS)
@@ -182,8 +187,10 @@ class TestOnMessage:
 
 
 class TestSendNowait:
-    async def test_types_and_states(self) -> None:
-        async with serve(echo_with_callback, "127.0.0.1", 0, **OPTIONS) as server:
+    async def test_types_and_states(
+        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+    ) -> None:
+        async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             client = await connect(f"ws://127.0.0.1:{port_of(server)}/", **OPTIONS)
             with pytest.raises(TypeError):
                 client.send_nowait(42)  # type: ignore[arg-type]
@@ -195,8 +202,10 @@ class TestSendNowait:
             with pytest.raises(ConnectionClosed):
                 client.send_nowait("too late")
 
-    async def test_not_inside_a_fragmented_message(self) -> None:
-        async with serve(echo_with_callback, "127.0.0.1", 0, **OPTIONS) as server:
+    async def test_not_inside_a_fragmented_message(
+        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+    ) -> None:
+        async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", **OPTIONS) as client:
                 gate = asyncio.Event()
 
@@ -213,8 +222,8 @@ class TestSendNowait:
                 await sending
                 assert await asyncio.wait_for(client.recv(), 5) == "ab"
 
-    async def test_drain(self) -> None:
-        async with serve(echo_with_callback, "127.0.0.1", 0, **OPTIONS) as server:
+    async def test_drain(self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]) -> None:
+        async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", write_limit=16384, **OPTIONS) as client:
                 for _ in range(64):
                     client.send_nowait(b"d" * 65536)
@@ -225,14 +234,12 @@ class TestSendNowait:
 
 
 class TestSharedReadBuffer:
-    async def test_many_connections_cut_at_random_points(self) -> None:
+    async def test_many_connections_cut_at_random_points(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         # Every connection of the loop reads into one buffer: frames left
         # half-parsed by one connection must survive the reads of others.
         rng = random.Random(6455)
-
-        async def echo(ws: ServerConnection) -> None:
-            async for message in ws:
-                await ws.send(message)
 
         async with serve(echo, "127.0.0.1", 0, **OPTIONS) as server:
             url = f"ws://127.0.0.1:{port_of(server)}/"

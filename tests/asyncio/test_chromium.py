@@ -30,8 +30,6 @@ import pytest
 from fastws import ConnectionClosed
 from fastws.asyncio import ClientConnection, ServerConnection, connect, serve
 
-__all__: list[str] = []
-
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "chrome")) if p), None
 )

@@ -24,8 +24,6 @@ import pytest
 from fastws.asyncio import ServerConnection, serve
 from fastws.extensions import PerMessageDeflate
 
-__all__: list[str] = []
-
 
 def _load_chromium_helpers() -> ModuleType:
     # The tests run with --import-mode=importlib, so the sibling module is

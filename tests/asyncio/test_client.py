@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from fastws import ConnectionClosedOK, InvalidHandshake, InvalidMessage, InvalidStatus
-from fastws.asyncio import ClientConnection, Server, ServerConnection, connect, serve
-
-__all__: list[str] = []
-
-
-def port_of(server: Server) -> int:
-    return int(server.sockets[0].getsockname()[1])
-
-
-async def echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
+from fastws.asyncio import ClientConnection, ServerConnection, connect, serve
 
 
 async def raw_server(answer: bytes | None) -> tuple[asyncio.AbstractServer, int]:
@@ -54,7 +44,7 @@ def ipv6_available() -> bool:
 
 
 class TestConnect:
-    async def test_await_form(self) -> None:
+    async def test_await_form(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             ws = await connect(f"ws://127.0.0.1:{port_of(server)}/")
             assert isinstance(ws, ClientConnection)
@@ -63,7 +53,9 @@ class TestConnect:
             await ws.close()
             assert ws.close_code == 1000
 
-    async def test_context_manager_closes(self) -> None:
+    async def test_context_manager_closes(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:
                 pass
@@ -73,7 +65,7 @@ class TestConnect:
                 await ws.recv()
 
     @pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback here")
-    async def test_ipv6_literal(self) -> None:
+    async def test_ipv6_literal(self, port_of: Callable[[Any], int]) -> None:
         seen: list[Any] = []
 
         async def handler(ws: ServerConnection) -> None:
@@ -88,20 +80,22 @@ class TestConnect:
                 assert ws.remote_address[0] == "::1"
         assert seen == [f"[::1]:{port}"]
 
-    async def test_host_and_port_override(self) -> None:
+    async def test_host_and_port_override(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             async with connect("ws://example.invalid/", host="127.0.0.1", port=port_of(server)) as ws:
                 await ws.send("via override")
                 assert await ws.recv() == "via override"
 
-    async def test_existing_socket(self) -> None:
+    async def test_existing_socket(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         async with serve(echo, "127.0.0.1", 0) as server:
             sock = socket.create_connection(("127.0.0.1", port_of(server)))
             async with connect("ws://127.0.0.1/", sock=sock) as ws:
                 await ws.send(b"sock")
                 assert await ws.recv() == b"sock"
 
-    async def test_headers_origin_and_user_agent(self) -> None:
+    async def test_headers_origin_and_user_agent(self, port_of: Callable[[Any], int]) -> None:
         seen: dict[str, Any] = {}
 
         async def handler(ws: ServerConnection) -> None:
@@ -126,7 +120,9 @@ class TestConnect:
                 await ws.wait_closed()
             assert seen["ua"] is None
 
-    async def test_max_size_raised_allows_large_messages(self) -> None:
+    async def test_max_size_raised_allows_large_messages(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, max_size=4 * 2**20) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=4 * 2**20) as ws:
                 payload = bytes(range(256)) * (3 * 2**12)  # 3 MiB

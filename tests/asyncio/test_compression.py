@@ -25,8 +25,6 @@ from fastws.extensions import (
     ServerPerMessageDeflateFactory,
 )
 
-__all__: list[str] = []
-
 websockets = pytest.importorskip("websockets")
 aiohttp = pytest.importorskip("aiohttp")
 from aiohttp import WSMsgType, web  # noqa: E402
@@ -49,15 +47,6 @@ def messages() -> list[str | bytes]:
     return out
 
 
-def port_of(server: Any) -> int:
-    return int(next(iter(server.sockets)).getsockname()[1])
-
-
-async def fastws_echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
-
-
 def deflate_of(protocol: Any) -> PerMessageDeflate:
     (ext,) = protocol.extensions
     assert isinstance(ext, PerMessageDeflate)
@@ -65,12 +54,12 @@ def deflate_of(protocol: Any) -> PerMessageDeflate:
 
 
 class TestFastwsBothSides:
-    async def test_default_on(self) -> None:
+    async def test_default_on(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         seen: list[Any] = []
 
         async def handler(ws: ServerConnection) -> None:
             seen.append(ws.request.headers.get("Sec-WebSocket-Extensions"))
-            await fastws_echo(ws)
+            await echo(ws)
 
         async with serve(handler, "127.0.0.1", 0, max_size=MAX) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=MAX) as ws:
@@ -85,8 +74,10 @@ class TestFastwsBothSides:
         assert seen == ["permessage-deflate; client_max_window_bits"]
 
     @pytest.mark.parametrize(("server_on", "client_on"), [(False, True), (True, False), (False, False)])
-    async def test_off(self, server_on: bool, client_on: bool) -> None:
-        async with serve(fastws_echo, "127.0.0.1", 0, compression="deflate" if server_on else None) as server:
+    async def test_off(
+        self, server_on: bool, client_on: bool, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
+        async with serve(echo, "127.0.0.1", 0, compression="deflate" if server_on else None) as server:
             async with connect(
                 f"ws://127.0.0.1:{port_of(server)}/", compression="deflate" if client_on else None
             ) as ws:
@@ -95,14 +86,16 @@ class TestFastwsBothSides:
                 await ws.send("hello " * 100)
                 assert await ws.recv() == "hello " * 100
 
-    async def test_configured_factories(self) -> None:
+    async def test_configured_factories(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         server_factory = ServerPerMessageDeflateFactory(
             server_no_context_takeover=True, server_max_window_bits=9, min_size=0, level=1
         )
         client_factory = ClientPerMessageDeflateFactory(
             client_no_context_takeover=True, client_max_window_bits=8
         )
-        async with serve(fastws_echo, "127.0.0.1", 0, compression=server_factory) as server:
+        async with serve(echo, "127.0.0.1", 0, compression=server_factory) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", compression=client_factory) as ws:
                 assert ws.response.headers["Sec-WebSocket-Extensions"] == (
                     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
@@ -112,13 +105,15 @@ class TestFastwsBothSides:
                     await ws.send(message)
                     assert await ws.recv() == message
 
-    async def test_unknown_compression_refused(self) -> None:
+    async def test_unknown_compression_refused(self, echo: Callable[..., Any]) -> None:
         with pytest.raises(ValueError, match="compression"):
             connect("ws://127.0.0.1/", compression="gzip")
         with pytest.raises(ValueError, match="compression"):
-            serve(fastws_echo, "127.0.0.1", 0, compression="br")
+            serve(echo, "127.0.0.1", 0, compression="br")
 
-    async def test_bytes_on_the_wire_shrink(self) -> None:
+    async def test_bytes_on_the_wire_shrink(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         # A counting TCP relay between client and server: the client writes
         # far fewer bytes than the message holds.
         text = json.dumps([{"id": i, "name": "fastws", "ok": True} for i in range(2000)])
@@ -134,7 +129,7 @@ class TestFastwsBothSides:
                     await writer.drain()
             writer.close()
 
-        async with serve(fastws_echo, "127.0.0.1", 0, max_size=MAX) as server:
+        async with serve(echo, "127.0.0.1", 0, max_size=MAX) as server:
             target = port_of(server)
 
             async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -149,17 +144,17 @@ class TestFastwsBothSides:
                     # The handshake request is a few hundred bytes.
                     assert 0 < upstream < len(text) // 10
 
-    async def test_bomb_closes_1009(self) -> None:
+    async def test_bomb_closes_1009(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         # A compliant client's 16 MiB of zeros (about 16 KiB compressed)
         # against a 1 MiB limit.
-        async with serve(fastws_echo, "127.0.0.1", 0, max_size=2**20) as server:
+        async with serve(echo, "127.0.0.1", 0, max_size=2**20) as server:
             async with ws_connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=None) as ws:
                 await ws.send(bytes(16 * 2**20))
                 with pytest.raises(websockets.ConnectionClosedError) as info:
                     await asyncio.wait_for(ws.recv(), 10)
                 assert info.value.rcvd is not None and info.value.rcvd.code == 1009
 
-    async def test_bomb_against_client(self) -> None:
+    async def test_bomb_against_client(self, port_of: Callable[[Any], int]) -> None:
         async def sender(ws: Any) -> None:
             await ws.send(bytes(16 * 2**20))
             with contextlib.suppress(websockets.ConnectionClosed):
@@ -175,8 +170,10 @@ class TestFastwsBothSides:
 class TestWebsockets:
     """websockets negotiates permessage-deflate by default in both roles."""
 
-    async def test_fastws_server_websockets_client(self) -> None:
-        async with serve(fastws_echo, "127.0.0.1", 0, max_size=MAX) as server:
+    async def test_fastws_server_websockets_client(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
+        async with serve(echo, "127.0.0.1", 0, max_size=MAX) as server:
             async with ws_connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=MAX) as ws:
                 assert ws.response.headers["Sec-WebSocket-Extensions"] == (
                     "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
@@ -189,10 +186,9 @@ class TestWebsockets:
                 await ws.send(["fragment " * 100, "two ", "three" * 1000])
                 assert await ws.recv() == "fragment " * 100 + "two " + "three" * 1000
 
-    async def test_fastws_client_websockets_server(self) -> None:
-        async def echo(ws: Any) -> None:
-            async for message in ws:
-                await ws.send(message)
+    async def test_fastws_client_websockets_server(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
 
         async with ws_serve(echo, "127.0.0.1", 0, max_size=MAX) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=MAX) as ws:
@@ -210,12 +206,10 @@ class TestWebsockets:
             {"server_max_window_bits": 9, "client_max_window_bits": 10},
         ],
     )
-    async def test_parameters_with_websockets_server(self, kwargs: dict[str, Any]) -> None:
+    async def test_parameters_with_websockets_server(
+        self, kwargs: dict[str, Any], port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory as WsFactory
-
-        async def echo(ws: Any) -> None:
-            async for message in ws:
-                await ws.send(message)
 
         async with ws_serve(
             echo, "127.0.0.1", 0, max_size=MAX, compression=None, extensions=[WsFactory()]
@@ -260,8 +254,10 @@ async def aiohttp_server(
 class TestAiohttp:
     """aiohttp negotiates permessage-deflate with ``compress=True`` (its default)."""
 
-    async def test_fastws_server_aiohttp_client(self) -> None:
-        async with serve(fastws_echo, "127.0.0.1", 0, max_size=MAX) as server:
+    async def test_fastws_server_aiohttp_client(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
+        async with serve(echo, "127.0.0.1", 0, max_size=MAX) as server:
             async with aiohttp.ClientSession() as session:
                 url = f"ws://127.0.0.1:{port_of(server)}/"
                 async with session.ws_connect(url, max_msg_size=MAX + 1, compress=15) as ws:

@@ -15,11 +15,9 @@ from typing import Any
 
 import pytest
 
-from fastws import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidState
+from fastws import Close, ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidState
 from fastws.asyncio.connection import Connection
 from fastws.protocol import Protocol, Side, State
-
-__all__: list[str] = []
 
 
 @contextlib.asynccontextmanager
@@ -388,7 +386,10 @@ class TestClosing:
             await asyncio.wait_for(server.close(1001, "bye"), 5)
             with pytest.raises(ConnectionClosedOK) as info:
                 await client.recv()
-            assert (info.value.code, info.value.reason, info.value.sent_code) == (1001, "bye", 1001)
+            assert (info.value.code, info.value.reason) == (1001, "bye")
+            # The client echoed the code; the peer's frame came first.
+            assert (info.value.rcvd, info.value.sent) == (Close(1001, "bye"), Close(1001, ""))
+            assert info.value.rcvd_then_sent is True
             await asyncio.wait_for(client.wait_closed(), 5)
 
     async def test_send_after_close_raises(self) -> None:
@@ -435,7 +436,8 @@ class TestClosing:
             with pytest.raises(ConnectionClosedError) as info:
                 await asyncio.wait_for(waiting, 2)
             assert info.value.code == 1006  # no close frame was received
-            assert info.value.sent_code == 1002
+            assert info.value.rcvd is None and info.value.rcvd_then_sent is None
+            assert info.value.sent is not None and info.value.sent.code == 1002
             b.setblocking(False)
             await asyncio.sleep(0.05)
             frame = b.recv(256)

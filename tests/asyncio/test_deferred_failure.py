@@ -13,29 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import os
-import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import fastws
+from conformance.wire import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameReader,
+    build_frame,
+    parse_close_payload,
+)
 from fastws.asyncio.connection import FAILURE_GRACE
 
-__all__: list[str] = []
-
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
-_MASK = b"\x37\xfa\x21\x3d"
-
-
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = True) -> bytes:
-    """One frame, written from RFC 6455 section 5.2 (payloads < 126 bytes)."""
-    assert len(payload) < 126
-    head = bytes(((0x80 if fin else 0) | opcode, (0x80 if mask else 0) | len(payload)))
-    if not mask:
-        return head + payload
-    return head + _MASK + bytes(b ^ _MASK[i % 4] for i, b in enumerate(payload))
+#: A masked frame (a client's), or unmasked with ``mask=None``.
+frame = functools.partial(build_frame, mask=b"\x37\xfa\x21\x3d")
 
 
 def parse_frames(data: bytes, *, masked: bool) -> list[tuple[int, Any]]:
@@ -43,45 +44,24 @@ def parse_frames(data: bytes, *, masked: bool) -> list[tuple[int, Any]]:
 
     A close frame's payload is given as its code (None if it has none).
     """
-    frames = []
-    i = 0
-    while i < len(data):
-        b0, b1 = data[i], data[i + 1]
-        assert b0 & 0x80, "every frame here is final"
-        assert bool(b1 & 0x80) == masked
-        length = b1 & 0x7F
-        i += 2
-        if length == 126:
-            (length,) = struct.unpack("!H", data[i : i + 2])
-            i += 2
-        elif length == 127:
-            (length,) = struct.unpack("!Q", data[i : i + 8])
-            i += 8
-        key = b""
-        if masked:
-            key = data[i : i + 4]
-            i += 4
-        payload = data[i : i + length]
-        assert len(payload) == length, "truncated frame"
-        if masked:
-            payload = bytes(b ^ key[j % 4] for j, b in enumerate(payload))
-        opcode = b0 & 0x0F
-        if opcode == OP_CLOSE:
+    reader = FrameReader()
+    frames = reader.feed(data)
+    assert reader.buffered == 0, "truncated frame"
+    result: list[tuple[int, Any]] = []
+    for wire_frame in frames:
+        assert wire_frame.fin, "every frame here is final"
+        assert wire_frame.masked == masked
+        payload: Any = wire_frame.payload
+        if wire_frame.opcode == OP_CLOSE:
             # Keep the code; the reason is free text, but must be UTF-8.
-            payload[2:].decode()
-            payload = struct.unpack("!H", payload[:2])[0] if payload else None
-        frames.append((opcode, payload))
-        i += length
-    return frames
+            payload, reason = parse_close_payload(payload)
+            reason.decode()
+        result.append((wire_frame.opcode, payload))
+    return result
 
 
 def close_frame(code: int) -> tuple[int, int]:
     return (OP_CLOSE, code)
-
-
-async def echo(ws: Any) -> None:
-    async for message in ws:
-        await ws.send(message)
 
 
 class Peer:
@@ -123,14 +103,12 @@ class Peer:
         self.writer.close()
 
 
-def port_of(server: Any) -> int:
-    return int(server.sockets[0].getsockname()[1])
-
-
 class TestServerAnswersBeforeFailing:
     """Section 7.1.7: the echo of a message sent before the error precedes the 1002."""
 
-    async def test_echo_then_close_then_eof(self) -> None:
+    async def test_echo_then_close_then_eof(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with fastws.serve(echo, "127.0.0.1", 0) as server:
             peer = await Peer.connect(port_of(server))
             # A valid text message and a reserved opcode (3), in ONE write.
@@ -141,7 +119,9 @@ class TestServerAnswersBeforeFailing:
         # Sent as soon as the handler came back for more, not after the grace.
         assert elapsed < FAILURE_GRACE / 2
 
-    async def test_several_messages_all_echoed_in_order(self) -> None:
+    async def test_several_messages_all_echoed_in_order(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with fastws.serve(echo, "127.0.0.1", 0) as server:
             peer = await Peer.connect(port_of(server))
             peer.send(
@@ -161,7 +141,9 @@ class TestServerAnswersBeforeFailing:
             close_frame(1002),
         ]
 
-    async def test_invalid_utf8_after_a_message_is_1007_after_the_echo(self) -> None:
+    async def test_invalid_utf8_after_a_message_is_1007_after_the_echo(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with fastws.serve(echo, "127.0.0.1", 0) as server:
             peer = await Peer.connect(port_of(server))
             peer.send(frame(OP_TEXT, b"ok") + frame(OP_TEXT, b"\xce\xba\xff"))
@@ -169,7 +151,9 @@ class TestServerAnswersBeforeFailing:
             peer.close()
         assert parse_frames(data, masked=False) == [(OP_TEXT, b"ok"), close_frame(1007)]
 
-    async def test_handler_waiting_in_recv_fails_at_once(self) -> None:
+    async def test_handler_waiting_in_recv_fails_at_once(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with fastws.serve(echo, "127.0.0.1", 0) as server:
             peer = await Peer.connect(port_of(server))
             await asyncio.sleep(0.05)  # the handler now waits in recv()
@@ -184,7 +168,9 @@ class TestHandlerThatDoesNotRead:
     """A handler that never reads cannot keep a broken peer's connection open."""
 
     @pytest.mark.parametrize("close_timeout", [0.3, None])
-    async def test_close_after_the_grace_period(self, close_timeout: float | None) -> None:
+    async def test_close_after_the_grace_period(
+        self, close_timeout: float | None, port_of: Callable[[Any], int]
+    ) -> None:
         release = asyncio.Event()
 
         async def idle(ws: Any) -> None:
@@ -202,7 +188,7 @@ class TestHandlerThatDoesNotRead:
         # and not much after it.
         assert bound * 0.8 <= elapsed < bound + 1.0
 
-    async def test_ping_before_the_error_is_answered_at_once(self) -> None:
+    async def test_ping_before_the_error_is_answered_at_once(self, port_of: Callable[[Any], int]) -> None:
         release = asyncio.Event()
 
         async def idle(ws: Any) -> None:
@@ -225,7 +211,7 @@ class TestHandlerThatDoesNotRead:
 class TestPingThenError:
     """Section 5.5.2: a ping before the error is answered, then the connection fails."""
 
-    async def test_pong_echo_close(self) -> None:
+    async def test_pong_echo_close(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         async with fastws.serve(echo, "127.0.0.1", 0) as server:
             peer = await Peer.connect(port_of(server))
             peer.send(frame(OP_PING, b"p1") + frame(OP_TEXT, b"msg") + frame(OP_PING, b"p2") + frame(3))
@@ -239,7 +225,9 @@ class TestPingThenError:
         ]
         assert elapsed < FAILURE_GRACE / 2
 
-    async def test_ping_then_error_alone(self) -> None:
+    async def test_ping_then_error_alone(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with fastws.serve(echo, "127.0.0.1", 0) as server:
             peer = await Peer.connect(port_of(server))
             await asyncio.sleep(0.05)
@@ -267,8 +255,8 @@ class TestClientAnswersBeforeFailing:
                 b"Sec-WebSocket-Accept: "
                 + fastws.accept_key(key.decode()).encode()
                 + b"\r\n\r\n"
-                + frame(OP_TEXT, b"hello", mask=False)
-                + frame(4, mask=False)
+                + frame(OP_TEXT, b"hello", mask=None)
+                + frame(4, mask=None)
             )
             # The client fails the connection: its close frame, then its EOF
             # once we close (section 7.1.1: the server closes TCP first).

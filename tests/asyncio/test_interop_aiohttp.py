@@ -15,8 +15,6 @@ from typing import Any
 
 import pytest
 
-__all__: list[str] = []
-
 aiohttp = pytest.importorskip("aiohttp")
 from aiohttp import WSMsgType, web  # noqa: E402
 
@@ -29,15 +27,6 @@ BIG = 16 * 2**20
 
 def big_payload() -> bytes:
     return bytes(range(256)) * (BIG // 256)
-
-
-def port_of(server: Any) -> int:
-    return int(server.sockets[0].getsockname()[1])
-
-
-async def fastws_echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
 
 
 @contextlib.asynccontextmanager
@@ -59,7 +48,7 @@ async def aiohttp_server(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        yield port_of(site._server)
+        yield int(site._server.sockets[0].getsockname()[1])
     finally:
         await asyncio.wait_for(runner.cleanup(), 10)
 
@@ -73,8 +62,10 @@ async def aiohttp_echo(ws: web.WebSocketResponse) -> None:
 
 
 class TestFastwsServerAiohttpClient:
-    async def test_text_binary_and_large(self) -> None:
-        async with serve(fastws_echo, "127.0.0.1", 0, max_size=BIG) as server:
+    async def test_text_binary_and_large(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
+        async with serve(echo, "127.0.0.1", 0, max_size=BIG) as server:
             async with aiohttp.ClientSession() as session:
                 url = f"ws://127.0.0.1:{port_of(server)}/"
                 async with session.ws_connect(url, max_msg_size=BIG + 1) as ws:
@@ -86,7 +77,7 @@ class TestFastwsServerAiohttpClient:
                     await ws.send_bytes(payload)
                     assert await ws.receive_bytes(timeout=20) == payload
 
-    async def test_fragmented_from_fastws(self) -> None:
+    async def test_fragmented_from_fastws(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.send([b"frag", b"mented"])
             await ws.send(["un", "i", "cødé"])
@@ -98,7 +89,7 @@ class TestFastwsServerAiohttpClient:
                     assert await ws.receive_bytes(timeout=5) == b"fragmented"
                     assert await ws.receive_str(timeout=5) == "unicødé"
 
-    async def test_ping_pong_both_ways(self) -> None:
+    async def test_ping_pong_both_ways(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await asyncio.wait_for(await ws.ping(b"srv"), 5)
             await ws.send("pinged")
@@ -116,7 +107,7 @@ class TestFastwsServerAiohttpClient:
                     assert (message.type, message.data) == (WSMsgType.PONG, b"cli")
                     assert await ws.receive_str(timeout=5) == "pinged"
 
-    async def test_client_closes_cleanly(self) -> None:
+    async def test_client_closes_cleanly(self, port_of: Callable[[Any], int]) -> None:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         async def handler(ws: ServerConnection) -> None:
@@ -133,7 +124,7 @@ class TestFastwsServerAiohttpClient:
         assert isinstance(exc, ConnectionClosedOK)
         assert (exc.code, exc.reason) == (1000, "client done")
 
-    async def test_server_closes_with_a_code(self) -> None:
+    async def test_server_closes_with_a_code(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.close(4002, "server says bye")
 
@@ -145,7 +136,7 @@ class TestFastwsServerAiohttpClient:
                     assert (message.data, message.extra) == (4002, "server says bye")
                     assert ws.close_code == 4002
 
-    async def test_client_drops_tcp(self) -> None:
+    async def test_client_drops_tcp(self, port_of: Callable[[Any], int]) -> None:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         async def handler(ws: ServerConnection) -> None:
@@ -163,7 +154,7 @@ class TestFastwsServerAiohttpClient:
         assert isinstance(exc, ConnectionClosedError)
         assert exc.code == 1006
 
-    async def test_server_drops_tcp(self) -> None:
+    async def test_server_drops_tcp(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             ws.transport.abort()
 
@@ -173,7 +164,7 @@ class TestFastwsServerAiohttpClient:
                     message = await ws.receive(timeout=5)
                     assert message.type in (WSMsgType.CLOSED, WSMsgType.ERROR)
 
-    async def test_subprotocol(self) -> None:
+    async def test_subprotocol(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.send(str(ws.subprotocol))
             await ws.wait_closed()

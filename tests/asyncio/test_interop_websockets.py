@@ -8,12 +8,10 @@ messages, ping/pong, every close path and subprotocol negotiation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-
-__all__: list[str] = []
 
 websockets = pytest.importorskip("websockets")
 from websockets.asyncio.client import connect as ws_connect  # noqa: E402
@@ -29,23 +27,16 @@ def big_payload() -> bytes:
     return bytes(range(256)) * (BIG // 256)
 
 
-async def fastws_echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
-
-
 async def websockets_echo(ws: Any) -> None:
     async for message in ws:
         await ws.send(message)
 
 
-def port_of(server: Any) -> int:
-    return int(next(iter(server.sockets)).getsockname()[1])
-
-
 class TestFastwsServerWebsocketsClient:
-    async def test_text_binary_and_large(self) -> None:
-        async with serve(fastws_echo, "127.0.0.1", 0, max_size=BIG) as server:
+    async def test_text_binary_and_large(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
+        async with serve(echo, "127.0.0.1", 0, max_size=BIG) as server:
             async with ws_connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=BIG) as ws:
                 await ws.send("héllo wörld")
                 assert await ws.recv() == "héllo wörld"
@@ -58,15 +49,15 @@ class TestFastwsServerWebsocketsClient:
                 await ws.send(text)
                 assert await asyncio.wait_for(ws.recv(), 20) == text
 
-    async def test_too_big_is_1009(self) -> None:
-        async with serve(fastws_echo, "127.0.0.1", 0, max_size=1000) as server:
+    async def test_too_big_is_1009(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
+        async with serve(echo, "127.0.0.1", 0, max_size=1000) as server:
             async with ws_connect(f"ws://127.0.0.1:{port_of(server)}/") as ws:
                 await ws.send(b"x" * 1001)
                 with pytest.raises(websockets.ConnectionClosedError) as info:
                     await ws.recv()
                 assert info.value.rcvd is not None and info.value.rcvd.code == 1009
 
-    async def test_fragmented_both_ways(self) -> None:
+    async def test_fragmented_both_ways(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             message = await ws.recv()
             await ws.send([message[:3], message[3:], ""])
@@ -76,7 +67,7 @@ class TestFastwsServerWebsocketsClient:
                 await ws.send(["frag", "mented", " text"])
                 assert await ws.recv() == "fragmented text"
 
-    async def test_ping_pong_both_ways(self) -> None:
+    async def test_ping_pong_both_ways(self, port_of: Callable[[Any], int]) -> None:
         latencies: list[float] = []
 
         async def handler(ws: ServerConnection) -> None:
@@ -93,7 +84,7 @@ class TestFastwsServerWebsocketsClient:
                 await ws.send("done")
         assert len(latencies) == 1
 
-    async def test_client_closes_cleanly(self) -> None:
+    async def test_client_closes_cleanly(self, port_of: Callable[[Any], int]) -> None:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         async def handler(ws: ServerConnection) -> None:
@@ -109,7 +100,7 @@ class TestFastwsServerWebsocketsClient:
         assert isinstance(exc, ConnectionClosedOK)
         assert (exc.code, exc.reason) == (1000, "client done")
 
-    async def test_server_closes_with_a_code(self) -> None:
+    async def test_server_closes_with_a_code(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.close(4321, "custom reason")
 
@@ -121,7 +112,7 @@ class TestFastwsServerWebsocketsClient:
                 assert (info.value.rcvd.code, info.value.rcvd.reason) == (4321, "custom reason")
                 await asyncio.wait_for(ws.wait_closed(), 5)
 
-    async def test_client_drops_tcp(self) -> None:
+    async def test_client_drops_tcp(self, port_of: Callable[[Any], int]) -> None:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         async def handler(ws: ServerConnection) -> None:
@@ -137,7 +128,7 @@ class TestFastwsServerWebsocketsClient:
         assert isinstance(exc, ConnectionClosedError)
         assert exc.code == 1006
 
-    async def test_server_drops_tcp(self) -> None:
+    async def test_server_drops_tcp(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             ws.transport.abort()
 
@@ -147,7 +138,7 @@ class TestFastwsServerWebsocketsClient:
                     await ws.recv()
                 assert info.value.rcvd is None  # 1006: no close frame
 
-    async def test_subprotocol(self) -> None:
+    async def test_subprotocol(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.send(str(ws.subprotocol))
 
@@ -158,7 +149,7 @@ class TestFastwsServerWebsocketsClient:
 
 
 class TestFastwsClientWebsocketsServer:
-    async def test_text_binary_and_large(self) -> None:
+    async def test_text_binary_and_large(self, port_of: Callable[[Any], int]) -> None:
         async with ws_serve(websockets_echo, "127.0.0.1", 0, max_size=BIG) as server:
             async with connect(f"ws://127.0.0.1:{port_of(server)}/", max_size=BIG) as ws:
                 await ws.send("héllo")
@@ -169,7 +160,7 @@ class TestFastwsClientWebsocketsServer:
                 await ws.send(payload)
                 assert await asyncio.wait_for(ws.recv(), 20) == payload
 
-    async def test_too_big_is_1009(self) -> None:
+    async def test_too_big_is_1009(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: Any) -> None:
             await ws.send(b"y" * 2000)
             await ws.wait_closed()
@@ -180,7 +171,7 @@ class TestFastwsClientWebsocketsServer:
                     await ws.recv()
                 assert ws.protocol.close_sent is not None and ws.protocol.close_sent[0] == 1009
 
-    async def test_fragmented_both_ways(self) -> None:
+    async def test_fragmented_both_ways(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: Any) -> None:
             message = await ws.recv()
             await ws.send([message[:2], message[2:]])
@@ -194,7 +185,7 @@ class TestFastwsClientWebsocketsServer:
                 await ws.send(fragments())
                 assert await ws.recv() == b"abcdef"
 
-    async def test_ping_pong_both_ways(self) -> None:
+    async def test_ping_pong_both_ways(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: Any) -> None:
             await asyncio.wait_for(await ws.ping(b"srv"), 5)
             await ws.send("pinged")
@@ -206,7 +197,7 @@ class TestFastwsClientWebsocketsServer:
                 assert latency >= 0
                 assert await ws.recv() == "pinged"
 
-    async def test_client_closes_cleanly(self) -> None:
+    async def test_client_closes_cleanly(self, port_of: Callable[[Any], int]) -> None:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         async def handler(ws: Any) -> None:
@@ -223,7 +214,7 @@ class TestFastwsClientWebsocketsServer:
         assert isinstance(exc, websockets.ConnectionClosed)
         assert exc.rcvd is not None and (exc.rcvd.code, exc.rcvd.reason) == (4000, "bye now")
 
-    async def test_server_closes_normally(self) -> None:
+    async def test_server_closes_normally(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: Any) -> None:
             await ws.close(1001, "restart")
 
@@ -235,7 +226,7 @@ class TestFastwsClientWebsocketsServer:
                 await asyncio.wait_for(ws.wait_closed(), 5)
                 assert ws.close_code == 1001
 
-    async def test_server_drops_tcp(self) -> None:
+    async def test_server_drops_tcp(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: Any) -> None:
             ws.transport.abort()
 
@@ -246,7 +237,7 @@ class TestFastwsClientWebsocketsServer:
                 assert info.value.code == 1006
                 assert ws.close_code == 1006
 
-    async def test_client_drops_tcp(self) -> None:
+    async def test_client_drops_tcp(self, port_of: Callable[[Any], int]) -> None:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         async def handler(ws: Any) -> None:
@@ -262,7 +253,7 @@ class TestFastwsClientWebsocketsServer:
         assert isinstance(exc, websockets.ConnectionClosedError)
         assert exc.rcvd is None
 
-    async def test_subprotocol(self) -> None:
+    async def test_subprotocol(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: Any) -> None:
             await ws.send(str(ws.subprotocol))
 

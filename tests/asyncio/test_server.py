@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from fastws import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
-from fastws.asyncio import Server, ServerConnection, connect, serve
+from fastws.asyncio import ServerConnection, connect, serve
 from fastws.protocol import State
-
-__all__: list[str] = []
-
-
-def port_of(server: Server) -> int:
-    return int(server.sockets[0].getsockname()[1])
-
-
-async def echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
 
 
 async def read_http_head(reader: asyncio.StreamReader) -> bytes:
@@ -35,7 +25,7 @@ REQUEST = (
 
 
 class TestServe:
-    async def test_await_form_and_echo(self) -> None:
+    async def test_await_form_and_echo(self, port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
         server = await serve(echo, "127.0.0.1", 0)
         try:
             assert server.is_serving()
@@ -49,7 +39,7 @@ class TestServe:
             await server.wait_closed()
         assert not server.is_serving()
 
-    async def test_handler_sees_request_and_addresses(self) -> None:
+    async def test_handler_sees_request_and_addresses(self, port_of: Callable[[Any], int]) -> None:
         seen: dict[str, Any] = {}
 
         async def handler(ws: ServerConnection) -> None:
@@ -73,7 +63,7 @@ class TestServe:
         assert seen["local"] == ("127.0.0.1", port)
         assert seen["remote"] == local
 
-    async def test_handler_return_closes_with_1000(self) -> None:
+    async def test_handler_return_closes_with_1000(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.send("bye")
 
@@ -85,7 +75,7 @@ class TestServe:
                 assert ws.close_code == 1000
 
     async def test_handler_error_closes_with_1011_and_is_logged(
-        self, caplog: pytest.LogCaptureFixture
+        self, caplog: pytest.LogCaptureFixture, port_of: Callable[[Any], int]
     ) -> None:
         async def handler(ws: ServerConnection) -> None:
             if await ws.recv() == "boom":
@@ -107,7 +97,7 @@ class TestServe:
         assert any("handler bug" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
     async def test_handler_ending_on_closed_connection_is_not_an_error(
-        self, caplog: pytest.LogCaptureFixture
+        self, caplog: pytest.LogCaptureFixture, port_of: Callable[[Any], int]
     ) -> None:
         async def handler(ws: ServerConnection) -> None:
             while True:
@@ -120,7 +110,7 @@ class TestServe:
             await asyncio.sleep(0.05)
         assert not caplog.records
 
-    async def test_shutdown_closes_connections_with_1001(self) -> None:
+    async def test_shutdown_closes_connections_with_1001(self, port_of: Callable[[Any], int]) -> None:
         finished = asyncio.Event()
 
         async def handler(ws: ServerConnection) -> None:
@@ -141,7 +131,9 @@ class TestServe:
         assert finished.is_set()
         assert not server.connections and not server.handler_tasks
 
-    async def test_shutdown_cancels_handlers_that_ignore_the_close(self) -> None:
+    async def test_shutdown_cancels_handlers_that_ignore_the_close(
+        self, port_of: Callable[[Any], int]
+    ) -> None:
         cancelled = asyncio.Event()
 
         async def handler(ws: ServerConnection) -> None:
@@ -159,7 +151,7 @@ class TestServe:
         with pytest.raises(ConnectionClosedOK):
             await ws.recv()
 
-    async def test_serve_forever_returns_after_close(self) -> None:
+    async def test_serve_forever_returns_after_close(self, echo: Callable[..., Any]) -> None:
         server = await serve(echo, "127.0.0.1", 0)
         task = asyncio.create_task(server.serve_forever())
         await asyncio.sleep(0.01)
@@ -167,7 +159,9 @@ class TestServe:
         server.close()
         await asyncio.wait_for(task, 5)
 
-    async def test_serve_forever_cancelled_closes_the_server(self) -> None:
+    async def test_serve_forever_cancelled_closes_the_server(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         server = await serve(echo, "127.0.0.1", 0)
         ws = await connect(f"ws://127.0.0.1:{port_of(server)}/")
         task = asyncio.create_task(server.serve_forever())
@@ -179,13 +173,15 @@ class TestServe:
         with pytest.raises(ConnectionClosedOK):
             await ws.recv()
 
-    async def test_unknown_compression_is_refused(self) -> None:
+    async def test_unknown_compression_is_refused(self, echo: Callable[..., Any]) -> None:
         with pytest.raises(ValueError, match="compression"):
             serve(echo, "127.0.0.1", 0, compression="gzip")
 
 
 class TestHandshake:
-    async def test_slow_handshake_is_dropped(self) -> None:
+    async def test_slow_handshake_is_dropped(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, open_timeout=0.2) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
             writer.write(REQUEST[:20])  # a slowloris peer: never finishes
@@ -194,15 +190,33 @@ class TestHandshake:
             assert asyncio.get_running_loop().time() - start < 3
             writer.close()
 
-    async def test_malformed_request_gets_400(self) -> None:
+    async def test_plain_http_request_gets_426(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
+        # RFC 9110 section 15.5.22: 426 Upgrade Required, with the Upgrade
+        # header saying what to upgrade to.
         async with serve(echo, "127.0.0.1", 0) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
             writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # not an upgrade
             head = await read_http_head(reader)
-            assert head.split(b" ", 2)[1] in (b"400", b"426")
+            assert head.startswith(b"HTTP/1.1 426 Upgrade Required\r\n")
+            assert b"\r\nUpgrade: websocket\r\n" in head
             writer.close()
 
-    async def test_raw_handshake_accept_key(self) -> None:
+    async def test_malformed_request_gets_400(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            # RFC 9112 section 5.1: no whitespace between a field name and its colon.
+            writer.write(b"GET / HTTP/1.1\r\nHost : x\r\n\r\n")
+            head = await read_http_head(reader)
+            assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+            writer.close()
+
+    async def test_raw_handshake_accept_key(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         # RFC 6455 section 1.3's example key and accept value.
         async with serve(echo, "127.0.0.1", 0) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
@@ -212,7 +226,9 @@ class TestHandshake:
             assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
             writer.close()
 
-    async def test_process_request_can_refuse(self) -> None:
+    async def test_process_request_can_refuse(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         def process_request(ws: ServerConnection, request: Any) -> Any:
             if request.headers.get("Authorization") != "Bearer good":
                 return ws.respond(401, "who are you?\n")
@@ -227,7 +243,9 @@ class TestHandshake:
                 await ws.send("in")
                 assert await ws.recv() == "in"
 
-    async def test_async_process_request(self) -> None:
+    async def test_async_process_request(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async def process_request(ws: ServerConnection, request: Any) -> Any:
             await asyncio.sleep(0.01)
             return ws.respond(404, "nothing here\n") if request.path != "/ok" else None
@@ -240,7 +258,9 @@ class TestHandshake:
                 await ws.send("x")
                 assert await ws.recv() == "x"
 
-    async def test_process_response_adds_a_header(self) -> None:
+    async def test_process_response_adds_a_header(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         def process_response(ws: ServerConnection, request: Any, response: Any) -> None:
             response.headers["X-Test"] = "yes"
 
@@ -249,7 +269,9 @@ class TestHandshake:
                 assert ws.response is not None
                 assert ws.response.headers["X-Test"] == "yes"
 
-    async def test_process_request_error_gives_500(self, caplog: pytest.LogCaptureFixture) -> None:
+    async def test_process_request_error_gives_500(
+        self, caplog: pytest.LogCaptureFixture, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         def process_request(ws: ServerConnection, request: Any) -> Any:
             raise RuntimeError("hook bug")
 
@@ -259,7 +281,9 @@ class TestHandshake:
                 await connect(f"ws://127.0.0.1:{port_of(server)}/")
             assert info.value.status == 500
 
-    async def test_origin_refused_with_403(self) -> None:
+    async def test_origin_refused_with_403(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, origins=["https://good.example"]) as server:
             url = f"ws://127.0.0.1:{port_of(server)}/"
             with pytest.raises(InvalidStatus) as info:
@@ -269,7 +293,7 @@ class TestHandshake:
                 await ws.send("ok")
                 assert await ws.recv() == "ok"
 
-    async def test_subprotocol_negotiation(self) -> None:
+    async def test_subprotocol_negotiation(self, port_of: Callable[[Any], int]) -> None:
         async def handler(ws: ServerConnection) -> None:
             await ws.send(ws.subprotocol or "none")
 
@@ -282,7 +306,9 @@ class TestHandshake:
                 assert ws.subprotocol is None
                 assert await ws.recv() == "none"
 
-    async def test_frames_sent_right_after_the_request(self) -> None:
+    async def test_frames_sent_right_after_the_request(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         # A client that does not wait for the 101 (RFC 6455 section 4.1 says
         # it must): the frame is still delivered once the server accepts.
         from fastws.codec import encode_frame
@@ -295,7 +321,7 @@ class TestHandshake:
             assert frame == b"\x81\x05early"
             writer.close()
 
-    async def test_connection_state_after_handshake(self) -> None:
+    async def test_connection_state_after_handshake(self, port_of: Callable[[Any], int]) -> None:
         states: list[State] = []
 
         async def handler(ws: ServerConnection) -> None:
@@ -309,7 +335,9 @@ class TestHandshake:
 
 
 class TestShutdownModes:
-    async def test_close_without_closing_connections_waits_for_handlers(self) -> None:
+    async def test_close_without_closing_connections_waits_for_handlers(
+        self, port_of: Callable[[Any], int]
+    ) -> None:
         release = asyncio.Event()
         ended: list[str] = []
 
@@ -332,7 +360,9 @@ class TestShutdownModes:
         with pytest.raises(ConnectionClosedOK):
             await ws.recv()
 
-    async def test_shutdown_drops_connections_still_in_handshake(self) -> None:
+    async def test_shutdown_drops_connections_still_in_handshake(
+        self, port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         server = await serve(echo, "127.0.0.1", 0)
         reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
         writer.write(REQUEST[:30])
@@ -343,7 +373,7 @@ class TestShutdownModes:
         writer.close()
 
 
-def test_echo_on_uvloop() -> None:
+def test_echo_on_uvloop(port_of: Callable[[Any], int], echo: Callable[..., Any]) -> None:
     uvloop = pytest.importorskip("uvloop")
 
     async def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,6 @@ from certificates import client_context, make_certificate, server_context
 from fastws import ConnectionClosedError, ConnectionClosedOK
 from fastws.asyncio import ServerConnection, connect, serve
 
-__all__: list[str] = []
-
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
@@ -22,17 +21,10 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
-def port_of(server: Any) -> int:
-    return int(server.sockets[0].getsockname()[1])
-
-
-async def echo(ws: ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
-
-
 class TestWss:
-    async def test_echo_over_tls(self, certificate: tuple[Path, Path]) -> None:
+    async def test_echo_over_tls(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, ssl=server_context(certificate), max_size=2**22) as server:
             url = f"wss://localhost:{port_of(server)}/"
             async with connect(url, ssl=client_context(certificate), max_size=2**22) as ws:
@@ -44,20 +36,26 @@ class TestWss:
                 assert await asyncio.wait_for(ws.recv(), 10) == payload
             assert ws.close_code == 1000
 
-    async def test_ip_address_in_certificate(self, certificate: tuple[Path, Path]) -> None:
+    async def test_ip_address_in_certificate(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, ssl=server_context(certificate)) as server:
             async with connect(f"wss://127.0.0.1:{port_of(server)}/", ssl=client_context(certificate)) as ws:
                 await ws.send(b"ip")
                 assert await ws.recv() == b"ip"
 
-    async def test_default_context_verifies_the_certificate(self, certificate: tuple[Path, Path]) -> None:
+    async def test_default_context_verifies_the_certificate(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, ssl=server_context(certificate)) as server:
             # The default context trusts the system's CAs only: a
             # self-signed certificate must be refused.
             with pytest.raises(ssl.SSLCertVerificationError):
                 await connect(f"wss://localhost:{port_of(server)}/")
 
-    async def test_host_name_is_checked(self, certificate: tuple[Path, Path]) -> None:
+    async def test_host_name_is_checked(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         async with serve(echo, "127.0.0.1", 0, ssl=server_context(certificate)) as server:
             with pytest.raises(ssl.SSLCertVerificationError):
                 await connect(
@@ -66,7 +64,9 @@ class TestWss:
                     server_hostname="other.example",
                 )
 
-    async def test_close_paths_over_tls(self, certificate: tuple[Path, Path]) -> None:
+    async def test_close_paths_over_tls(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int]
+    ) -> None:
         # TLS cannot half-close: the server closes the whole connection
         # after the closing handshake; both sides must still see it as clean.
         async def handler(ws: ServerConnection) -> None:
@@ -87,7 +87,9 @@ class TestWss:
             with pytest.raises(ConnectionClosedError):
                 await ws.recv()
 
-    async def test_client_close_over_tls(self, certificate: tuple[Path, Path]) -> None:
+    async def test_client_close_over_tls(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int]
+    ) -> None:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         async def handler(ws: ServerConnection) -> None:
@@ -102,7 +104,9 @@ class TestWss:
             assert ws.close_code == 1000
             assert isinstance(await asyncio.wait_for(outcome, 5), ConnectionClosedOK)
 
-    async def test_websockets_client_over_tls(self, certificate: tuple[Path, Path]) -> None:
+    async def test_websockets_client_over_tls(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int], echo: Callable[..., Any]
+    ) -> None:
         ws_client = pytest.importorskip("websockets.asyncio.client")
         async with serve(echo, "127.0.0.1", 0, ssl=server_context(certificate)) as server:
             url = f"wss://localhost:{port_of(server)}/"

@@ -2,5 +2,3 @@
 
 See README.md in this directory.
 """
-
-__all__: list[str] = []

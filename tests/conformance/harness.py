@@ -144,7 +144,7 @@ def _run_connection(sock: socket.socket, proto: Any, record: PeerRecord, handsha
 
 
 def _server_handshake(proto: Any, event: Any) -> bool:
-    from fastws.handshake import Request
+    from fastws.http11 import Request
 
     if isinstance(event, Request):
         proto.send_response(proto.accept(event))
@@ -153,7 +153,7 @@ def _server_handshake(proto: Any, event: Any) -> bool:
 
 
 def _client_handshake(proto: Any, event: Any) -> bool:
-    from fastws.handshake import Response
+    from fastws.http11 import Response
 
     return isinstance(event, Response)
 

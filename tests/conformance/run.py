@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__: list[str] = []
-
 if __name__ == "__main__":
     # Run as a script: make the repository root importable so that the
     # package (and its relative imports) load as ``tests.conformance``.

@@ -20,8 +20,6 @@ from .deflate_cases import DEFLATE_CASES, DeflateCase, _offer, run_against_clien
 from .harness import EchoServer, start_echo_client
 from .session import CaseFailed
 
-__all__: list[str] = []
-
 
 class _Servers:
     """fastws echo servers, one per configuration."""

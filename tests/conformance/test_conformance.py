@@ -21,8 +21,6 @@ from .cases import CASES, Case
 from .harness import TARGETS
 from .runner import ServerPool, run_against_client, run_against_server
 
-__all__: list[str] = []
-
 
 def _params() -> list[object]:
     return [pytest.param(case, id=case.name, marks=[pytest.mark.slow] if case.slow else []) for case in CASES]

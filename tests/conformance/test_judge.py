@@ -30,8 +30,6 @@ from .wire import (
     read_http_head,
 )
 
-__all__: list[str] = []
-
 BY_NAME = {case.name: case for case in CASES}
 ECHO = BY_NAME["6.2.1"]  # a valid text message, echoed, then a clean close
 FAIL = BY_NAME["7.3.2"]  # a 1-byte close payload: the peer must fail with 1002

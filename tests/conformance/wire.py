@@ -36,6 +36,7 @@ __all__ = [
     "WireFrame",
     "accept_key",
     "build_frame",
+    "build_header",
     "build_request",
     "build_response",
     "close_payload",
@@ -94,12 +95,73 @@ def mask_payload(payload: bytes, key: bytes) -> bytes:
 # -- building frames (section 5.2) --------------------------------------------
 
 
+def build_header(
+    opcode: int,
+    length: int,
+    *,
+    fin: bool = True,
+    rsv: int | tuple[bool, bool, bool] = 0,
+    mask: bytes | None = None,
+    length_bits: int | None = None,
+) -> bytes:
+    """Serialize a frame header announcing ``length`` payload bytes, masking key included.
+
+    The payload is not part of it: a test can announce more than it sends.
+
+    Args:
+        opcode: 0-15, reserved ones included.
+        length: the payload length to announce.
+        fin: the FIN bit.
+        rsv: the three reserved bits as one number, RSV1 = 4, RSV2 = 2,
+            RSV3 = 1 (their positions 0x40, 0x20, 0x10 in octet 0), or as
+            a ``(rsv1, rsv2, rsv3)`` tuple of booleans.
+        mask: None for an unmasked frame (server to client), or the 4-byte
+            key, which follows the length.
+        length_bits: force the 7, 16 or 64-bit length encoding; None picks
+            the shortest one, as section 5.2 requires of senders.
+
+    Returns:
+        The header's bytes.
+
+    Raises:
+        ValueError: a field is out of range.
+    """
+    if isinstance(rsv, tuple):
+        rsv = rsv[0] << 2 | rsv[1] << 1 | rsv[2]
+    if not 0 <= opcode <= 15 or not 0 <= rsv <= 7:
+        raise ValueError("opcode is 4 bits and rsv 3 bits")
+    if length_bits is None:
+        length_bits = 7 if length <= 125 else 16 if length <= 0xFFFF else 64
+    head = bytearray([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    mask_bit = 0x80 if mask is not None else 0
+    # "The length of the payload data, in bytes: if 0-125, that is the payload
+    # length. If 126, the following 2 bytes interpreted as a 16-bit unsigned
+    # integer are the payload length. If 127, the following 8 bytes
+    # interpreted as a 64-bit unsigned integer (the most significant bit MUST
+    # be 0) are the payload length."
+    if length_bits == 7:
+        if length > 125:
+            raise ValueError("payload too long for the 7-bit length")
+        head.append(mask_bit | length)
+    elif length_bits == 16:
+        if length > 0xFFFF:
+            raise ValueError("payload too long for the 16-bit length")
+        head.append(mask_bit | 126)
+        head += struct.pack("!H", length)
+    elif length_bits == 64:
+        head.append(mask_bit | 127)
+        head += struct.pack("!Q", length)
+    else:
+        raise ValueError("length_bits is 7, 16 or 64")
+    return bytes(head) + (mask or b"")
+
+
 def build_frame(
     opcode: int,
     payload: bytes = b"",
     *,
     fin: bool = True,
-    rsv: int = 0,
+    rsv: int | tuple[bool, bool, bool] = 0,
     mask: bytes | bool | None = None,
     length_bits: int | None = None,
 ) -> bytes:
@@ -109,12 +171,11 @@ def build_frame(
         opcode: 0-15, reserved ones included.
         payload: the unmasked payload.
         fin: the FIN bit.
-        rsv: the three reserved bits as one number, RSV1 = 4, RSV2 = 2,
-            RSV3 = 1 (their positions 0x40, 0x20, 0x10 in octet 0).
-        mask: None for an unmasked frame (server to client), a 4-byte key,
-            or True for a fresh random key.
-        length_bits: force the 7, 16 or 64-bit length encoding; None picks
-            the shortest one, as section 5.2 requires of senders.
+        rsv: the reserved bits, as :func:`build_header` takes them.
+        mask: None (or False) for an unmasked frame (server to client), a
+            4-byte key, or True for a fresh random key.
+        length_bits: force the 7, 16 or 64-bit length encoding (see
+            :func:`build_header`).
 
     Returns:
         The frame's bytes.
@@ -122,36 +183,9 @@ def build_frame(
     Raises:
         ValueError: a field is out of range.
     """
-    if not 0 <= opcode <= 15 or not 0 <= rsv <= 7:
-        raise ValueError("opcode is 4 bits and rsv 3 bits")
-    n = len(payload)
-    if length_bits is None:
-        length_bits = 7 if n <= 125 else 16 if n <= 0xFFFF else 64
-    head = bytearray([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    mask_bit = 0x80 if mask is not None and mask is not False else 0
-    # "The length of the payload data, in bytes: if 0-125, that is the payload
-    # length. If 126, the following 2 bytes interpreted as a 16-bit unsigned
-    # integer are the payload length. If 127, the following 8 bytes
-    # interpreted as a 64-bit unsigned integer (the most significant bit MUST
-    # be 0) are the payload length."
-    if length_bits == 7:
-        if n > 125:
-            raise ValueError("payload too long for the 7-bit length")
-        head.append(mask_bit | n)
-    elif length_bits == 16:
-        if n > 0xFFFF:
-            raise ValueError("payload too long for the 16-bit length")
-        head.append(mask_bit | 126)
-        head += struct.pack("!H", n)
-    elif length_bits == 64:
-        head.append(mask_bit | 127)
-        head += struct.pack("!Q", n)
-    else:
-        raise ValueError("length_bits is 7, 16 or 64")
-    if not mask_bit:
-        return bytes(head) + payload
-    key = os.urandom(4) if mask is True else bytes(mask)  # type: ignore[arg-type]
-    return bytes(head) + key + mask_payload(payload, key)
+    key = os.urandom(4) if mask is True else None if mask is None or mask is False else bytes(mask)
+    header = build_header(opcode, len(payload), fin=fin, rsv=rsv, mask=key, length_bits=length_bits)
+    return header + (payload if key is None else mask_payload(payload, key))
 
 
 def close_payload(code: int | None = None, reason: bytes = b"") -> bytes:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from fastws.handshake import InvalidHTTPMessage, RequestParser, ResponseParser
-
-__all__: list[str] = []
+from fastws.exceptions import InvalidHTTPMessage
+from fastws.http11 import RequestParser, ResponseParser
 
 
 def _verdict(parser_class: type, pieces: list[bytes], **limits: int) -> tuple[int, str]:

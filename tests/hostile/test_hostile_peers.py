@@ -23,7 +23,7 @@ import pytest
 from fastws.asyncio import ServerConnection, serve
 from fastws.codec import encode_frame
 from fastws.exceptions import ConnectionClosed
-from fastws.handshake import MAX_HEADER_LINE, MAX_REQUEST_LINE
+from fastws.http11 import MAX_HEADER_LINE, MAX_REQUEST_LINE
 
 __all__: list[str] = []
 

@@ -15,7 +15,7 @@ import pytest
 from certificates import client_context, server_context
 from fastws import InvalidHandshake, InvalidMessage, InvalidStatus
 from fastws.extensions.permessage_deflate import ClientPerMessageDeflateFactory
-from fastws.handshake import Request
+from fastws.http11 import Request
 from fastws.sync import ServerConnection, connect, unix_connect, unix_serve
 
 __all__: list[str] = []

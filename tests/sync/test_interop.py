@@ -252,12 +252,11 @@ class TestSyncServer:
 
         def handler(ws: ServerConnection) -> None:
             try:
-                for message in ws:
-                    ws.send(message)
+                while True:
+                    ws.send(ws.recv())
             except BaseException as exc:
                 outcome.append(exc)
                 raise
-            outcome.append(ConnectionClosedOK(ws.close_code or 1006, ws.close_reason or ""))
 
         with sync_server(handler) as (_, url):
             assert loop.run(_client_exchange(client, url, ["x"]))[0] == "x"

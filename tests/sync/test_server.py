@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fastws import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus
-from fastws.handshake import Request, Response
+from fastws.http11 import Request, Response
 from fastws.sync import Server, ServerConnection, connect, serve
 
 __all__: list[str] = []

@@ -6,15 +6,21 @@ first use. Runs on any asyncio event loop, uvloop included.
 
 The submodules are themselves loaded on first use of one of their names, so
 that, e.g., ``fastws.asyncio.connection`` can be imported on its own.
+
+The browser-style events are :mod:`fastws.asyncio.browser`'s: its plain
+``Event`` is not exported here (``fastws.Event`` is the union of the
+protocol's events); ``fastws.asyncio.Event`` still works for one minor
+release, with a :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .browser import CloseEvent, Event, InvalidAccessError, MessageEvent, SyntaxErr, WebSocket
+    from .browser import CloseEvent, InvalidAccessError, MessageEvent, SyntaxErr, WebSocket
     from .client import ClientConnection, connect
     from .connection import Connection, Data
     from .server import Server, ServerConnection, serve
@@ -24,7 +30,6 @@ __all__ = [
     "CloseEvent",
     "Connection",
     "Data",
-    "Event",
     "InvalidAccessError",
     "MessageEvent",
     "Server",
@@ -37,7 +42,6 @@ __all__ = [
 
 _LAZY = {
     "CloseEvent": ".browser",
-    "Event": ".browser",
     "InvalidAccessError": ".browser",
     "MessageEvent": ".browser",
     "SyntaxErr": ".browser",
@@ -53,6 +57,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Event":
+        warnings.warn(
+            "fastws.asyncio.Event is deprecated; the browser-style event is fastws.asyncio.browser.Event",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module(".browser", __name__).Event
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fastws.asyncio' has no attribute {name!r}")

@@ -19,8 +19,13 @@ type the choices are:
   :class:`ValueError` (a browser would silently ignore it).
 * The standard's DOMExceptions map to: ``InvalidStateError`` ->
   :class:`fastws.InvalidState`; ``InvalidAccessError`` ->
-  :class:`InvalidAccessError`; ``SyntaxError`` -> :class:`SyntaxErr`
-  (both subclasses of :class:`ValueError`).
+  :class:`fastws.InvalidAccessError`; ``SyntaxError`` ->
+  :class:`fastws.SyntaxErr` (both in fastws's error tree, and both
+  :class:`ValueError`, as a wrong argument value is one).
+* The events have the standard's names: :class:`Event` (``open``,
+  ``error``), :class:`MessageEvent` and :class:`CloseEvent`, exported from
+  this module; ``fastws.Event`` is something else, the union of the sans-IO
+  protocol's events.
 * Listeners and ``on*`` handlers may be plain functions or coroutine
   functions; a coroutine is awaited before the next event is dispatched, so
   events stay in order (so a listener must not wait for a later event, such
@@ -41,7 +46,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..exceptions import ConnectionClosed, InvalidState
+from ..escaping import escape
+from ..exceptions import ConnectionClosed, InvalidAccessError, InvalidState, SyntaxErr
 from ..protocol import State
 from .client import ClientConnection, connect
 
@@ -60,19 +66,8 @@ logger = logging.getLogger("fastws.browser")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-class InvalidAccessError(ValueError):
-    """The standard's ``InvalidAccessError``: a close code that may not be used."""
-
-
-class SyntaxErr(ValueError):
-    """The standard's ``SyntaxError`` DOMException (a bad URL, protocol or reason).
-
-    Named so as not to shadow Python's own :class:`SyntaxError`.
-    """
-
-
 class Event:
-    """A plain event (``open``, ``error``).
+    """The standard's plain ``Event`` (``open``, ``error``).
 
     Attributes:
         type: the event's name.
@@ -473,7 +468,8 @@ class WebSocket:
                 if self._close_requested is None:
                     raise  # this task itself was cancelled
             except Exception as exc:
-                logger.debug("WebSocket connection to %s failed: %s", self._url, exc)
+                # The message may quote the server's answer: escaped.
+                logger.debug("WebSocket connection to %s failed: %s", self._url, escape(str(exc)))
         if connection is None:
             await self._finish(None)
             return

@@ -16,7 +16,8 @@ from typing import Any
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
 from ..extensions.permessage_deflate import ClientPerMessageDeflateFactory
-from ..handshake import USER_AGENT, HeadersLike
+from ..handshake import USER_AGENT
+from ..headers import HeadersLike
 from ..options import client_protocol_options, client_tls
 from .connection import Connection
 
@@ -84,7 +85,7 @@ class connect:
         subprotocols: subprotocols to offer, in order of preference.
         origin: the Origin header to send.
         additional_headers: extra request headers (a mapping, pairs or
-            :class:`fastws.handshake.Headers`).
+            :class:`fastws.headers.Headers`).
         user_agent_header: the User-Agent header; None sends none.
         open_timeout: seconds for the TCP/TLS connection and the opening
             handshake together; None waits forever.

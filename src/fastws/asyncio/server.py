@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any
 
+from ..escaping import escape
 from ..exceptions import ConnectionClosed
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from ..handshake import USER_AGENT, Request, Response
+from ..handshake import USER_AGENT
+from ..http11 import Request, Response
 from ..options import server_protocol_options
 from ..protocol import State
 from ..server import ServerProtocol
@@ -95,7 +97,8 @@ class ServerConnection(Connection):
             # the end of the connection; nothing else will happen.
             exc = getattr(protocol, "handshake_exc", None)
             if exc is not None:
-                logger.debug("opening handshake failed: %s", exc)
+                # The message quotes what the client sent: escaped.
+                logger.debug("opening handshake failed: %s", escape(str(exc)))
             self._open_handle.cancel()
             self._open_handle = None
             self._start_close_timer()
@@ -176,7 +179,8 @@ class ServerConnection(Connection):
         try:
             await self.server.handler(self)
         except ConnectionClosed as exc:
-            logger.debug("handler ended on a closed connection: %s", exc)
+            # The message quotes the peer's close reason: escaped.
+            logger.debug("handler ended on a closed connection: %s", escape(str(exc)))
         except Exception:
             # RFC 6455 section 7.4.1: 1011 "indicates that a server is
             # terminating the connection because it encountered an

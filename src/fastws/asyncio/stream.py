@@ -56,7 +56,7 @@ from .keepalive import Pings
 
 if TYPE_CHECKING:
     from ..exceptions import ConnectionClosed
-    from ..handshake import Request, Response
+    from ..http11 import Request, Response
     from ..protocol import Protocol
 
 __all__ = ["FAILURE_GRACE", "HOLD_LIMIT", "READ_BUFFER_SIZE", "WORK_PER_TURN", "Data", "Stream"]
@@ -271,18 +271,8 @@ class Stream(asyncio.BufferedProtocol):
             self._process_events(events)
         # From recv() (_take), small sends may be held back for a flush at
         # the end of this turn (see send()): leave the output to it.
-        chunks = protocol.data_to_send() if self._flush_handle is None else None
-        if chunks:
-            if self._flush_handle is not None:
-                self._flush_handle.cancel()
-                self._flush_handle = None
-            self._coalesced = 0
-            if not self._lost:
-                self._write(chunks)
-                if self._writing_paused and not self._answers_paused:
-                    # Automatic answers hold the write buffer above its mark:
-                    # read no more until it drains.
-                    self._answers_paused = True
+        if self._flush_handle is None:
+            self._flush(answers=True)
         if protocol.error is not None and protocol.failure_pending and self._failure_handle is None:
             self._keep_failure_back()
         if protocol.paused:
@@ -416,8 +406,14 @@ class Stream(asyncio.BufferedProtocol):
 
     # -- writing -------------------------------------------------------------
 
-    def _flush(self) -> None:
-        """Hand everything the protocol has to send to the transport."""
+    def _flush(self, answers: bool = False) -> None:
+        """Hand everything the protocol has to send to the transport.
+
+        Args:
+            answers: what goes out answers the peer's input (automatic pongs,
+                the close echo, ``on_message``'s answers): if it leaves the
+                write buffer above its mark, reading pauses until it drains.
+        """
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -429,6 +425,8 @@ class Stream(asyncio.BufferedProtocol):
         chunks = self.protocol.data_to_send()
         if chunks and not self._lost:
             self._write(chunks)
+            if answers and self._writing_paused and not self._answers_paused:
+                self._answers_paused = True
 
     def _write(self, chunks: list[bytes]) -> None:
         """Write what ``Protocol.data_to_send()`` returned (b"" means EOF)."""

@@ -1,4 +1,4 @@
-"""The interface between the protocol and a WebSocket extension.
+"""The interface of a WebSocket extension: its negotiation and its frame work.
 
 RFC 6455 section 9: an extension is negotiated in the opening handshake and
 may then give a meaning to the reserved bits RSV1-3 of data frames and
@@ -6,19 +6,96 @@ transform their payloads (permessage-deflate, RFC 7692, owns RSV1). The
 protocol accepts a reserved bit only when a negotiated extension owns it;
 otherwise it fails the connection with 1002.
 
-The negotiation itself (offers, responses, parameters) belongs to the
-handshake; this module only defines what the frame layer needs.
+* :class:`ClientExtensionFactory` and :class:`ServerExtensionFactory`: the
+  negotiation, one factory per extension and role. The handshake
+  (:func:`fastws.handshake.negotiate_extensions`,
+  :func:`fastws.handshake.check_response`) hands them the parameters of
+  ``Sec-WebSocket-Extensions`` as :data:`ExtensionParameter` pairs;
+* :class:`Extension`: what a negotiated extension does to the frames.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from ..codec import Frame
 
-__all__ = ["Extension"]
+__all__ = [
+    "ClientExtensionFactory",
+    "Extension",
+    "ExtensionHeader",
+    "ExtensionParameter",
+    "ServerExtensionFactory",
+]
+
+ExtensionParameter = tuple[str, str | None]
+"""One extension parameter: ``(name, value)``, value None when absent."""
+
+ExtensionHeader = tuple[str, list[ExtensionParameter]]
+"""One element of Sec-WebSocket-Extensions: ``(name, parameters)``."""
+
+
+class ClientExtensionFactory(abc.ABC):
+    """Client side of an extension's negotiation (subclass it).
+
+    Attributes:
+        name: the extension token, e.g. ``permessage-deflate``.
+    """
+
+    name: str
+
+    @abc.abstractmethod
+    def get_request_params(self) -> Sequence[ExtensionParameter]:
+        """The parameters to offer in ``Sec-WebSocket-Extensions``."""
+
+    @abc.abstractmethod
+    def process_response_params(
+        self, params: Sequence[ExtensionParameter], accepted: Sequence[Extension]
+    ) -> Extension:
+        """Accept the server's answer to the offer.
+
+        Args:
+            params: the parameters the server sent for this extension.
+            accepted: extensions already accepted from the same header, in
+                order, so that an extension can check how it combines.
+
+        Returns:
+            The negotiated extension.
+
+        Raises:
+            NegotiationError: the parameters are not acceptable.
+        """
+
+
+class ServerExtensionFactory(abc.ABC):
+    """Server side of an extension's negotiation (subclass it).
+
+    Attributes:
+        name: the extension token, e.g. ``permessage-deflate``.
+    """
+
+    name: str
+
+    @abc.abstractmethod
+    def process_request_params(
+        self, params: Sequence[ExtensionParameter], accepted: Sequence[Extension]
+    ) -> tuple[list[ExtensionParameter], Extension]:
+        """Accept one offer of the client.
+
+        Args:
+            params: the parameters of this offer.
+            accepted: extensions already accepted, in order.
+
+        Returns:
+            The parameters to answer with and the negotiated extension.
+
+        Raises:
+            NegotiationError: this offer is not acceptable (the next offer or
+                factory is tried; the handshake still succeeds without it).
+        """
 
 
 class Extension(abc.ABC):

@@ -35,7 +35,8 @@ from typing import Any
 
 from ..exceptions import ConnectionClosed
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from ..handshake import USER_AGENT, Request, Response
+from ..handshake import USER_AGENT
+from ..http11 import Request, Response
 from ..options import server_protocol_options
 from ..protocol import State
 from ..server import ServerProtocol

@@ -79,7 +79,7 @@ from ..pings import PingTracker
 from ..protocol import State
 
 if TYPE_CHECKING:
-    from ..handshake import Request, Response
+    from ..http11 import Request, Response
     from ..protocol import Protocol
     from .transport import Transport
 

@@ -1,9 +1,10 @@
-"""``python -m fastws bench``: the command runs and prints tables a person can read.
+"""``python bench/codec_peers.py``: the comparison runs and prints tables a person can read.
 
 A small selection (the mask groups at two sizes, ``--quick``) keeps this to a
-few seconds. The subprocess inherits the environment, so in CI's two passes
-it runs once on each twin: with ``FASTWS_NO_EXTENSIONS=1`` the compiled twin
-must show as left out and the pure twin still be measured.
+few seconds; CI runs it with the rest of ``bench/`` (``pytest bench
+--benchmark-disable``). The subprocess inherits the environment, so with
+``FASTWS_NO_EXTENSIONS=1`` the compiled twin must show as left out and the
+pure twin still be measured.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 
 from fastws import codec
-from fastws._benchmark import parse_size
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "codec_peers.py")
 
 COLUMNS = ("implementation", "throughput (GB/s)", "ns/call", "vs memcpy", "vs best peer")
 
@@ -30,9 +32,9 @@ class Run:
         self.report = report
 
 
-def _fastws(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fastws", *args],
+        [sys.executable, SCRIPT, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -44,7 +46,7 @@ def _fastws(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     path = tmp_path_factory.mktemp("bench") / "results.json"
-    proc = _fastws("bench", "--quick", "--only", "mask", "--sizes", "8,1K", "--json", str(path))
+    proc = _script("--quick", "--only", "mask", "--sizes", "8,1K", "--json", str(path))
     report = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     return Run(proc, report)
 
@@ -61,7 +63,7 @@ def _row(table: list[str], impl: str) -> list[str]:
     return next(line.split() for line in table if line.split()[:1] == [impl])
 
 
-class TestBenchCommand:
+class TestCodecPeers:
     def test_exits_cleanly(self, run: Run) -> None:
         assert run.returncode == 0, run.stderr
 
@@ -120,34 +122,6 @@ class TestBenchCommand:
 
 class TestArguments:
     def test_unknown_group_is_refused(self) -> None:
-        proc = _fastws("bench", "--only", "nonsense", timeout=60)
+        proc = _script("--only", "nonsense", timeout=60)
         assert proc.returncode != 0
         assert "--only" in proc.stderr
-
-    def test_no_subcommand_prints_help(self) -> None:
-        proc = _fastws(timeout=60)
-        assert proc.returncode == 2
-        assert "bench" in proc.stdout
-
-    @pytest.mark.parametrize(
-        ("text", "size"),
-        [("8", 8), ("125B", 125), ("1K", 1024), ("64KiB", 65536), ("1M", 1048576), ("16 MiB", 16777216)],
-    )
-    def test_sizes(self, text: str, size: int) -> None:
-        assert parse_size(text) == size
-
-    def test_bad_size(self) -> None:
-        with pytest.raises(ValueError):
-            parse_size("lots")
-
-
-def test_command_imports_without_pytest() -> None:
-    # The command must run where only fastws is installed.
-    code = (
-        "import sys; sys.modules['pytest'] = sys.modules['pytest_benchmark'] = None; "
-        "import fastws.__main__, fastws._benchmark; fastws.__main__.build_parser()"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,47 @@
+"""Fixtures shared by the asyncio tests: a server's port and the echo handlers.
+
+They are fixtures that return functions, so that a test asks for what it
+uses (``port_of``, ``echo``, ``echo_on_message``) and the helpers exist in
+one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+def _port_of(server: Any) -> int:
+    return int(next(iter(server.sockets)).getsockname()[1])
+
+
+async def _echo(ws: Any) -> None:
+    async for message in ws:
+        await ws.send(message)
+
+
+async def _echo_on_message(ws: Any) -> None:
+    ws.on_message = ws.send_nowait
+    await ws.wait_closed()
+
+
+@pytest.fixture
+def port_of() -> Callable[[Any], int]:
+    """``port_of(server)``: the TCP port of a listening server's first socket."""
+    return _port_of
+
+
+@pytest.fixture
+def echo() -> Handler:
+    """A server handler that sends every message back (``async for`` then ``send``)."""
+    return _echo
+
+
+@pytest.fixture
+def echo_on_message() -> Handler:
+    """A server handler that sends every message back from ``on_message`` (``send_nowait``)."""
+    return _echo_on_message
