@@ -11,9 +11,9 @@ test asks for what it uses and the helpers exist in one place:
   for asyncio (fastws', websockets' and aiohttp's servers and clients);
   ``peer_server(kind, behaviour="echo")`` starts one of those servers there;
 * ``raw_client(port)`` opens a WebSocket connection by hand, and
-  ``read_frame(sock)`` reads a frame from it; ``raw_server()`` listens and
-  answers one client's opening handshake by hand: peers that misbehave on
-  purpose;
+  ``raw_server`` listens and answers one client's opening handshake by
+  hand: peers that misbehave on purpose (:class:`RawPeer`, with the
+  conformance suite's frame writer and reader, not fastws');
 * ``certificate``: a self-signed certificate made at test time;
 * two autouse guards: a test that blocks for two minutes dumps every
   thread's stack and ends the run, and a test must leave no fastws thread
@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import faulthandler
 import os
+import re
 import socket
 import sys
 import threading
@@ -40,10 +42,12 @@ from typing import Any, TypeVar
 import pytest
 
 from certificates import make_certificate
+from conformance.wire import FrameReader, WireFrame, build_frame, build_request, build_response
 from fastws.sync import Server, ServerConnection, serve
 
 __all__ = [
     "LoopThread",
+    "RawPeer",
     "certificate",
     "echo",
     "loop",
@@ -51,7 +55,6 @@ __all__ = [
     "peer_server",
     "raw_client",
     "raw_server",
-    "read_frame",
     "running",
     "sync_server",
     "watchdog",
@@ -279,58 +282,71 @@ def peer_server(loop: LoopThread) -> Callable[..., contextlib.AbstractContextMan
     return start
 
 
-def _raw_client(port: int, path: str = "/", timeout: float = 5) -> socket.socket:
+class RawPeer:
+    """A socket whose opening handshake was done by hand; frames come from ``conformance.wire``.
+
+    Nothing here uses fastws: a peer that misbehaves on purpose is not
+    written with the code it tests.
+
+    Attributes:
+        sock: the socket.
+    """
+
+    def __init__(self, sock: socket.socket, *, client: bool, rest: bytes = b"") -> None:
+        self.sock = sock
+        self._client = client
+        self._reader = FrameReader()
+        self._frames: collections.deque[WireFrame] = collections.deque(self._reader.feed(rest))
+
+    def send(self, opcode: int, payload: bytes = b"", **options: Any) -> None:
+        """Send one frame (masked by a client); ``options`` go to ``build_frame``."""
+        self.sock.sendall(self.frame(opcode, payload, **options))
+
+    def frame(self, opcode: int, payload: bytes = b"", **options: Any) -> bytes:
+        """One frame's bytes (masked by a client), to send later or with others."""
+        options.setdefault("mask", self._client)
+        return build_frame(opcode, payload, **options)
+
+    def read_frame(self) -> WireFrame:
+        """The next frame the peer under test sent.
+
+        Raises:
+            EOFError: the connection closed first.
+        """
+        while not self._frames:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("the connection closed")
+            self._frames.extend(self._reader.feed(data))
+        return self._frames.popleft()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
+    """Read an HTTP head; return it and the bytes that followed it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed during the opening handshake"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def _raw_client(port: int, path: str = "/", timeout: float = 5) -> RawPeer:
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        data = sock.recv(1)
-        assert data, "the server closed the connection during the handshake"
-        head += data
+    sock.sendall(build_request("127.0.0.1", port, path, base64.b64encode(os.urandom(16)).decode()))
+    head, rest = _read_head(sock)
     assert head.startswith(b"HTTP/1.1 101 "), head
-    return sock
+    return RawPeer(sock, client=True, rest=rest)
 
 
 @pytest.fixture
-def raw_client() -> Callable[..., socket.socket]:
-    """``raw_client(port, path="/", timeout=5)``: a socket that did the opening handshake by hand."""
+def raw_client() -> Callable[..., RawPeer]:
+    """``raw_client(port, path="/", timeout=5)``: a client :class:`RawPeer` of a fastws server."""
     return _raw_client
-
-
-def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
-
-    def exactly(count: int) -> bytes:
-        data = b""
-        while len(data) < count:
-            chunk = sock.recv(count - len(data))
-            if not chunk:
-                raise EOFError("the connection closed in the middle of a frame")
-            data += chunk
-        return data
-
-    first, second = exactly(2)
-    length = second & 0x7F
-    if length == 126:
-        length = int.from_bytes(exactly(2), "big")
-    elif length == 127:
-        length = int.from_bytes(exactly(8), "big")
-    mask = exactly(4) if second & 0x80 else None
-    payload = exactly(length)
-    if mask is not None:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return first & 0x0F, payload
-
-
-@pytest.fixture
-def read_frame() -> Callable[[socket.socket], tuple[int, bytes]]:
-    """``read_frame(sock)``: the opcode and payload of the next frame (unmasked if masked)."""
-    return _read_frame
 
 
 class RawServer:
@@ -341,29 +357,15 @@ class RawServer:
         self.listener.settimeout(5)
         self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
 
-    def accept(self) -> socket.socket:
-        """Accept the client and answer 101; return the connection (frames are up to the test)."""
-        from fastws.handshake import accept_key
-
+    def accept(self) -> RawPeer:
+        """Accept the client and answer 101; return a server :class:`RawPeer`."""
         sock, _ = self.listener.accept()
         sock.settimeout(5)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            data = sock.recv(1)
-            assert data, "the client closed the connection during the handshake"
-            head += data
-        key = next(
-            line.split(b":", 1)[1].strip().decode()
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        sock.sendall(
-            (
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
-            ).encode()
-        )
-        return sock
+        head, rest = _read_head(sock)
+        match = re.search(rb"(?im)^sec-websocket-key:\s*(\S+)\r?$", head)
+        assert match is not None, head
+        sock.sendall(build_response(match.group(1).decode()))
+        return RawPeer(sock, client=False, rest=rest)
 
     def close(self) -> None:
         self.listener.close()

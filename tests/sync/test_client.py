@@ -18,8 +18,6 @@ from fastws.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from fastws.http11 import Request
 from fastws.sync import ServerConnection, connect, unix_connect, unix_serve
 
-__all__: list[str] = []
-
 
 class TestHandshake:
     def test_subprotocol(self, sync_server: Any) -> None:

@@ -13,8 +13,6 @@ from fastws import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, 
 from fastws.protocol import State
 from fastws.sync import ServerConnection, connect
 
-__all__: list[str] = []
-
 
 class TestReceiving:
     def test_text_and_binary(self, sync_server: Any) -> None:

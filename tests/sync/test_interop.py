@@ -20,8 +20,6 @@ from certificates import client_context, server_context
 from fastws import ConnectionClosedError, ConnectionClosedOK
 from fastws.sync import ServerConnection, connect, serve
 
-__all__: list[str] = []
-
 BIG = 16 * 2**20
 SIZES = [0, 1, 125, 126, 65535, 65536, 2**20, BIG]
 SERVERS = ["fastws", "websockets", "aiohttp"]

@@ -14,8 +14,6 @@ from fastws import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, 
 from fastws.http11 import Request, Response
 from fastws.sync import Server, ServerConnection, connect, serve
 
-__all__: list[str] = []
-
 
 def http_status(port: int, request: bytes, timeout: float = 5) -> tuple[int, bytes]:
     """Send raw bytes; return the status code of the answer and what followed, until EOF."""

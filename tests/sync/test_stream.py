@@ -10,25 +10,18 @@ from typing import Any
 
 import pytest
 
-from fastws import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, encode_frame
-from fastws.constants import Opcode
+from conformance.wire import OP_CLOSE, OP_PING, OP_TEXT, parse_close_payload
+from fastws import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
 from fastws.options import FAILURE_GRACE, HOLD_LIMIT
 from fastws.protocol import State
 from fastws.sync import ServerConnection, connect
 from fastws.sync.stream import TAKEOVER_DELAY
 
-__all__: list[str] = []
-
 CHUNK = 65536
 
 
-#: A client's frame with a reserved opcode (3), empty: a protocol error.
-RESERVED = b"\x83\x80\x00\x00\x00\x00"
-
-
-def masked(opcode: int, payload: bytes) -> bytes:
-    """A client's frame."""
-    return encode_frame(opcode, payload, mask=True)
+#: A reserved opcode: a frame with it is a protocol error (1002).
+RESERVED_OPCODE = 0x3
 
 
 def send_forever(ws: ServerConnection) -> None:
@@ -121,8 +114,8 @@ class TestBackPressure:
                 outcome.append(exc)
 
         with sync_server(producer, close_timeout=1) as (server, _):
-            sock = raw_client(server.socket.getsockname()[1])
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            peer = raw_client(server.socket.getsockname()[1])
+            peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
             try:
                 assert stalled(progress), "send() never blocked"
                 # Memory stays bounded: the kernel's buffers hold the rest.
@@ -131,7 +124,7 @@ class TestBackPressure:
                 with connection._lock:
                     assert connection._outbox_bytes <= 32768
             finally:
-                sock.close()
+                peer.close()
             deadline = time.monotonic() + 10
             while not outcome and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -151,12 +144,12 @@ class TestBackPressure:
             closed.set()
 
         with sync_server(producer, close_timeout=0.5) as (server, _):
-            sock = raw_client(server.socket.getsockname()[1])
+            peer = raw_client(server.socket.getsockname()[1])
             try:
                 assert closed.wait(10)
                 assert 0.4 < durations[0] < 2
             finally:
-                sock.close()
+                peer.close()
 
     def test_a_ping_flood_does_not_queue_pongs(self, sync_server: Any, raw_client: Any) -> None:
         """A peer that sends pings and never reads: answers wait up to write_limit, then reading stops."""
@@ -165,16 +158,16 @@ class TestBackPressure:
             ws.recv()
 
         with sync_server(idle, write_limit=4096) as (server, _):
-            sock = raw_client(server.socket.getsockname()[1])
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            peer = raw_client(server.socket.getsockname()[1])
+            peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sent = [0]
-            ping = masked(Opcode.PING, b"p" * 125)
+            pings = peer.frame(OP_PING, b"p" * 125) * 64
 
             def flood() -> None:
-                sock.settimeout(0.5)
+                peer.sock.settimeout(0.5)
                 try:
                     while sent[0] < 100_000:
-                        sock.sendall(ping * 64)
+                        peer.sock.sendall(pings)
                         sent[0] += 64
                 except OSError:
                     pass
@@ -188,7 +181,7 @@ class TestBackPressure:
                     assert connection._outbox_bytes <= 4096 + 131
             finally:
                 flooder.join(10)
-                sock.close()
+                peer.close()
 
 
 class TestBackgroundThread:
@@ -242,9 +235,7 @@ class TestKeepalive:
             ws.send("alive")
             assert ws.recv(5) == "alive"
 
-    def test_server_drops_a_peer_that_stops_answering_pings(
-        self, sync_server: Any, raw_client: Any, read_frame: Any
-    ) -> None:
+    def test_server_drops_a_peer_that_stops_answering_pings(self, sync_server: Any, raw_client: Any) -> None:
         outcome: list[BaseException] = []
 
         def handler(ws: ServerConnection) -> None:
@@ -254,20 +245,17 @@ class TestKeepalive:
                 outcome.append(exc)
 
         with sync_server(handler, ping_interval=0.1, ping_timeout=0.2) as (server, _):
-            sock = raw_client(server.socket.getsockname()[1])
+            peer = raw_client(server.socket.getsockname()[1])
             try:
                 started = time.monotonic()
-                opcodes = []
-                while True:
-                    opcode, payload = read_frame(sock)
-                    opcodes.append(opcode)
-                    if opcode == Opcode.CLOSE:
-                        break
-                assert Opcode.PING in opcodes
-                assert int.from_bytes(payload[:2], "big") == 1011
+                frames = [peer.read_frame()]
+                while frames[-1].opcode != OP_CLOSE:
+                    frames.append(peer.read_frame())
+                assert OP_PING in [frame.opcode for frame in frames]
+                assert parse_close_payload(frames[-1].payload)[0] == 1011
                 assert time.monotonic() - started < 2
             finally:
-                sock.close()
+                peer.close()
             deadline = time.monotonic() + 5
             while not outcome and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -275,7 +263,7 @@ class TestKeepalive:
         assert outcome[0].sent is not None and outcome[0].sent.code == 1011
 
     def test_client_drops_a_server_that_stops_answering_pings(self, raw_server: Any) -> None:
-        accepted: list[socket.socket] = []
+        accepted: list[Any] = []
         thread = threading.Thread(target=lambda: accepted.append(raw_server.accept()))
         thread.start()
         ws = connect(raw_server.url, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.5)
@@ -291,7 +279,7 @@ class TestKeepalive:
 
 class TestClosingHandshake:
     def test_a_peer_that_never_answers_the_close_is_cut_off(self, raw_server: Any) -> None:
-        accepted: list[socket.socket] = []
+        accepted: list[Any] = []
         thread = threading.Thread(target=lambda: accepted.append(raw_server.accept()))
         thread.start()
         ws = connect(raw_server.url, close_timeout=0.3)
@@ -312,51 +300,48 @@ class TestClosingHandshake:
             ws.duration = ws.close_code  # type: ignore[attr-defined]
 
         with sync_server(closer, close_timeout=0.3) as (server, _):
-            sock = raw_client(server.socket.getsockname()[1])
+            peer = raw_client(server.socket.getsockname()[1])
             try:
                 deadline = time.monotonic() + 5
                 while server.connections and time.monotonic() < deadline:
                     time.sleep(0.02)
                 assert not server.connections  # cut off, though the client never answered
             finally:
-                sock.close()
+                peer.close()
 
 
 class TestFailing:
-    def test_messages_before_an_error_are_answered_first(
-        self, sync_server: Any, raw_client: Any, read_frame: Any
-    ) -> None:
+    def test_messages_before_an_error_are_answered_first(self, sync_server: Any, raw_client: Any) -> None:
         with sync_server() as (server, _):
-            sock = raw_client(server.socket.getsockname()[1])
+            peer = raw_client(server.socket.getsockname()[1])
             try:
                 # A valid message, then a reserved opcode, in one write.
-                sock.sendall(masked(Opcode.TEXT, b"hello") + RESERVED)
+                peer.sock.sendall(peer.frame(OP_TEXT, b"hello") + peer.frame(RESERVED_OPCODE))
                 started = time.monotonic()
-                assert read_frame(sock) == (Opcode.TEXT, b"hello")
-                opcode, payload = read_frame(sock)
-                assert opcode == Opcode.CLOSE and int.from_bytes(payload[:2], "big") == 1002
+                echo = peer.read_frame()
+                assert (echo.opcode, echo.payload) == (OP_TEXT, b"hello")
+                close = peer.read_frame()
+                assert close.opcode == OP_CLOSE and parse_close_payload(close.payload)[0] == 1002
                 assert time.monotonic() - started < FAILURE_GRACE / 2
             finally:
-                sock.close()
+                peer.close()
 
-    def test_the_failure_waits_at_most_the_grace_period(
-        self, sync_server: Any, raw_client: Any, read_frame: Any
-    ) -> None:
+    def test_the_failure_waits_at_most_the_grace_period(self, sync_server: Any, raw_client: Any) -> None:
         def slow(ws: ServerConnection) -> None:
             ws.recv()
             time.sleep(3)  # does not come back to recv() in time
 
         with sync_server(slow) as (server, _):
-            sock = raw_client(server.socket.getsockname()[1])
+            peer = raw_client(server.socket.getsockname()[1])
             try:
-                sock.sendall(masked(Opcode.TEXT, b"hello") + RESERVED)
+                peer.sock.sendall(peer.frame(OP_TEXT, b"hello") + peer.frame(RESERVED_OPCODE))
                 started = time.monotonic()
-                opcode, payload = read_frame(sock)
+                close = peer.read_frame()
                 elapsed = time.monotonic() - started
-                assert opcode == Opcode.CLOSE and int.from_bytes(payload[:2], "big") == 1002
+                assert close.opcode == OP_CLOSE and parse_close_payload(close.payload)[0] == 1002
                 assert FAILURE_GRACE * 0.8 < elapsed < FAILURE_GRACE + 1
             finally:
-                sock.close()
+                peer.close()
 
     def test_message_too_big(self, sync_server: Any) -> None:
         with sync_server(max_size=1000) as (_, url), connect(url) as ws:
@@ -366,13 +351,13 @@ class TestFailing:
             assert info.value.code == 1009
 
     def test_invalid_utf8_from_the_server(self, raw_server: Any) -> None:
-        accepted: list[socket.socket] = []
+        accepted: list[Any] = []
         thread = threading.Thread(target=lambda: accepted.append(raw_server.accept()))
         thread.start()
         ws = connect(raw_server.url, close_timeout=0.5)
         thread.join(5)
         try:
-            accepted[0].sendall(b"\x81\x02\xc3\x28")  # invalid UTF-8
+            accepted[0].send(OP_TEXT, b"\xc3\x28")  # invalid UTF-8
             with pytest.raises(ConnectionClosedError) as info:
                 ws.recv(5)
             assert info.value.sent is not None and info.value.sent.code == 1007
