@@ -120,11 +120,36 @@ print(",".join(heavy))
 """
 
 
-@pytest.mark.parametrize("module", ["fastws", "fastws.codec"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "fastws",
+        "fastws.codec",
+        # the threading layer, all of it: it never needs an event loop
+        "fastws.sync",
+        "fastws.sync.client",
+        "fastws.sync.server",
+        "fastws.options",
+        "fastws.pings",
+    ],
+)
 def test_import_does_not_import_asyncio(module):
     result = run_python(CHECK_NO_ASYNCIO.format(module=module))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"import {module} imported: {result.stdout.strip()}"
+
+
+def test_import_fastws_does_not_import_the_threading_layer():
+    result = run_python("import sys, fastws; print('fastws.sync' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_threading_layer_names_are_lazy():
+    code = "import sys, fastws.sync as s; a = 'fastws.sync.server' in sys.modules; s.serve; print(a, 'fastws.sync.server' in sys.modules)"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False True"
 
 
 def test_interpreter_alone_does_not_import_asyncio():

@@ -1,0 +1,116 @@
+"""fastws.options: what the asyncio and threading layers share (protocol options, queue marks, TLS)."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+
+import pytest
+
+from fastws.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
+from fastws.options import (
+    client_protocol_options,
+    client_tls,
+    queue_bytes_low,
+    queue_limits,
+    server_protocol_options,
+)
+
+
+class TestQueueLimits:
+    @pytest.mark.parametrize(
+        ("option", "marks"),
+        [
+            (128, (128, 32)),
+            (1, (1, 0)),
+            ((10, 3), (10, 3)),
+            ((10, None), (10, 2)),
+            (None, (None, sys.maxsize)),
+        ],
+    )
+    def test_marks(self, option: object, marks: tuple[int | None, int]) -> None:
+        assert queue_limits(option) == marks  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("option", [0, -1, (4, 4), (4, -1), (0, None)])
+    def test_refused(self, option: object) -> None:
+        with pytest.raises(ValueError):
+            queue_limits(option)  # type: ignore[arg-type]
+
+    def test_bytes(self) -> None:
+        assert queue_bytes_low(4 * 2**20) == 2**20
+        assert queue_bytes_low(None) is None
+        with pytest.raises(ValueError):
+            queue_bytes_low(0)
+
+
+class TestProtocolOptions:
+    def test_client(self) -> None:
+        options = client_protocol_options(
+            max_size=100,
+            user_agent_header=None,
+            compression="deflate",
+            subprotocols=("a", "b"),
+            origin="https://o.example",
+            additional_headers={"X": "1"},
+            protocol_options={"max_fragments": 4, "max_size": 1},
+        )
+        (factory,) = options.pop("extensions")
+        assert isinstance(factory, ClientPerMessageDeflateFactory)
+        assert options == {
+            "max_fragments": 4,
+            "max_size": 100,  # the named option wins
+            "user_agent": None,
+            "subprotocols": ["a", "b"],
+            "origin": "https://o.example",
+            "additional_headers": {"X": "1"},
+        }
+
+    def test_server(self) -> None:
+        options = server_protocol_options(
+            max_size=None, server_header="s", compression=None, origins=("https://o.example", None)
+        )
+        assert options == {"max_size": None, "server_header": "s", "origins": ["https://o.example", None]}
+        given = ServerPerMessageDeflateFactory()
+        assert server_protocol_options(max_size=1, server_header=None, compression=given)["extensions"] == [
+            given
+        ]
+
+    def test_extensions_in_protocol_options_win(self) -> None:
+        options = client_protocol_options(
+            max_size=1, user_agent_header=None, compression="deflate", protocol_options={"extensions": []}
+        )
+        assert options["extensions"] == []
+
+    @pytest.mark.parametrize("compression", ["gzip", 1, True])
+    def test_unknown_compression(self, compression: object) -> None:
+        with pytest.raises(ValueError):
+            client_protocol_options(max_size=1, user_agent_header=None, compression=compression)  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            server_protocol_options(max_size=1, server_header=None, compression=compression)  # type: ignore[arg-type]
+
+
+class TestClientTLS:
+    def test_ws(self) -> None:
+        assert client_tls("ws://example.com/", None) == ("example.com", 80, None)
+        assert client_tls("ws://example.com:81/", False) == ("example.com", 81, None)
+        with pytest.raises(ValueError):
+            client_tls("ws://example.com/", ssl.create_default_context())
+        with pytest.raises(ValueError):
+            client_tls("ws://example.com/", True)
+
+    def test_wss(self) -> None:
+        host, port, context = client_tls("wss://[::1]/", None)
+        assert (host, port) == ("::1", 443)
+        assert context is not None and context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+        assert client_tls("wss://x/", True)[2] is not None
+        given = ssl.create_default_context()
+        assert client_tls("wss://x/", given)[2] is given
+        with pytest.raises(ValueError):
+            client_tls("wss://x/", False)
+
+    def test_bad_uri(self) -> None:
+        with pytest.raises(ValueError):
+            client_tls("https://x/", None)
