@@ -1,5 +1,5 @@
 """Loopback glue that runs the fastws peers under test: an echo server and an
-echo client, on one of two targets.
+echo client, on one of three targets.
 
 * ``asyncio`` (the default): the real thing, ``fastws.serve`` and
   ``fastws.connect`` running the echo handler an application would write
@@ -15,6 +15,10 @@ echo client, on one of two targets.
   half-close TCP, drain what the peer still sends (so that closing cannot
   turn into a reset that destroys unread data), then close. It judges the
   protocol layer alone, as embedders of the sans-IO objects use it.
+* ``sync``: the threading layer, ``fastws.sync.serve`` and
+  ``fastws.sync.connect``, with the echo handler its users write
+  (``for message in ws: ws.send(message)``), configured as the asyncio
+  target is.
 
 :data:`DEFAULT_TARGET` comes from ``FASTWS_CONFORMANCE_TARGET`` (``asyncio``
 when unset). This is the only module that knows how fastws is driven.
@@ -25,6 +29,7 @@ Every blocking call has a timeout; every loop ends by a deadline.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
@@ -42,11 +47,13 @@ __all__ = [
     "EchoServer",
     "PeerRecord",
     "SansIOEchoServer",
+    "SyncEchoServer",
     "start_echo_client",
 ]
 
-#: The peers the suite can drive: the asyncio layer, or the sans-IO objects.
-TARGETS = ("asyncio", "sansio")
+#: The peers the suite can drive: the asyncio layer, the sans-IO objects, or
+#: the threading layer.
+TARGETS = ("asyncio", "sansio", "sync")
 DEFAULT_TARGET = os.environ.get("FASTWS_CONFORMANCE_TARGET", "asyncio")
 if DEFAULT_TARGET not in TARGETS:
     raise ValueError(f"FASTWS_CONFORMANCE_TARGET must be one of {TARGETS}, not {DEFAULT_TARGET!r}")
@@ -158,7 +165,52 @@ def _client_handshake(proto: Any, event: Any) -> bool:
     return isinstance(event, Response)
 
 
-class SansIOEchoServer:
+class _Records:
+    """The records of an echo server's connections, by client port."""
+
+    def __init__(self, config: Mapping[str, object] | None) -> None:
+        self.config = dict(config or {})
+        self.host = "127.0.0.1"
+        self.records: dict[int, PeerRecord] = {}
+        self._lock = threading.Lock()
+
+    def _new_record(self, client_port: int) -> PeerRecord:
+        record = PeerRecord()
+        with self._lock:
+            self.records[client_port] = record
+        return record
+
+    def _ended(self, record: PeerRecord) -> None:
+        """Add what the target saw outside the connection's own code."""
+
+    def record_for(self, client_port: int, timeout: float = 5.0) -> PeerRecord | None:
+        """The record of the connection from ``client_port``, once it ended.
+
+        Returns:
+            None if no such connection was accepted in time.
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                record = self.records.pop(client_port, None)
+            if record is not None:
+                record.wait(max(0.0, end - time.monotonic()))
+                self._ended(record)
+                return record
+            time.sleep(0.001)
+        return None
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SansIOEchoServer(_Records):
     """A sans-IO fastws echo server on 127.0.0.1, one thread per connection.
 
     Args:
@@ -166,13 +218,10 @@ class SansIOEchoServer:
     """
 
     def __init__(self, config: Mapping[str, object] | None = None) -> None:
-        self.config = dict(config or {})
+        super().__init__(config)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.2)
-        self.host = "127.0.0.1"
         self.port: int = self.listener.getsockname()[1]
-        self.records: dict[int, PeerRecord] = {}
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._accept_loop, name=f"echo-server-{self.port}", daemon=True
@@ -189,9 +238,7 @@ class SansIOEchoServer:
                 continue
             except OSError:
                 return
-            record = PeerRecord()
-            with self._lock:
-                self.records[addr[1]] = record
+            record = self._new_record(addr[1])
             try:
                 proto = ServerProtocol(**self.config)
             except Exception:
@@ -203,33 +250,11 @@ class SansIOEchoServer:
                 target=_run_connection, args=(sock, proto, record, _server_handshake), daemon=True
             ).start()
 
-    def record_for(self, client_port: int, timeout: float = 5.0) -> PeerRecord | None:
-        """The record of the connection from ``client_port``, once it ended.
-
-        Returns:
-            None if no such connection was accepted in time.
-        """
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with self._lock:
-                record = self.records.pop(client_port, None)
-            if record is not None:
-                record.wait(max(0.0, end - time.monotonic()))
-                return record
-            time.sleep(0.001)
-        return None
-
     def close(self) -> None:
         """Stop accepting (connections in progress end by their deadlines)."""
         self._stop.set()
         self.listener.close()
         self._thread.join(2.0)
-
-    def __enter__(self) -> SansIOEchoServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def start_sansio_echo_client(host: str, port: int, config: Mapping[str, object] | None = None) -> PeerRecord:
@@ -299,8 +324,8 @@ def _run(coro: Any, timeout: float = 10.0) -> Any:
     return asyncio.run_coroutine_threadsafe(coro, _event_loop()).result(timeout)
 
 
-def _asyncio_options(config: Mapping[str, object] | None) -> dict[str, Any]:
-    """``serve`` / ``connect`` keyword arguments for a case's protocol settings."""
+def _layer_options(config: Mapping[str, object] | None) -> dict[str, Any]:
+    """``serve`` / ``connect`` keyword arguments for a case's protocol settings (asyncio and sync)."""
     protocol_options = dict(config or {})
     options: dict[str, Any] = {
         "ping_interval": None,  # no keepalive pings in the middle of a case
@@ -334,7 +359,7 @@ def _take_loop_errors(record: PeerRecord) -> None:
         record.error = (record.error + "\n" if record.error else "") + errors
 
 
-class AsyncioEchoServer:
+class AsyncioEchoServer(_Records):
     """A ``fastws.serve`` echo server on 127.0.0.1.
 
     Args:
@@ -344,15 +369,10 @@ class AsyncioEchoServer:
     def __init__(self, config: Mapping[str, object] | None = None) -> None:
         import fastws
 
-        self.config = dict(config or {})
-        self.host = "127.0.0.1"
-        self.records: dict[int, PeerRecord] = {}
-        self._lock = threading.Lock()
+        super().__init__(config)
 
         async def handler(ws: Any) -> None:
-            record = PeerRecord()
-            with self._lock:
-                self.records[ws.remote_address[1]] = record
+            record = self._new_record(ws.remote_address[1])
             try:
                 await _echo(ws, record)
             finally:
@@ -361,27 +381,13 @@ class AsyncioEchoServer:
                 asyncio.ensure_future(ws.wait_closed()).add_done_callback(lambda _: record.done.set())
 
         async def start() -> Any:
-            return await fastws.serve(handler, self.host, 0, **_asyncio_options(self.config))
+            return await fastws.serve(handler, self.host, 0, **_layer_options(self.config))
 
         self.server = _run(start())
         self.port: int = self.server.sockets[0].getsockname()[1]
 
-    def record_for(self, client_port: int, timeout: float = 5.0) -> PeerRecord | None:
-        """The record of the connection from ``client_port``, once it ended.
-
-        Returns:
-            None if no such connection reached the handler in time.
-        """
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with self._lock:
-                record = self.records.pop(client_port, None)
-            if record is not None:
-                record.wait(max(0.0, end - time.monotonic()))
-                _take_loop_errors(record)
-                return record
-            time.sleep(0.001)
-        return None
+    def _ended(self, record: PeerRecord) -> None:
+        _take_loop_errors(record)
 
     def close(self) -> None:
         """Close the server and its connections."""
@@ -394,12 +400,6 @@ class AsyncioEchoServer:
             _run(stop())
         except TimeoutError:  # pragma: no cover - reported by the cases
             pass
-
-    def __enter__(self) -> AsyncioEchoServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def start_asyncio_echo_client(host: str, port: int, config: Mapping[str, object] | None = None) -> PeerRecord:
@@ -416,7 +416,7 @@ def start_asyncio_echo_client(host: str, port: int, config: Mapping[str, object]
     import fastws
 
     record = PeerRecord()
-    options = _asyncio_options(config)
+    options = _layer_options(config)
 
     async def main() -> None:
         try:
@@ -435,6 +435,122 @@ def start_asyncio_echo_client(host: str, port: int, config: Mapping[str, object]
     return record
 
 
+# -- the sync target -------------------------------------------------------------
+
+#: Errors the threading layer logged (its background threads, its server).
+_sync_errors: list[str] = []
+
+
+class _SyncErrors(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _sync_errors.append(self.format(record))
+
+
+def _watch_sync_errors() -> None:
+    """Collect the threading layer's error logs (once)."""
+    logger = logging.getLogger("fastws")
+    if not any(isinstance(handler, _SyncErrors) for handler in logger.handlers):
+        handler = _SyncErrors(logging.ERROR)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+def _take_sync_errors(record: PeerRecord) -> None:
+    if _sync_errors:
+        errors = "\n".join(_sync_errors)
+        _sync_errors.clear()
+        record.error = (record.error + "\n" if record.error else "") + errors
+
+
+def _sync_echo(ws: Any, record: PeerRecord) -> None:
+    """The application: echo every message, as users of the threading layer write it."""
+    from fastws import ConnectionClosed
+
+    record.protocol = ws.protocol
+    try:
+        for message in ws:
+            record.messages += 1
+            ws.send(message)
+    except ConnectionClosed:
+        pass  # a failed connection: the suite judges how, from the wire
+    except Exception:
+        record.error = traceback.format_exc()
+
+
+class SyncEchoServer(_Records):
+    """A ``fastws.sync.serve`` echo server on 127.0.0.1 (a thread per connection).
+
+    Args:
+        config: keyword arguments for ``fastws.server.ServerProtocol``.
+    """
+
+    def __init__(self, config: Mapping[str, object] | None = None) -> None:
+        from fastws.sync import serve
+
+        super().__init__(config)
+        _watch_sync_errors()
+
+        def handler(ws: Any) -> None:
+            record = self._new_record(ws.remote_address[1])
+            try:
+                _sync_echo(ws, record)
+                # Done when TCP is closed, as for the other targets (the
+                # server would close the connection once the handler returns).
+                ws.close()
+            finally:
+                record.done.set()
+
+        self.server = serve(handler, self.host, 0, open_timeout=5.0, **_layer_options(self.config))
+        self.port: int = self.server.socket.getsockname()[1]
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name=f"sync-echo-{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def _ended(self, record: PeerRecord) -> None:
+        _take_sync_errors(record)
+
+    def close(self) -> None:
+        """Shut the server down (connections in progress are closed with 1001)."""
+        self.server.shutdown()
+        self._thread.join(5.0)
+
+
+def start_sync_echo_client(host: str, port: int, config: Mapping[str, object] | None = None) -> PeerRecord:
+    """Start a ``fastws.sync.connect`` echo client (in a thread) connecting to ws://host:port/.
+
+    Args:
+        host: the fuzzing server's address.
+        port: its port.
+        config: keyword arguments for ``fastws.client.ClientProtocol``.
+
+    Returns:
+        The connection's record; ``wait()`` on it after the case.
+    """
+    from fastws import ConnectionClosed
+    from fastws.sync import connect
+
+    _watch_sync_errors()
+    record = PeerRecord()
+    options = _layer_options(config)
+
+    def main() -> None:
+        try:
+            with connect(f"ws://{host}:{port}/", open_timeout=5.0, **options) as ws:
+                _sync_echo(ws, record)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            # Handshake failures included: the suite's cases all expect one.
+            record.error = traceback.format_exc()
+        finally:
+            _take_sync_errors(record)
+            record.done.set()
+
+    threading.Thread(target=main, name=f"sync-echo-client-{port}", daemon=True).start()
+    return record
+
+
 # -- the target chooser ------------------------------------------------------------
 
 
@@ -449,6 +565,8 @@ def EchoServer(config: Mapping[str, object] | None = None, target: str | None = 
         return AsyncioEchoServer(config)
     if target == "sansio":
         return SansIOEchoServer(config)
+    if target == "sync":
+        return SyncEchoServer(config)
     raise ValueError(f"unknown target {target!r}")
 
 
@@ -465,4 +583,6 @@ def start_echo_client(
         return start_asyncio_echo_client(host, port, config)
     if target == "sansio":
         return start_sansio_echo_client(host, port, config)
+    if target == "sync":
+        return start_sync_echo_client(host, port, config)
     raise ValueError(f"unknown target {target!r}")

@@ -2,8 +2,8 @@
 
 ``python -m tests.conformance`` (or ``python tests/conformance/run.py``)
 runs every case in both roles and prints an Autobahn-style summary, against
-the peers of ``FASTWS_CONFORMANCE_TARGET`` (``asyncio`` by default, or
-``sansio``; see :mod:`.harness`).
+the peers of ``FASTWS_CONFORMANCE_TARGET`` (``asyncio`` by default,
+``sansio`` or ``sync``; see :mod:`.harness`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class ServerPool:
     """One fastws echo server per distinct configuration, reused across cases.
 
     Args:
-        target: ``"asyncio"`` or ``"sansio"`` (see :mod:`.harness`); None for
+        target: ``"asyncio"``, ``"sansio"`` or ``"sync"`` (see :mod:`.harness`); None for
             the harness' default.
     """
 

@@ -2,9 +2,11 @@
 
 ``test_server[<target>-<case>]`` drives a fastws echo server with the fuzzing
 client; ``test_client[<target>-<case>]`` drives a fastws echo client with the
-fuzzing server. Both targets run: ``asyncio`` (``fastws.serve`` /
-``fastws.connect`` with an ``async for`` echo handler) and ``sansio`` (the
-sans-IO protocol objects under a minimal socket loop); see :mod:`.harness`.
+fuzzing server. Every target runs: ``asyncio`` (``fastws.serve`` /
+``fastws.connect`` with an ``async for`` echo handler), ``sansio`` (the
+sans-IO protocol objects under a minimal socket loop) and ``sync``
+(``fastws.sync.serve`` / ``fastws.sync.connect`` with a ``for`` echo
+handler); see :mod:`.harness`.
 A case passes only with the verdict OK: NON-STRICT fails the test, as it
 would fail the project's goal of being strict where the RFC leaves room.
 CI runs this file once per codec twin (FASTWS_NO_EXTENSIONS=1 and
@@ -28,7 +30,7 @@ def _params() -> list[object]:
 
 @pytest.fixture(scope="module", params=TARGETS)
 def target(request: pytest.FixtureRequest) -> str:
-    """The fastws peers under test: ``asyncio`` or ``sansio``."""
+    """The fastws peers under test: ``asyncio``, ``sansio`` or ``sync``."""
     return str(request.param)
 
 
