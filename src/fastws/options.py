@@ -13,7 +13,8 @@ have in common, with no I/O and no event loop:
 * :func:`queue_limits` and :func:`queue_bytes_low` give the receive queue's
   high- and low-water marks;
 * :data:`HOLD_LIMIT` and :data:`FAILURE_GRACE` bound the input held back by
-  flow control and the time a protocol failure waits for the application.
+  flow control and the time a protocol failure waits for the application;
+  :data:`COALESCE_LIMIT` bounds the small messages written together.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .headers import HeadersLike
 from .uri import parse_uri
 
 __all__ = [
+    "COALESCE_LIMIT",
     "FAILURE_GRACE",
     "HOLD_LIMIT",
     "client_protocol_options",
@@ -42,6 +44,11 @@ __all__ = [
 #: (``Protocol.held_bytes``), so that pongs behind it are still seen; then it
 #: stops, and TCP pushes back on the peer.
 HOLD_LIMIT = 262144
+
+#: Bytes of small messages held back, to be written together, while more
+#: received messages wait in the queue (an application working through a
+#: burst); past this the held data is written at once.
+COALESCE_LIMIT = 65536
 
 #: Longest wait, in seconds, for the application to take the messages that
 #: arrived before a protocol error before the failure is sent anyway;

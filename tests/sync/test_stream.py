@@ -184,6 +184,51 @@ class TestBackPressure:
                 peer.close()
 
 
+class TestCoalescing:
+    def test_a_burst_is_answered_in_few_writes(self, sync_server: Any, raw_client: Any) -> None:
+        writes: list[int] = []
+
+        def echo_counting(ws: ServerConnection) -> None:
+            write = ws.transport.write
+
+            def counting(data: Any) -> None:
+                writes.append(len(data))
+                write(data)
+
+            ws.transport.write = counting  # type: ignore[method-assign]
+            for _ in range(50):
+                ws.send(ws.recv())
+            ws.recv()
+
+        with sync_server(echo_counting) as (server, _):
+            peer = raw_client(server.socket.getsockname()[1])
+            try:
+                peer.sock.sendall(b"".join(peer.frame(OP_TEXT, str(n).encode()) for n in range(50)))
+                assert [peer.read_frame().payload for _ in range(50)] == [str(n).encode() for n in range(50)]
+            finally:
+                peer.close()
+        assert len(writes) < 10  # one write per message without coalescing
+
+    def test_held_back_messages_go_out_when_the_application_goes_away(
+        self, sync_server: Any, raw_client: Any
+    ) -> None:
+        def busy(ws: ServerConnection) -> None:
+            first = ws.recv()  # the second message is queued by now
+            ws.send(f"re: {first}")  # held back, to be written with the next ones...
+            time.sleep(2)  # ... but the application goes away
+            ws.recv()
+
+        with sync_server(busy) as (server, _):
+            peer = raw_client(server.socket.getsockname()[1])
+            try:
+                peer.sock.sendall(peer.frame(OP_TEXT, b"one") + peer.frame(OP_TEXT, b"two"))
+                started = time.monotonic()
+                assert peer.read_frame().payload == b"re: one"
+                assert time.monotonic() - started < TAKEOVER_DELAY + 0.5
+            finally:
+                peer.close()
+
+
 class TestBackgroundThread:
     def test_pings_answered_while_the_application_is_busy(self, sync_server: Any) -> None:
         round_trips: list[float] = []

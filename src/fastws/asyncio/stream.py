@@ -50,7 +50,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
-from ..options import FAILURE_GRACE, HOLD_LIMIT, queue_bytes_low, queue_limits
+from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, queue_bytes_low, queue_limits
 from ..protocol import State
 from .keepalive import Pings
 
@@ -63,10 +63,6 @@ __all__ = ["FAILURE_GRACE", "HOLD_LIMIT", "READ_BUFFER_SIZE", "WORK_PER_TURN", "
 
 #: What a connection delivers: ``str`` for text, ``bytes`` for binary.
 Data = str | bytes
-
-#: Bytes of small messages held back while more received messages wait in the
-#: queue; past this the held data is written at once.
-COALESCE_LIMIT = 65536
 
 #: Size of the buffer the transport reads into (asyncio reads at most as
 #: much with ``recv`` too).

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from ..exceptions import ConnectionClosed, ConnectionClosedOK, InvalidState
+from ..options import COALESCE_LIMIT
 from ..protocol import State
 from .stream import Data, Stream
 
@@ -177,7 +178,10 @@ class Connection(Stream):
         An iterable of ``str`` (or of bytes-like objects) is sent as one
         fragmented text (binary) message, one frame per item; other threads'
         messages wait until it is complete. Returns once the kernel has taken
-        the message: while the peer does not read, it waits.
+        the message: while the peer does not read, it waits. Small messages
+        sent while received ones wait in the queue (an echo working through
+        a burst) are written together, when the application comes back to
+        ``recv()`` for more, or sends when the queue is empty.
 
         Args:
             message: the message, or its fragments.
@@ -203,10 +207,25 @@ class Connection(Stream):
                 else:
                     protocol.send_binary(message)  # type: ignore[arg-type]
                 chunks = protocol.data_to_send()
+                if self._queue and not self._reading:
+                    # The application works through received messages and
+                    # will be back in recv(): small messages wait to be
+                    # written together (see fastws.sync.stream).
+                    coalesced = self._coalesced + len(message)
+                    if coalesced < COALESCE_LIMIT:
+                        if not self._coalesced:
+                            # Should the application go away, the background
+                            # thread writes them after TAKEOVER_DELAY.
+                            self._coalesced_at = time.monotonic()
+                            if self._bg_sleeping:
+                                self._bg_cond.notify()
+                        self._outbox += chunks
+                        self._coalesced = coalesced
+                        return
                 if self._outbox:
                     chunks = self._outbox + chunks
                     self._outbox = []
-                    self._outbox_bytes = 0
+                    self._outbox_bytes = self._coalesced = 0
                 self._writing = True
             try:
                 if len(chunks) == 1:

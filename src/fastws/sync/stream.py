@@ -35,7 +35,14 @@ Writing
 -------
 ``send()`` writes its frames itself and returns once the kernel has taken
 them: a peer that does not read makes ``send()`` block (TCP pushes back),
-and memory stays bounded. Frames the protocol produces by itself (pongs,
+and memory stays bounded. One exception, as in the asyncio layer: small
+messages sent while received ones wait in the queue (an application
+working through a burst, an echo) are held back, up to
+:data:`~fastws.options.COALESCE_LIMIT` bytes, and written together when the
+application comes back to ``recv()`` with the queue empty (or sends with
+it empty, pings or closes); a system call per burst instead of one per
+message. Should the application go away instead, the background thread
+writes them when it takes over, within :data:`TAKEOVER_DELAY`. Frames the protocol produces by itself (pongs,
 the close frame's echo, keepalive pings, a failure's close frame) go
 through a small outbox, written by whichever thread holds the write role
 next; while more than ``write_limit`` bytes of them wait (a peer that sends
@@ -165,7 +172,9 @@ class Stream:
         self._reading = False  # the read role
         self._writing = False  # the write role
         self._outbox: list[bytes] = []
-        self._outbox_bytes = 0
+        self._outbox_bytes = 0  # automatic answers in the outbox
+        self._coalesced = 0  # bytes of messages in the outbox (see send())
+        self._coalesced_at = 0.0  # when the first of them was
         self._input_waiting = False  # input held in the protocol (queue full)
         self._receiving = False  # an application thread waits in recv()
         self._left_recv = time.monotonic()  # when it last left
@@ -451,7 +460,7 @@ class Stream:
             while self._outbox and not self._aborted:
                 batch = self._outbox
                 self._outbox = []
-                self._outbox_bytes = 0
+                self._outbox_bytes = self._coalesced = 0
                 lock.release()
                 try:
                     rest, eof = self._write_chunks(batch, deadline)
@@ -530,8 +539,12 @@ class Stream:
             if not chunk:
                 transport.send_eof()
                 return [], True
-            if not transport.sendall(chunk, deadline):
-                return batch[index:], False
+            written = transport.sendall(chunk, deadline)
+            if written < len(chunk):
+                rest = batch[index:]
+                if written:
+                    rest[0] = chunk[written:]
+                return rest, False
         return [], False
 
     def _send_frames(self) -> None:
@@ -544,7 +557,7 @@ class Stream:
         if self._outbox:
             chunks = self._outbox + chunks
             self._outbox = []
-            self._outbox_bytes = 0
+            self._outbox_bytes = self._coalesced = 0
         self._writing = True
         lock = self._lock
         lock.release()
@@ -696,13 +709,19 @@ class Stream:
                     now = time.monotonic()
                     if self._run_timers(now):
                         continue
-                    if self._outbox and not self._writing and not self._aborted:
-                        self._flush(now + _BACKGROUND_WRITE_WAIT)
-                        if self._outbox and not self._writing:
-                            # Not writable in time: look at the clocks, then
-                            # try again (each try waits).
-                            continue
                     wake_at = self._next_timer()
+                    if self._outbox and not self._writing and not self._aborted:
+                        # Messages held back for the application (see send())
+                        # wait a little for more; anything else goes now.
+                        release = self._coalesced_at + TAKEOVER_DELAY
+                        if not self._coalesced or self._outbox_bytes or now >= release:
+                            self._flush(now + _BACKGROUND_WRITE_WAIT)
+                            if self._outbox and not self._writing:
+                                # Not writable in time: look at the clocks,
+                                # then try again (each try waits).
+                                continue
+                        elif wake_at is None or release < wake_at:
+                            wake_at = release
                     timeout = None if wake_at is None else max(0.0, wake_at - now)
                     if self._can_read() and not self._receiving:
                         if (
@@ -710,6 +729,9 @@ class Stream:
                             or len(self._pings)  # a pong is awaited: see it at once
                             or now - self._left_recv >= TAKEOVER_DELAY
                         ):
+                            if self._outbox and not self._writing:
+                                self._flush(now + _BACKGROUND_WRITE_WAIT)
+                                continue
                             self._read_once(timeout, now + _BACKGROUND_WRITE_WAIT)
                             continue
                         # The application was in recv() a moment ago: it

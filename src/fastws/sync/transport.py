@@ -77,6 +77,10 @@ else:  # pragma: no cover - Windows
         return bool(ready or errors)
 
 
+#: A send that returns at once with what fits, where the system has it.
+_DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)
+
+
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
@@ -161,31 +165,47 @@ class Transport:
 
     # -- writing -----------------------------------------------------------------
 
-    def sendall(self, data: bytes | memoryview, deadline: float | None = None) -> bool:
-        """Write all of ``data``, waiting for room as long as it takes, or until ``deadline``.
+    def sendall(self, data: bytes | memoryview, deadline: float | None = None) -> int:
+        """Write ``data``, waiting for room as long as it takes, or until ``deadline``.
 
         :attr:`write` is the same without a deadline, and cheaper.
 
         Args:
             data: the bytes.
             deadline: a :func:`time.monotonic` time; None to wait as long
-                as it takes. The deadline applies until the first byte is
-                written, so ``data`` should be small (a control frame): a
-                small write then completes at once.
+                as it takes. On a TLS socket it applies until the first
+                byte is written (OpenSSL wants a write it could not finish
+                retried with the same data); on a plain socket where the
+                system has no ``MSG_DONTWAIT`` (Windows), until the socket
+                is writable, so ``data`` should then be small.
 
         Returns:
-            True once written; False if the deadline passed first (nothing
-            was written then).
+            How many bytes were written: all of them, unless the deadline
+            passed.
 
         Raises:
             OSError: the connection failed.
         """
-        if deadline is not None and not self.tls and not wait_for(self.sock, True, _remaining(deadline)):
-            return False
-        if not self.tls:
-            self.sock.sendall(data)
-            return True
-        return self._tls_sendall(data, deadline)
+        if deadline is None:
+            self.write(data)
+            return len(data)
+        if self.tls:
+            return self._tls_sendall(data, deadline)
+        sock = self.sock
+        if _DONTWAIT is None:  # pragma: no cover - Windows
+            if not wait_for(sock, True, _remaining(deadline)):
+                return 0
+            sock.sendall(data)
+            return len(data)
+        view = memoryview(data).cast("B")
+        written = 0
+        while written < len(view):
+            try:
+                written += sock.send(view[written:], _DONTWAIT)
+            except BlockingIOError:
+                if not wait_for(sock, True, _remaining(deadline)):
+                    break
+        return written
 
     def _tls_write(self, data: bytes | memoryview) -> None:
         self._tls_sendall(data, None)
@@ -213,28 +233,29 @@ class Transport:
             if sent:
                 pending[0] = memoryview(pending[0])[sent:]
 
-    def _tls_sendall(self, data: bytes | memoryview, deadline: float | None) -> bool:
+    def _tls_sendall(self, data: bytes | memoryview, deadline: float | None) -> int:
         sock = self.sock
         view = memoryview(data).cast("B")
-        while view:
+        written = 0
+        while written < len(view):
             with self._tls_lock:
                 try:
-                    sent = sock.send(view)
+                    sent = sock.send(view[written:])
                 except (ssl.SSLWantWriteError, BlockingIOError):
                     sent, writing = 0, True
                 except ssl.SSLWantReadError:
                     sent, writing = 0, False
             if sent:
-                view = view[sent:]
+                written += sent
                 deadline = None  # a part is written: the rest must follow
                 continue
             timeout = _remaining(deadline)
             if timeout is not None and timeout <= 0:
-                return False
+                break
             if not writing:
                 timeout = _TLS_READ_RETRY if timeout is None else min(timeout, _TLS_READ_RETRY)
             wait_for(sock, writing, timeout)
-        return True
+        return written
 
     # -- closing -----------------------------------------------------------------
 
