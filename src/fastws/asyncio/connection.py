@@ -21,8 +21,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any
 
 from ..exceptions import ConnectionClosed, ConnectionClosedOK, InvalidState
+from ..options import COALESCE_LIMIT
 from ..protocol import State
-from .stream import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, READ_BUFFER_SIZE, WORK_PER_TURN, Data, Stream
+from .stream import FAILURE_GRACE, HOLD_LIMIT, READ_BUFFER_SIZE, WORK_PER_TURN, Data, Stream
 
 __all__ = ["FAILURE_GRACE", "HOLD_LIMIT", "READ_BUFFER_SIZE", "WORK_PER_TURN", "Connection", "Data"]
 

@@ -211,7 +211,7 @@ class Connection(Stream):
                     # The application works through received messages and
                     # will be back in recv(): small messages wait to be
                     # written together (see fastws.sync.stream).
-                    coalesced = self._coalesced + len(message)
+                    coalesced = self._coalesced + len(message)  # type: ignore[arg-type]
                     if coalesced < COALESCE_LIMIT:
                         if not self._coalesced:
                             # Should the application go away, the background
