@@ -5,6 +5,7 @@ Usage::
     python bench/sync_echo.py                  # 5 runs, the median of each cell
     python bench/sync_echo.py --quick          # 3 short runs: a smoke run
     python bench/sync_echo.py --sizes 32 --runs 9
+    python bench/sync_echo.py --memory         # server memory per idle connection
     python bench/sync_echo.py server fastws    # just run one sync echo server
 
 Two measurements, in the method of ``bench/echo_servers.py``:
@@ -24,6 +25,11 @@ Two measurements, in the method of ``bench/echo_servers.py``:
   client process's CPU time per round trip (``getrusage``: all its
   threads, the connection's background thread included).
 
+``--memory`` opens idle connections (raw sockets that completed the
+opening handshake) to each sync server and reports the growth of the
+server's resident memory (``/proc/PID/status``, VmRSS) per connection:
+the price of its threads and buffers.
+
 Compression and keepalive are off everywhere. Each run measures every cell
 once, the two implementations of a cell one after the other; the table
 gives, per cell, the median of the runs and the range of the ratio over the
@@ -40,6 +46,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,9 +140,12 @@ def run_sync_client(impl: str, url: str, size: int, count: int) -> None:
     print(f"NS {int(elapsed * 1e9 / count)}", flush=True)
 
 
-def _spawn(*args: str) -> tuple[subprocess.Popen[str], int]:
+def _spawn(*args: str, quiet: bool = False) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), *args], stdout=subprocess.PIPE, text=True
+        [sys.executable, os.path.abspath(__file__), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if quiet else None,
+        text=True,
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -256,6 +266,46 @@ def measure_client(impl: str, url: str, size: int, count: int) -> Cell:
     return Cell("client", "round trips", size, impl, int(line.split()[1]) / 1e3)
 
 
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def measure_memory(impl: str, connections: int) -> float:
+    """Server RSS growth per idle connection, in KiB."""
+    import base64
+    import socket
+
+    # Quiet: a server may log each connection that the benchmark drops.
+    process, port = _spawn("server", impl, quiet=True)
+    socks = []
+    try:
+        time.sleep(0.5)
+        before = _rss_kib(process.pid)
+        for _ in range(connections):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            key = base64.b64encode(os.urandom(16)).decode()
+            sock.sendall(
+                (
+                    f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(4096)
+            socks.append(sock)
+        time.sleep(1.0)
+        return (_rss_kib(process.pid) - before) / connections
+    finally:
+        for sock in socks:
+            sock.close()
+        _stop(process)
+
+
 def format_table(runs: list[list[Cell]]) -> str:
     """The median of each cell over the runs, with the ratio's range."""
     keys = sorted(
@@ -302,7 +352,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs (default 5; 3 with --quick)")
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--side", choices=("server", "client", "both"), default="both")
+    parser.add_argument("--memory", action="store_true", help="server memory per idle connection instead")
+    parser.add_argument("--connections", type=int, default=500, help="idle connections for --memory")
     args = parser.parse_args(argv)
+    if args.memory:
+        print(f"server RSS growth per idle connection, {args.connections} connections")
+        for impl in IMPLS:
+            print(f"{impl}: {measure_memory(impl, args.connections):.1f} KiB")
+        return 0
     runs = args.runs or (3 if args.quick else 5)
     count, burst = (300, 3000) if args.quick else (3000, 40000)
     sizes = tuple(args.sizes)

@@ -95,7 +95,7 @@ __all__ = ["READ_SIZE", "TAKEOVER_DELAY", "Data", "Stream"]
 #: What a connection delivers: ``str`` for text, ``bytes`` for binary.
 Data = str | bytes
 
-#: Bytes read from the socket at a time, into a buffer of each connection's.
+#: Most bytes read from the socket at a time.
 READ_SIZE = 65536
 
 #: Seconds the application may stay away from ``recv()`` before the
@@ -168,7 +168,6 @@ class Stream:
         self.response: Response | None = None
 
         self._queue: collections.deque[Data] = collections.deque()
-        self._buffer: memoryview | None = None
         self._reading = False  # the read role
         self._writing = False  # the write role
         self._outbox: list[bytes] = []
@@ -246,21 +245,18 @@ class Stream:
         Returns:
             False if nothing arrived within ``timeout``.
         """
-        buffer = self._buffer
-        if buffer is None:
-            buffer = self._buffer = memoryview(bytearray(READ_SIZE))
+        size = READ_SIZE
         if self._input_waiting:
             # Delivery stopped: read only what the protocol may keep waiting.
-            room = HOLD_LIMIT - self.protocol.held_bytes
-            buffer = buffer[: min(READ_SIZE, max(room, _MIN_READ))]
+            size = min(READ_SIZE, max(HOLD_LIMIT - self.protocol.held_bytes, _MIN_READ))
         self._reading = True
         lock = self._lock
         lock.release()
         try:
             if timeout is None:
-                count: int | None = self.transport.read(buffer)
+                data: bytes | None = self.transport.read(size)
             else:
-                count = self.transport.recv_into(buffer, timeout)
+                data = self.transport.recv(size, timeout)
         except OSError as exc:
             lock.acquire()
             self._reading = False
@@ -273,11 +269,11 @@ class Stream:
             raise
         lock.acquire()
         self._reading = False
-        if count:
+        if data:
             if self._counted:
                 self._flow.queued = len(self._queue)
-            self.protocol.receive_data(buffer[:count])
-        elif count is None:
+            self.protocol.receive_data(data)
+        elif data is None:
             self._notify()
             return False
         else:

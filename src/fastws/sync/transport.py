@@ -6,8 +6,10 @@ read and write roles, :mod:`fastws.sync.stream`), but a read and a write may
 run at once, in two threads.
 
 * Plain sockets (TCP, Unix) stay in blocking mode: a read without a
-  deadline is one ``recv_into`` system call, a write one ``sendall``; a
-  deadline adds a ``poll`` before the call.
+  deadline is one ``recv`` system call, a write one ``sendall``; a
+  deadline adds a ``poll`` before the call. Reads allocate their ``bytes``
+  (as large as what arrived): a connection keeps no read buffer, which
+  matters with a thread per connection and thousands of connections.
 * TLS sockets run in non-blocking mode, each OpenSSL call under a lock:
   OpenSSL does not allow ``SSL_read`` and ``SSL_write`` on the same
   connection at once from two threads (a blocking read would hold that lock
@@ -96,8 +98,9 @@ class Transport:
         sock: the socket.
         write: ``write(data)`` writes all of ``data``, waiting for room as
             long as it takes (:meth:`sendall` without a deadline).
-        read: ``read(view)`` reads into ``view``, waiting as long as it
-            takes (:meth:`recv_into` without a timeout).
+        read: ``read(size)`` returns what has arrived (at most ``size``
+            bytes), waiting as long as it takes (:meth:`recv` without a
+            timeout).
         tls: whether it is a TLS socket.
         local_address, remote_address: the socket's addresses, read once
             (still available after it is closed).
@@ -114,7 +117,7 @@ class Transport:
         except OSError:
             self.local_address = self.remote_address = None
         self.write = self._tls_write if self.tls else sock.sendall
-        self.read = self._tls_read if self.tls else sock.recv_into
+        self.read = self._tls_read if self.tls else sock.recv
         if self.tls:
             sock.setblocking(False)
         else:
@@ -126,17 +129,17 @@ class Transport:
 
     # -- reading -----------------------------------------------------------------
 
-    def recv_into(self, view: memoryview, timeout: float | None = None) -> int | None:
-        """Read what has arrived into ``view``, waiting for it if need be.
+    def recv(self, size: int, timeout: float | None = None) -> bytes | None:
+        """Read what has arrived, at most ``size`` bytes, waiting for it if need be.
 
         Args:
-            view: where to put the bytes.
+            size: the most bytes to return.
             timeout: seconds to wait at most; None to wait as long as it
                 takes.
 
         Returns:
-            The number of bytes read; 0 at the end of the stream; None if
-            nothing arrived within ``timeout``.
+            The bytes; ``b""`` at the end of the stream; None if nothing
+            arrived within ``timeout``.
 
         Raises:
             OSError: the connection failed (reset, TLS error, ...).
@@ -145,12 +148,12 @@ class Transport:
         if not self.tls:
             if timeout is not None and not wait_for(sock, False, timeout):
                 return None
-            return sock.recv_into(view)
+            return sock.recv(size)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._tls_lock:
                 try:
-                    return sock.recv_into(view)
+                    return sock.recv(size)
                 except (ssl.SSLWantReadError, BlockingIOError):
                     writing = False
                 except ssl.SSLWantWriteError:
@@ -158,10 +161,10 @@ class Transport:
             if not wait_for(sock, writing, _remaining(deadline)):
                 return None
 
-    def _tls_read(self, view: memoryview) -> int:
-        count = self.recv_into(view, None)
-        assert count is not None
-        return count
+    def _tls_read(self, size: int) -> bytes:
+        data = self.recv(size, None)
+        assert data is not None
+        return data
 
     # -- writing -----------------------------------------------------------------
 
