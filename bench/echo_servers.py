@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["IMPLS", "LOOPS", "SIZES", "Result", "main", "measure", "run_server"]
+__all__ = ["IMPLS", "LOOPS", "SIZES", "Result", "main", "measure", "run_server", "stop_process"]
 
 IMPLS = ("fastws", "fastws-callback", "websockets", "aiohttp", "picows")
 #: The module each implementation needs.
@@ -385,12 +385,17 @@ def measure(
         except ImportError:
             return asyncio.run(run_all())
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL if it lingers."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def available(impl: str) -> bool:

@@ -52,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from echo_servers import _client  # the common asyncio client
+from echo_servers import _client, stop_process  # the common asyncio client
 
 __all__ = ["IMPLS", "SIZES", "Cell", "main", "measure_client", "measure_server", "process_cpu_ns"]
 
@@ -155,15 +155,6 @@ def _spawn(*args: str, quiet: bool = False) -> tuple[subprocess.Popen[str], int]
     return process, int(line.split()[1])
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
 def process_cpu_ns(pid: int) -> int:
     """CPU time every thread of the process has run so far, in nanoseconds.
 
@@ -250,7 +241,7 @@ def measure_server(impl: str, sizes: tuple[int, ...], count: int, burst: int) ->
         except ImportError:
             return asyncio.run(run())
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def measure_client(impl: str, url: str, size: int, count: int) -> Cell:
@@ -303,7 +294,7 @@ def measure_memory(impl: str, connections: int) -> float:
     finally:
         for sock in socks:
             sock.close()
-        _stop(process)
+        stop_process(process)
 
 
 def format_table(runs: list[list[Cell]]) -> str:
@@ -380,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                         rounds = count if size < 65536 else count // 4
                         cells.append(measure_client(impl, f"ws://127.0.0.1:{port}/", size, rounds))
             finally:
-                _stop(process)
+                stop_process(process)
         all_runs.append(cells)
     common = "picows (uvloop)" if _picows() else "fastws.asyncio"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

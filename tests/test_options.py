@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import sys
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,10 @@ from fastws.extensions.permessage_deflate import (
     ServerPerMessageDeflateFactory,
 )
 from fastws.options import (
+    CONNECTION_OPTIONS,
     client_protocol_options,
     client_tls,
+    connection_options,
     queue_bytes_low,
     queue_limits,
     server_protocol_options,
@@ -46,16 +49,32 @@ class TestQueueLimits:
             queue_bytes_low(0)
 
 
+#: The arguments of ``connect`` and of ``serve`` that the protocol options read, with defaults.
+CONNECT = {"max_size": 2**20, "user_agent_header": "ua", "compression": "deflate", "subprotocols": None,
+           "origin": None, "additional_headers": None, "protocol_options": None}  # fmt: skip
+SERVE = {"max_size": 2**20, "server_header": "s", "compression": "deflate", "subprotocols": None,
+         "select_subprotocol": None, "origins": None, "protocol_options": None}  # fmt: skip
+
+
+def client_arguments(**given: Any) -> dict[str, Any]:
+    return {**CONNECT, **given}
+
+
+def server_arguments(**given: Any) -> dict[str, Any]:
+    return {**SERVE, **given}
+
+
 class TestProtocolOptions:
     def test_client(self) -> None:
         options = client_protocol_options(
-            max_size=100,
-            user_agent_header=None,
-            compression="deflate",
-            subprotocols=("a", "b"),
-            origin="https://o.example",
-            additional_headers={"X": "1"},
-            protocol_options={"max_fragments": 4, "max_size": 1},
+            client_arguments(
+                max_size=100,
+                user_agent_header=None,
+                subprotocols=("a", "b"),
+                origin="https://o.example",
+                additional_headers={"X": "1"},
+                protocol_options={"max_fragments": 4, "max_size": 1},
+            )
         )
         (factory,) = options.pop("extensions")
         assert isinstance(factory, ClientPerMessageDeflateFactory)
@@ -70,26 +89,28 @@ class TestProtocolOptions:
 
     def test_server(self) -> None:
         options = server_protocol_options(
-            max_size=None, server_header="s", compression=None, origins=("https://o.example", None)
+            server_arguments(max_size=None, compression=None, origins=("https://o.example", None))
         )
         assert options == {"max_size": None, "server_header": "s", "origins": ["https://o.example", None]}
         given = ServerPerMessageDeflateFactory()
-        assert server_protocol_options(max_size=1, server_header=None, compression=given)["extensions"] == [
-            given
-        ]
+        assert server_protocol_options(server_arguments(compression=given))["extensions"] == [given]
 
     def test_extensions_in_protocol_options_win(self) -> None:
-        options = client_protocol_options(
-            max_size=1, user_agent_header=None, compression="deflate", protocol_options={"extensions": []}
-        )
+        options = client_protocol_options(client_arguments(protocol_options={"extensions": []}))
         assert options["extensions"] == []
 
     @pytest.mark.parametrize("compression", ["gzip", 1, True])
     def test_unknown_compression(self, compression: object) -> None:
         with pytest.raises(ValueError):
-            client_protocol_options(max_size=1, user_agent_header=None, compression=compression)  # type: ignore[arg-type]
+            client_protocol_options(client_arguments(compression=compression))
         with pytest.raises(ValueError):
-            server_protocol_options(max_size=1, server_header=None, compression=compression)  # type: ignore[arg-type]
+            server_protocol_options(server_arguments(compression=compression))
+
+    def test_connection_options(self) -> None:
+        arguments = {name: index for index, name in enumerate(CONNECTION_OPTIONS)}
+        assert connection_options({**arguments, "max_size": 1, "self": None}) == arguments
+        with pytest.raises(KeyError):
+            connection_options({"ping_interval": 1})
 
 
 class TestClientTLS:

@@ -10,8 +10,9 @@ have in common, with no I/O and no event loop:
   :class:`~fastws.server.ServerProtocol`;
 * :func:`client_tls` checks ``ssl`` against the URI's scheme and picks the
   default context for ``wss://``;
-* :func:`queue_limits` and :func:`queue_bytes_low` give the receive queue's
-  high- and low-water marks;
+* :class:`QueueMarks` (from :func:`queue_limits` and :func:`queue_bytes_low`)
+  holds the receive queue's high- and low-water marks;
+  :func:`connection_options` gathers the options of a connection;
 * :data:`HOLD_LIMIT` and :data:`FAILURE_GRACE` bound the input held back by
   flow control and the time a protocol failure waits for the application;
   :data:`COALESCE_LIMIT` bounds the small messages written together.
@@ -21,19 +22,22 @@ from __future__ import annotations
 
 import ssl as ssl_module
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from .extensions.permessage_deflate import ClientPerMessageDeflateFactory, ServerPerMessageDeflateFactory
-from .headers import HeadersLike
+from .flow import FlowControl
 from .uri import parse_uri
 
 __all__ = [
     "COALESCE_LIMIT",
+    "CONNECTION_OPTIONS",
     "FAILURE_GRACE",
     "HOLD_LIMIT",
+    "QueueMarks",
     "client_protocol_options",
     "client_tls",
+    "connection_options",
     "queue_bytes_low",
     "queue_limits",
     "server_protocol_options",
@@ -97,6 +101,71 @@ def queue_bytes_low(max_queue_bytes: int | None) -> int | None:
     return max_queue_bytes // 4
 
 
+class QueueMarks:
+    """The receive queue's water marks, from ``max_queue`` and ``max_queue_bytes``.
+
+    Delivery stops at the high marks, which :meth:`apply` gives the
+    protocol's flow control; it resumes once the queue is down to both low
+    marks (:meth:`low_water`).
+
+    Args:
+        max_queue: see :func:`queue_limits`.
+        max_queue_bytes: the high-water mark in bytes (None: none); the low
+            one is a quarter of it.
+
+    Raises:
+        ValueError: a mark out of range.
+    """
+
+    __slots__ = ("high", "high_bytes", "low", "low_bytes")
+
+    def __init__(self, max_queue: int | tuple[int, int | None] | None, max_queue_bytes: int | None) -> None:
+        self.high, self.low = queue_limits(max_queue)
+        self.low_bytes = queue_bytes_low(max_queue_bytes)
+        self.high_bytes = max_queue_bytes
+
+    def apply(self, flow: FlowControl) -> None:
+        """Set the high marks as the flow control's limits."""
+        flow.max_queue = self.high
+        flow.max_queue_bytes = self.high_bytes
+
+    def low_water(self, flow: FlowControl, queued: int) -> bool:
+        """Whether a queue of ``queued`` messages is down to the low-water marks.
+
+        Args:
+            flow: the protocol's flow control; its ``queued`` is set to
+                ``queued`` first (the caller takes the oldest messages first).
+            queued: how many delivered messages the queue still holds.
+        """
+        if queued > self.low:
+            return False
+        if self.low_bytes is None:
+            return True
+        flow.queued = queued
+        return flow.queued_bytes <= self.low_bytes
+
+
+#: The options of ``connect`` and ``serve`` that configure each connection.
+CONNECTION_OPTIONS = (
+    "ping_interval",
+    "ping_timeout",
+    "close_timeout",
+    "max_queue",
+    "max_queue_bytes",
+    "write_limit",
+)
+
+
+def connection_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection's keyword arguments, picked from the arguments of ``connect`` or ``serve``.
+
+    Args:
+        arguments: the call's arguments by name (``locals()`` at its start),
+            among which every name of :data:`CONNECTION_OPTIONS`.
+    """
+    return {name: arguments[name] for name in CONNECTION_OPTIONS}
+
+
 def client_tls(
     uri: str, ssl: ssl_module.SSLContext | bool | None
 ) -> tuple[str, int, ssl_module.SSLContext | None]:
@@ -127,69 +196,60 @@ def client_tls(
     return host, port, ssl
 
 
-def client_protocol_options(
-    *,
-    max_size: int | None,
-    user_agent_header: str | None,
-    compression: str | ClientPerMessageDeflateFactory | None,
-    subprotocols: Sequence[str] | None = None,
-    origin: str | None = None,
-    additional_headers: HeadersLike | None = None,
-    protocol_options: dict[str, Any] | None = None,
+def _protocol_options(
+    protocol_options: dict[str, Any] | None,
+    factory: object,
+    named: dict[str, Any],
+    given: dict[str, Any],
 ) -> dict[str, Any]:
-    """The :class:`~fastws.client.ClientProtocol` keyword arguments of ``connect``'s options.
+    """``protocol_options``, then the ``named`` options, the extension, the ``given`` ones (not None)."""
+    kwargs: dict[str, Any] = dict(protocol_options or {})
+    kwargs.update(named)
+    if factory is not None and "extensions" not in kwargs:
+        kwargs["extensions"] = [factory]
+    for name, value in given.items():
+        if value is not None:
+            kwargs[name] = list(value) if name in ("subprotocols", "origins") else value
+    return kwargs
 
-    ``protocol_options`` come first; the named options override them, and
-    ``compression`` gives the extensions unless ``protocol_options`` names
-    them.
+
+def client_protocol_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`~fastws.client.ClientProtocol` keyword arguments of ``connect``'s.
+
+    Args:
+        arguments: ``connect``'s arguments by name (``locals()`` at its
+            start): ``max_size``, ``user_agent_header``, ``compression``,
+            ``subprotocols``, ``origin``, ``additional_headers`` and
+            ``protocol_options``, which come first; the named options
+            override them, and ``compression`` gives the extensions unless
+            ``protocol_options`` names them.
 
     Raises:
         ValueError: an unknown ``compression``.
     """
-    factory = ClientPerMessageDeflateFactory._from_option(compression)
-    kwargs: dict[str, Any] = dict(protocol_options or {})
-    kwargs["max_size"] = max_size
-    kwargs["user_agent"] = user_agent_header
-    if factory is not None and "extensions" not in kwargs:
-        kwargs["extensions"] = [factory]
-    if subprotocols is not None:
-        kwargs["subprotocols"] = list(subprotocols)
-    if origin is not None:
-        kwargs["origin"] = origin
-    if additional_headers is not None:
-        kwargs["additional_headers"] = additional_headers
-    return kwargs
+    return _protocol_options(
+        arguments["protocol_options"],
+        ClientPerMessageDeflateFactory._from_option(arguments["compression"]),
+        {"max_size": arguments["max_size"], "user_agent": arguments["user_agent_header"]},
+        {name: arguments[name] for name in ("subprotocols", "origin", "additional_headers")},
+    )
 
 
-def server_protocol_options(
-    *,
-    max_size: int | None,
-    server_header: str | None,
-    compression: str | ServerPerMessageDeflateFactory | None,
-    subprotocols: Sequence[str] | None = None,
-    select_subprotocol: Callable[..., Any] | None = None,
-    origins: Sequence[str | None] | None = None,
-    protocol_options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The :class:`~fastws.server.ServerProtocol` keyword arguments of ``serve``'s options.
+def server_protocol_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`~fastws.server.ServerProtocol` keyword arguments of ``serve``'s.
 
-    ``protocol_options`` come first; the named options override them, and
-    ``compression`` gives the extensions unless ``protocol_options`` names
-    them.
+    Args:
+        arguments: ``serve``'s arguments by name (``locals()`` at its
+            start): ``max_size``, ``server_header``, ``compression``,
+            ``subprotocols``, ``select_subprotocol``, ``origins`` and
+            ``protocol_options``, as for :func:`client_protocol_options`.
 
     Raises:
         ValueError: an unknown ``compression``.
     """
-    factory = ServerPerMessageDeflateFactory._from_option(compression)
-    kwargs: dict[str, Any] = dict(protocol_options or {})
-    kwargs["max_size"] = max_size
-    kwargs["server_header"] = server_header
-    if factory is not None and "extensions" not in kwargs:
-        kwargs["extensions"] = [factory]
-    if subprotocols is not None:
-        kwargs["subprotocols"] = list(subprotocols)
-    if select_subprotocol is not None:
-        kwargs["select_subprotocol"] = select_subprotocol
-    if origins is not None:
-        kwargs["origins"] = list(origins)
-    return kwargs
+    return _protocol_options(
+        arguments["protocol_options"],
+        ServerPerMessageDeflateFactory._from_option(arguments["compression"]),
+        {"max_size": arguments["max_size"], "server_header": arguments["server_header"]},
+        {name: arguments[name] for name in ("subprotocols", "select_subprotocol", "origins")},
+    )

@@ -352,11 +352,12 @@ async def _echo(ws: Any, record: PeerRecord) -> None:
         record.error = traceback.format_exc()
 
 
-def _take_loop_errors(record: PeerRecord) -> None:
-    if _loop_errors:
-        errors = "\n".join(_loop_errors)
-        _loop_errors.clear()
-        record.error = (record.error + "\n" if record.error else "") + errors
+def _take_errors(record: PeerRecord, errors: list[str]) -> None:
+    """Add the errors a target collected outside the connection's code to ``record``."""
+    if errors:
+        text = "\n".join(errors)
+        errors.clear()
+        record.error = (record.error + "\n" if record.error else "") + text
 
 
 class AsyncioEchoServer(_Records):
@@ -387,7 +388,7 @@ class AsyncioEchoServer(_Records):
         self.port: int = self.server.sockets[0].getsockname()[1]
 
     def _ended(self, record: PeerRecord) -> None:
-        _take_loop_errors(record)
+        _take_errors(record, _loop_errors)
 
     def close(self) -> None:
         """Close the server and its connections."""
@@ -428,7 +429,7 @@ def start_asyncio_echo_client(host: str, port: int, config: Mapping[str, object]
             # Handshake failures included: the suite's cases all expect one.
             record.error = traceback.format_exc()
         finally:
-            _take_loop_errors(record)
+            _take_errors(record, _loop_errors)
             record.done.set()
 
     asyncio.run_coroutine_threadsafe(main(), _event_loop())
@@ -453,13 +454,6 @@ def _watch_sync_errors() -> None:
         handler = _SyncErrors(logging.ERROR)
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         logger.addHandler(handler)
-
-
-def _take_sync_errors(record: PeerRecord) -> None:
-    if _sync_errors:
-        errors = "\n".join(_sync_errors)
-        _sync_errors.clear()
-        record.error = (record.error + "\n" if record.error else "") + errors
 
 
 def _sync_echo(ws: Any, record: PeerRecord) -> None:
@@ -508,7 +502,7 @@ class SyncEchoServer(_Records):
         self._thread.start()
 
     def _ended(self, record: PeerRecord) -> None:
-        _take_sync_errors(record)
+        _take_errors(record, _sync_errors)
 
     def close(self) -> None:
         """Shut the server down (connections in progress are closed with 1001)."""
@@ -519,13 +513,7 @@ class SyncEchoServer(_Records):
 def start_sync_echo_client(host: str, port: int, config: Mapping[str, object] | None = None) -> PeerRecord:
     """Start a ``fastws.sync.connect`` echo client (in a thread) connecting to ws://host:port/.
 
-    Args:
-        host: the fuzzing server's address.
-        port: its port.
-        config: keyword arguments for ``fastws.client.ClientProtocol``.
-
-    Returns:
-        The connection's record; ``wait()`` on it after the case.
+    Takes and returns what :func:`start_sansio_echo_client` does.
     """
     from fastws import ConnectionClosed
     from fastws.sync import connect
@@ -544,7 +532,7 @@ def start_sync_echo_client(host: str, port: int, config: Mapping[str, object] | 
             # Handshake failures included: the suite's cases all expect one.
             record.error = traceback.format_exc()
         finally:
-            _take_sync_errors(record)
+            _take_errors(record, _sync_errors)
             record.done.set()
 
     threading.Thread(target=main, name=f"sync-echo-client-{port}", daemon=True).start()

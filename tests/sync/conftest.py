@@ -188,46 +188,29 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
-async def _start_peer(kind: str, behaviour: str, ssl: Any, max_size: int) -> tuple[str, Any]:
+async def _start_peer(kind: str, behaviour: str, ssl: Any, max_size: int) -> tuple[int, Any]:
     """Start an asyncio server of ``kind``; return its port and a stopper coroutine function."""
-    if kind == "fastws":
-        from fastws.asyncio import serve as fastws_serve
 
-        async def fastws_handler(ws: Any) -> None:
-            if behaviour == "echo":
-                async for message in ws:
-                    await ws.send(message)
-            elif behaviour == "close":
-                message = await ws.recv()
-                await ws.close(4000, f"bye {message}")
+    async def handler(ws: Any) -> None:
+        # fastws' and websockets' asyncio connections share this much API.
+        if behaviour == "close":
+            await ws.close(4000, f"bye {await ws.recv()}")
+            return
+        async for message in ws:
+            await ws.send(message)
 
-        server = await fastws_serve(
-            fastws_handler, "127.0.0.1", 0, ssl=ssl, max_size=max_size, ping_interval=None
-        )
+    if kind in ("fastws", "websockets"):
+        if kind == "fastws":
+            from fastws.asyncio import serve as asyncio_serve
+        else:
+            from websockets.asyncio.server import serve as asyncio_serve  # type: ignore[assignment]
+        server = await asyncio_serve(handler, "127.0.0.1", 0, ssl=ssl, max_size=max_size, ping_interval=None)
 
-        async def stop_fastws() -> None:
+        async def stop() -> None:
             server.close()
             await server.wait_closed()
 
-        return server.sockets[0].getsockname()[1], stop_fastws
-    if kind == "websockets":
-        from websockets.asyncio.server import serve as ws_serve
-
-        async def ws_handler(ws: Any) -> None:
-            if behaviour == "echo":
-                async for message in ws:
-                    await ws.send(message)
-            elif behaviour == "close":
-                message = await ws.recv()
-                await ws.close(4000, f"bye {message}")
-
-        ws_server = await ws_serve(ws_handler, "127.0.0.1", 0, ssl=ssl, max_size=max_size, ping_interval=None)
-
-        async def stop_websockets() -> None:
-            ws_server.close()
-            await ws_server.wait_closed()
-
-        return next(iter(ws_server.sockets)).getsockname()[1], stop_websockets
+        return next(iter(server.sockets)).getsockname()[1], stop
     if kind == "aiohttp":
         from aiohttp import WSMsgType, web
 
@@ -238,10 +221,8 @@ async def _start_peer(kind: str, behaviour: str, ssl: Any, max_size: int) -> tup
                 if behaviour == "close":
                     await ws.close(code=4000, message=f"bye {message.data}".encode())
                     break
-                if message.type == WSMsgType.BINARY:
-                    await ws.send_bytes(message.data)
-                elif message.type == WSMsgType.TEXT:
-                    await ws.send_str(message.data)
+                send = ws.send_str if message.type == WSMsgType.TEXT else ws.send_bytes
+                await send(message.data)
             return ws
 
         app = web.Application()
@@ -250,12 +231,8 @@ async def _start_peer(kind: str, behaviour: str, ssl: Any, max_size: int) -> tup
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-        async def stop_aiohttp() -> None:
-            await runner.cleanup()
-
-        return port, stop_aiohttp
+        port: int = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return port, runner.cleanup
     raise ValueError(kind)
 
 
@@ -366,6 +343,21 @@ class RawServer:
         assert match is not None, head
         sock.sendall(build_response(match.group(1).decode()))
         return RawPeer(sock, client=False, rest=rest)
+
+    def pair(self, connect: Callable[[str], T]) -> tuple[T, RawPeer]:
+        """Accept the client that ``connect(self.url)`` opens (the fastws client under test).
+
+        Returns:
+            What ``connect`` returned, and the server's :class:`RawPeer`.
+        """
+        accepted: list[RawPeer] = []
+        thread = threading.Thread(target=lambda: accepted.append(self.accept()))
+        thread.start()
+        try:
+            client = connect(self.url)
+        finally:
+            thread.join(5)
+        return client, accepted[0]
 
     def close(self) -> None:
         self.listener.close()

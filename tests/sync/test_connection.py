@@ -14,6 +14,21 @@ from fastws.protocol import State
 from fastws.sync import ServerConnection, connect
 
 
+def recv_in_a_thread(ws: Any) -> tuple[threading.Thread, list[BaseException]]:
+    """Start a thread that waits in ``ws.recv(10)``; the list gets what it raises."""
+    outcome: list[BaseException] = []
+
+    def receive() -> None:
+        try:
+            ws.recv(10)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    return thread, outcome
+
+
 class TestReceiving:
     def test_text_and_binary(self, sync_server: Any) -> None:
         with sync_server() as (_, url), connect(url) as ws:
@@ -79,16 +94,7 @@ class TestReceiving:
 
     def test_concurrent_recv_is_refused(self, sync_server: Any) -> None:
         with sync_server() as (_, url), connect(url) as ws:
-            outcome: list[BaseException] = []
-
-            def wait_in_recv() -> None:
-                try:
-                    ws.recv(10)
-                except BaseException as exc:
-                    outcome.append(exc)
-
-            waiting = threading.Thread(target=wait_in_recv)
-            waiting.start()
+            waiting, outcome = recv_in_a_thread(ws)
             deadline = time.monotonic() + 5
             while not ws._receiving:
                 assert time.monotonic() < deadline
@@ -98,21 +104,11 @@ class TestReceiving:
             ws.close()
             waiting.join(5)
             assert not waiting.is_alive()
-            assert isinstance(outcome[0], ConnectionClosedOK)
+        assert isinstance(outcome[0], ConnectionClosedOK)
 
     def test_close_from_another_thread_ends_recv(self, sync_server: Any) -> None:
-        outcome: list[BaseException] = []
-
         with sync_server() as (_, url), connect(url) as ws:
-
-            def receive() -> None:
-                try:
-                    ws.recv(10)
-                except BaseException as exc:
-                    outcome.append(exc)
-
-            thread = threading.Thread(target=receive)
-            thread.start()
+            thread, outcome = recv_in_a_thread(ws)
             time.sleep(0.1)
             ws.close()
             thread.join(5)

@@ -308,27 +308,21 @@ class TestKeepalive:
         assert outcome[0].sent is not None and outcome[0].sent.code == 1011
 
     def test_client_drops_a_server_that_stops_answering_pings(self, raw_server: Any) -> None:
-        accepted: list[Any] = []
-        thread = threading.Thread(target=lambda: accepted.append(raw_server.accept()))
-        thread.start()
-        ws = connect(raw_server.url, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.5)
-        thread.join(5)
+        ws, peer = raw_server.pair(
+            lambda url: connect(url, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.5)
+        )
         try:
             with pytest.raises(ConnectionClosedError) as info:
                 ws.recv(5)
             assert info.value.sent is not None and info.value.sent.code == 1011
             assert ws.wait_closed(5)
         finally:
-            accepted[0].close()
+            peer.close()
 
 
 class TestClosingHandshake:
     def test_a_peer_that_never_answers_the_close_is_cut_off(self, raw_server: Any) -> None:
-        accepted: list[Any] = []
-        thread = threading.Thread(target=lambda: accepted.append(raw_server.accept()))
-        thread.start()
-        ws = connect(raw_server.url, close_timeout=0.3)
-        thread.join(5)
+        ws, peer = raw_server.pair(lambda url: connect(url, close_timeout=0.3))
         try:
             started = time.monotonic()
             ws.close()
@@ -337,12 +331,11 @@ class TestClosingHandshake:
             with pytest.raises(ConnectionClosedError):
                 ws.recv(1)
         finally:
-            accepted[0].close()
+            peer.close()
 
     def test_server_closes_after_the_client_goes_silent(self, sync_server: Any, raw_client: Any) -> None:
         def closer(ws: ServerConnection) -> None:
             ws.close(1000)
-            ws.duration = ws.close_code  # type: ignore[attr-defined]
 
         with sync_server(closer, close_timeout=0.3) as (server, _):
             peer = raw_client(server.socket.getsockname()[1])
@@ -396,16 +389,12 @@ class TestFailing:
             assert info.value.code == 1009
 
     def test_invalid_utf8_from_the_server(self, raw_server: Any) -> None:
-        accepted: list[Any] = []
-        thread = threading.Thread(target=lambda: accepted.append(raw_server.accept()))
-        thread.start()
-        ws = connect(raw_server.url, close_timeout=0.5)
-        thread.join(5)
+        ws, peer = raw_server.pair(lambda url: connect(url, close_timeout=0.5))
         try:
-            accepted[0].send(OP_TEXT, b"\xc3\x28")  # invalid UTF-8
+            peer.send(OP_TEXT, b"\xc3\x28")  # invalid UTF-8
             with pytest.raises(ConnectionClosedError) as info:
                 ws.recv(5)
             assert info.value.sent is not None and info.value.sent.code == 1007
         finally:
-            accepted[0].close()
+            peer.close()
             ws.close()

@@ -18,7 +18,7 @@ from ..exceptions import InvalidMessage
 from ..extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from ..handshake import USER_AGENT
 from ..headers import HeadersLike
-from ..options import client_protocol_options, client_tls
+from ..options import client_protocol_options, client_tls, connection_options
 from .connection import Connection
 
 __all__ = ["ClientConnection", "connect"]
@@ -146,15 +146,8 @@ class connect:
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._protocol_kwargs = client_protocol_options(
-            max_size=max_size,
-            user_agent_header=user_agent_header,
-            compression=compression,
-            subprotocols=subprotocols,
-            origin=origin,
-            additional_headers=additional_headers,
-            protocol_options=protocol_options,
-        )
+        arguments = locals()
+        self._protocol_kwargs = client_protocol_options(arguments)
         uri_host, uri_port, self._ssl = client_tls(uri, ssl)  # raises ValueError
         self.uri = uri
         self._server_hostname = server_hostname
@@ -162,14 +155,7 @@ class connect:
         self._port = port if port is not None else uri_port
         self._uri_host = uri_host
         self._sock = sock
-        self._connection_kwargs: dict[str, Any] = {
-            "ping_interval": ping_interval,
-            "ping_timeout": ping_timeout,
-            "close_timeout": close_timeout,
-            "max_queue": max_queue,
-            "max_queue_bytes": max_queue_bytes,
-            "write_limit": write_limit,
-        }
+        self._connection_kwargs = connection_options(arguments)
         self.open_timeout = open_timeout
         self._kwargs = kwargs
         self.connection: ClientConnection | None = None

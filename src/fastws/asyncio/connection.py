@@ -135,16 +135,9 @@ class Connection(Stream):
         """Take the oldest queued message; go on with waiting input at the low-water mark."""
         queue = self._queue
         message = queue.popleft()
-        if self._input_waiting and len(queue) <= self._low and self._below_low_bytes():
+        if self._input_waiting and self._marks.low_water(self._flow, len(queue)):
             self._resume_input()
         return message
-
-    def _below_low_bytes(self) -> bool:
-        """Whether the queued bytes are down to the low-water mark (a quarter of the limit)."""
-        if self._low_bytes is None:
-            return True
-        self._flow.queued = len(self._queue)
-        return self._flow.queued_bytes <= self._low_bytes
 
     async def _recv_wait(self) -> Data:
         """``recv`` when the queue is empty: wait for a message or the end."""

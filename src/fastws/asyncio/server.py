@@ -24,7 +24,7 @@ from ..exceptions import ConnectionClosed
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import USER_AGENT
 from ..http11 import Request, Response
-from ..options import server_protocol_options
+from ..options import connection_options, server_protocol_options
 from ..protocol import State
 from ..server import ServerProtocol
 from .connection import Connection
@@ -405,27 +405,13 @@ class serve:
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._protocol_kwargs = server_protocol_options(
-            max_size=max_size,
-            server_header=server_header,
-            compression=compression,
-            subprotocols=subprotocols,
-            select_subprotocol=select_subprotocol,
-            origins=origins,
-            protocol_options=protocol_options,
-        )
+        arguments = locals()
+        self._protocol_kwargs = server_protocol_options(arguments)
         self._handler = handler
         self._host = host
         self._port = port
         self._ssl = ssl
-        self._connection_kwargs: dict[str, Any] = {
-            "ping_interval": ping_interval,
-            "ping_timeout": ping_timeout,
-            "close_timeout": close_timeout,
-            "max_queue": max_queue,
-            "max_queue_bytes": max_queue_bytes,
-            "write_limit": write_limit,
-        }
+        self._connection_kwargs = connection_options(arguments)
         self._server_kwargs: dict[str, Any] = {
             "process_request": process_request,
             "process_response": process_response,

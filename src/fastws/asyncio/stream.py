@@ -50,7 +50,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
-from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, queue_bytes_low, queue_limits
+from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, QueueMarks
 from ..protocol import State
 from .keepalive import Pings
 
@@ -122,11 +122,9 @@ class Stream(asyncio.BufferedProtocol):
     ) -> None:
         self.protocol = protocol
         self.close_timeout = close_timeout
-        self._high, self._low = queue_limits(max_queue)
-        self._low_bytes = queue_bytes_low(max_queue_bytes)
+        self._marks = QueueMarks(max_queue, max_queue_bytes)
         flow = self._flow = protocol.flow
-        flow.max_queue = self._high
-        flow.max_queue_bytes = max_queue_bytes
+        self._marks.apply(flow)
         flow.max_work = WORK_PER_TURN
         self._counted = flow.limited
         protocol.defer_failure = True

@@ -19,7 +19,7 @@ from ..exceptions import InvalidMessage
 from ..extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from ..handshake import USER_AGENT
 from ..headers import HeadersLike
-from ..options import client_protocol_options, client_tls
+from ..options import client_protocol_options, client_tls, connection_options
 from ..protocol import State
 from .connection import Connection
 from .transport import Transport
@@ -147,15 +147,9 @@ def connect(
         TimeoutError: the opening handshake took longer than ``open_timeout``.
         OSError: the TCP connection failed (``ssl.SSLError`` for TLS).
     """
-    protocol_kwargs = client_protocol_options(
-        max_size=max_size,
-        user_agent_header=user_agent_header,
-        compression=compression,
-        subprotocols=subprotocols,
-        origin=origin,
-        additional_headers=additional_headers,
-        protocol_options=protocol_options,
-    )
+    arguments = locals()
+    protocol_kwargs = client_protocol_options(arguments)
+    connection_kwargs = connection_options(arguments)
     uri_host, uri_port, context = client_tls(uri, ssl)
     protocol = ClientProtocol(uri, **protocol_kwargs)
     deadline = None if open_timeout is None else time.monotonic() + open_timeout
@@ -168,16 +162,7 @@ def connect(
         if context is not None:
             sock.settimeout(None if deadline is None else max(0.0, deadline - time.monotonic()))
             sock = context.wrap_socket(sock, server_hostname=server_hostname or uri_host)
-        connection = ClientConnection(
-            Transport(sock),
-            protocol,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            close_timeout=close_timeout,
-            max_queue=max_queue,
-            max_queue_bytes=max_queue_bytes,
-            write_limit=write_limit,
-        )
+        connection = ClientConnection(Transport(sock), protocol, **connection_kwargs)
         connection._handshake(deadline)
     except BaseException:
         sock.close()

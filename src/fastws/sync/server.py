@@ -37,7 +37,7 @@ from ..exceptions import ConnectionClosed
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import USER_AGENT
 from ..http11 import Request, Response
-from ..options import server_protocol_options
+from ..options import connection_options, server_protocol_options
 from ..protocol import State
 from ..server import ServerProtocol
 from .connection import Connection
@@ -436,15 +436,8 @@ def serve(
         ValueError: an unknown ``compression``.
         OSError: the address cannot be bound.
     """
-    protocol_kwargs = server_protocol_options(
-        max_size=max_size,
-        server_header=server_header,
-        compression=compression,
-        subprotocols=subprotocols,
-        select_subprotocol=select_subprotocol,
-        origins=origins,
-        protocol_options=protocol_options,
-    )
+    arguments = locals()
+    protocol_kwargs = server_protocol_options(arguments)
     if sock is None:
         sock = socket.create_server((host or "", port or 0), backlog=backlog, reuse_port=reuse_port)
     return Server(
@@ -456,14 +449,7 @@ def serve(
         open_timeout=open_timeout,
         close_timeout=close_timeout,
         protocol_kwargs=protocol_kwargs,
-        connection_kwargs={
-            "ping_interval": ping_interval,
-            "ping_timeout": ping_timeout,
-            "close_timeout": close_timeout,
-            "max_queue": max_queue,
-            "max_queue_bytes": max_queue_bytes,
-            "write_limit": write_limit,
-        },
+        connection_kwargs=connection_options(arguments),
     )
 
 

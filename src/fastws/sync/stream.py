@@ -81,7 +81,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 from ..exceptions import ConnectionClosed, InvalidState
-from ..options import FAILURE_GRACE, HOLD_LIMIT, queue_bytes_low, queue_limits
+from ..options import FAILURE_GRACE, HOLD_LIMIT, QueueMarks
 from ..pings import PingTracker
 from ..protocol import State
 
@@ -142,12 +142,10 @@ class Stream:
         self.close_timeout = close_timeout
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
-        self._high, self._low = queue_limits(max_queue)
-        self._low_bytes = queue_bytes_low(max_queue_bytes)
+        self._marks = QueueMarks(max_queue, max_queue_bytes)
         self._write_limit = write_limit[0] if isinstance(write_limit, tuple) else write_limit
         flow = self._flow = protocol.flow
-        flow.max_queue = self._high
-        flow.max_queue_bytes = max_queue_bytes
+        self._marks.apply(flow)
         flow.max_work = None  # threads of its own: see the module doc
         self._counted = flow.limited
         protocol.defer_failure = True
@@ -331,26 +329,11 @@ class Stream:
     def _handshake_event(self, event: Any) -> None:
         """Handle a Request or Response event (the subclasses' business)."""
 
-    def _take(self) -> Data:
-        """Take the oldest queued message; deliver what waits at the low-water mark (lock held)."""
-        queue = self._queue
-        message = queue.popleft()
-        if self._input_waiting and len(queue) <= self._low and self._below_low_bytes():
-            self._resume_input()
-        return message
-
     def _taken(self) -> None:
         """A message was taken while input waits (lock held): at the low-water mark, go on with it."""
-        if len(self._queue) <= self._low and self._below_low_bytes():
+        if self._marks.low_water(self._flow, len(self._queue)):
             self._resume_input()
             self._flush(self._close_deadline)
-
-    def _below_low_bytes(self) -> bool:
-        """Whether the queued bytes are down to the low-water mark (lock held)."""
-        if self._low_bytes is None:
-            return True
-        self._flow.queued = len(self._queue)
-        return self._flow.queued_bytes <= self._low_bytes
 
     def _resume_input(self) -> None:
         """Let the protocol deliver what waits, within the limits (lock held)."""
