@@ -20,13 +20,16 @@ from types import TracebackType
 from typing import Any
 
 from ..escaping import escape
-from ..exceptions import ConnectionClosed
+from ..exceptions import ConnectionClosed, InvalidState
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import USER_AGENT
 from ..http11 import Request, Response
 from ..protocol import State
+from ..pubsub import PubSub
 from ..server import ServerProtocol
 from .connection import Connection
+from .fanout import BroadcastResult
+from .topics import Topics
 
 __all__ = ["Server", "ServerConnection", "serve"]
 
@@ -44,12 +47,15 @@ class ServerConnection(Connection):
 
     Besides the :class:`~fastws.asyncio.connection.Connection` API it has
     ``request`` (the client's opening handshake request, with ``path`` and
-    ``headers``), ``response`` (what the server answered) and ``server``.
+    ``headers``), ``response`` (what the server answered), ``server``, and
+    topics: :meth:`subscribe`, :meth:`unsubscribe`, :attr:`topics` (see
+    :meth:`Server.publish`).
     """
 
     def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
         super().__init__(protocol, **kwargs)
         self.server = server
+        self._topics: set[str] = set()
         self.handler_task: asyncio.Task[None] | None = None
         self._open_handle: asyncio.TimerHandle | None = None
         self._handshake_tasks: set[asyncio.Task[None]] = set()
@@ -201,6 +207,34 @@ class ServerConnection(Connection):
             self._open_handle.cancel()
             self._open_handle = None
         self.server.connections.discard(self)
+        for topic in self._topics:
+            self.server.topics.unsubscribe(self, topic)
+        self._topics.clear()
+
+    # -- topics ----------------------------------------------------------------------
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """The topics this connection is subscribed to."""
+        return frozenset(self._topics)
+
+    def subscribe(self, topic: str) -> None:
+        """Receive what :meth:`Server.publish` publishes to ``topic``, until closed.
+
+        Raises:
+            InvalidState: the connection is closed.
+        """
+        if self._lost:
+            raise InvalidState("a closed connection cannot subscribe")
+        if topic not in self._topics:
+            self._topics.add(topic)
+            self.server.topics.subscribe(self, topic)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop receiving ``topic`` (nothing happens if not subscribed)."""
+        if topic in self._topics:
+            self._topics.discard(topic)
+            self.server.topics.unsubscribe(self, topic)
 
 
 class Server:
@@ -209,6 +243,8 @@ class Server:
     Attributes:
         connections: the connections currently open (or opening).
         handler_tasks: the running handler tasks.
+        topics: the topics and their subscribers in this process, and the
+            pub/sub backend (:class:`~fastws.asyncio.topics.Topics`).
     """
 
     def __init__(
@@ -219,7 +255,10 @@ class Server:
         process_response: ProcessResponse | None = None,
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
+        pubsub: PubSub | None = None,
+        max_backlog: int | None = None,
     ) -> None:
+        self.topics = Topics(pubsub, max_backlog=max_backlog)
         self.handler = handler
         self.process_request = process_request
         self.process_response = process_response
@@ -230,6 +269,22 @@ class Server:
         self.server: asyncio.Server | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def publish(self, topic: str, message: str | bytes) -> BroadcastResult:
+        """Send ``message`` to every connection subscribed to ``topic``, in every process.
+
+        The subscribers of this process get it at once, through
+        :func:`~fastws.asyncio.fanout.broadcast` (encoded, and compressed,
+        once); the server's pub/sub backend (``serve(pubsub=...)``) carries
+        it to the other processes.
+
+        Returns:
+            What happened to this process's subscribers.
+
+        Raises:
+            TypeError: ``message`` is neither ``str`` nor bytes-like.
+        """
+        return self.topics.publish(topic, message)
 
     @property
     def sockets(self) -> tuple[Any, ...]:
@@ -286,6 +341,7 @@ class Server:
                     await asyncio.wait(pending)
             if self.server is not None:
                 await self.server.wait_closed()
+            await self.topics.close()
         finally:
             if not self._done.done():
                 self._done.set_result(None)
@@ -369,6 +425,12 @@ class serve:
             ``connection.respond(401, "...")``) to refuse the handshake.
         process_response: ``(connection, request, response) -> Response |
             None``, sync or async: may replace the 101 response.
+        pubsub: the backend that carries :meth:`Server.publish` to the other
+            processes serving the application (e.g.
+            :class:`fastws.pubsub.RedisPubSub`); None: this process only.
+        max_backlog: :meth:`Server.publish` closes (1013) a subscriber whose
+            write buffer holds more than this many bytes; None: it skips
+            subscribers above their ``write_limit``.
         protocol_options: extra keyword arguments for each
             :class:`fastws.server.ServerProtocol` (e.g. ``max_fragments``).
         **kwargs: passed to :meth:`asyncio.loop.create_server` (``sock``,
@@ -401,6 +463,8 @@ class serve:
         server_header: str | None = USER_AGENT,
         process_request: ProcessRequest | None = None,
         process_response: ProcessResponse | None = None,
+        pubsub: PubSub | None = None,
+        max_backlog: int | None = None,
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -433,6 +497,8 @@ class serve:
             "process_response": process_response,
             "open_timeout": open_timeout,
             "close_timeout": close_timeout,
+            "pubsub": pubsub,
+            "max_backlog": max_backlog,
         }
         self._kwargs = kwargs
         self._server: Server | None = None
@@ -446,9 +512,14 @@ class serve:
         def factory() -> ServerConnection:
             return ServerConnection(ServerProtocol(**protocol_kwargs), server, **connection_kwargs)
 
-        server.server = await loop.create_server(
-            factory, self._host, self._port, ssl=self._ssl, **self._kwargs
-        )
+        await server.topics.start()
+        try:
+            server.server = await loop.create_server(
+                factory, self._host, self._port, ssl=self._ssl, **self._kwargs
+            )
+        except BaseException:
+            await server.topics.close()
+            raise
         self._server = server
         return server
 

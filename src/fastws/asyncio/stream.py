@@ -458,6 +458,13 @@ class Stream(asyncio.BufferedProtocol):
             if answers and self._writing_paused and not self._answers_paused:
                 self._answers_paused = True
 
+    def _write_frame(self, frame: bytes) -> None:
+        """Write a data frame encoded elsewhere (``broadcast``), after what is pending."""
+        if self._flush_handle is not None or self._dispatching:
+            self._flush()  # coalesced sends, or on_message's answers, go first
+        self.bytes_sent += len(frame)
+        self.transport.write(frame)
+
     def _write(self, chunks: list[bytes]) -> None:
         """Write what ``Protocol.data_to_send()`` returned (b"" means EOF)."""
         transport = self.transport
