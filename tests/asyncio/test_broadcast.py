@@ -152,8 +152,8 @@ class TestBroadcast:
         async with serve(
             collector.handler, "127.0.0.1", 0, compression=None, write_limit=write_limit
         ) as server:
-            # A peer that never reads, with small kernel buffers.
-            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            # A peer that never reads.
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
             writer.write(
                 b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

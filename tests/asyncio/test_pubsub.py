@@ -157,7 +157,7 @@ class TestRedis:
         async with serve(
             subscriber_handler, "127.0.0.1", 0, pubsub=pubsub, compression=None, write_limit=write_limit
         ) as server:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
             writer.write(
                 b"GET /feed HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
