@@ -279,7 +279,9 @@ class connect:
                 if isinstance(exc, InvalidHandshake) and not _retryable(exc):
                     raise
                 wait = delay * (0.5 + random.random() / 2)
-                logger.info("connecting to %s failed (%s); retrying in %.1f s", self.uri, escape(str(exc)), wait)
+                logger.info(
+                    "connecting to %s failed (%s); retrying in %.1f s", self.uri, escape(str(exc)), wait
+                )
                 await asyncio.sleep(wait)
                 delay = min(delay * self.backoff_factor, self.backoff_max)
                 continue

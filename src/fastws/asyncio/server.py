@@ -22,6 +22,7 @@ from typing import Any
 from ..escaping import escape
 from ..exceptions import ConnectionClosed, InvalidState
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from ..forwarded import TrustedProxies, client_address
 from ..handshake import USER_AGENT
 from ..http11 import Request, Response
 from ..protocol import State
@@ -211,6 +212,16 @@ class ServerConnection(Connection):
             self.server.topics.unsubscribe(self, topic)
         self._topics.clear()
 
+    @property
+    def client_address(self) -> Any:
+        """The client's address: :attr:`remote_address`, or, behind a trusted
+        proxy (``serve(forwarded_allow_ips=...)``), what ``X-Forwarded-For``
+        says (``(host, 0)``: see :mod:`fastws.forwarded`)."""
+        trusted = self.server.forwarded_allow_ips
+        if trusted is None or self.request is None:
+            return self.remote_address
+        return client_address(self.remote_address, self.request.headers, trusted)
+
     # -- topics ----------------------------------------------------------------------
 
     @property
@@ -257,8 +268,12 @@ class Server:
         close_timeout: float | None = 10,
         pubsub: PubSub | None = None,
         max_backlog: int | None = None,
+        forwarded_allow_ips: str | Sequence[str] | None = None,
     ) -> None:
         self.topics = Topics(pubsub, max_backlog=max_backlog)
+        self.forwarded_allow_ips = (
+            None if forwarded_allow_ips is None else TrustedProxies(forwarded_allow_ips)
+        )
         self.handler = handler
         self.process_request = process_request
         self.process_response = process_response
@@ -428,6 +443,9 @@ class serve:
         pubsub: the backend that carries :meth:`Server.publish` to the other
             processes serving the application (e.g.
             :class:`fastws.pubsub.RedisPubSub`); None: this process only.
+        forwarded_allow_ips: the proxies (addresses, networks, ``"*"``)
+            whose ``X-Forwarded-For`` header gives a connection's
+            :attr:`~ServerConnection.client_address`; None believes no one.
         max_backlog: :meth:`Server.publish` closes (1013) a subscriber whose
             write buffer holds more than this many bytes; None: it skips
             subscribers above their ``write_limit``.
@@ -465,6 +483,7 @@ class serve:
         process_response: ProcessResponse | None = None,
         pubsub: PubSub | None = None,
         max_backlog: int | None = None,
+        forwarded_allow_ips: str | Sequence[str] | None = None,
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -499,6 +518,7 @@ class serve:
             "close_timeout": close_timeout,
             "pubsub": pubsub,
             "max_backlog": max_backlog,
+            "forwarded_allow_ips": forwarded_allow_ips,
         }
         self._kwargs = kwargs
         self._server: Server | None = None
