@@ -618,16 +618,16 @@ class Protocol(Closing):
         frames.
         """
         flow = self.flow
-        held = flow.held
         unparsed = flow.unparsed
         while True:
             if self._discard:
                 self._drop_input()
                 return
+            held = flow.held
             if held:
                 item = held[0]
                 if isinstance(item, ProtocolError):
-                    held.popleft()
+                    flow.pop_end()
                     self._fail_exc(item)
                     continue
                 # A data frame waits while a limit holds; a control frame

@@ -69,6 +69,8 @@ class Connection(Stream):
         ValueError: an argument is out of range.
     """
 
+    __slots__ = ()
+
     # -- public attributes ---------------------------------------------------
 
     @property

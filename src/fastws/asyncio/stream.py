@@ -137,6 +137,49 @@ class Stream(asyncio.BufferedProtocol):
     Its constructor takes the arguments that ``Connection`` documents.
     """
 
+    # Slots, not a __dict__: an idle connection costs a few hundred bytes less.
+    __slots__ = (
+        "__weakref__",
+        "_addresses",
+        "_answers_paused",
+        "_close_handle",
+        "_closed",
+        "_coalesced",
+        "_continue_handle",
+        "_counted",
+        "_dispatch_bytes",
+        "_dispatching",
+        "_drain_waiters",
+        "_eof_sent",
+        "_failure_handle",
+        "_flow",
+        "_flush_handle",
+        "_fragmented_send",
+        "_handshaking",
+        "_high",
+        "_input_waiting",
+        "_lost",
+        "_lost_exc",
+        "_low",
+        "_low_bytes",
+        "_on_message",
+        "_pings",
+        "_queue",
+        "_read_view",
+        "_recv_waiter",
+        "_transport_paused",
+        "_write_high",
+        "_write_low",
+        "_writing_paused",
+        "bytes_sent",
+        "close_timeout",
+        "loop",
+        "protocol",
+        "request",
+        "response",
+        "transport",
+    )
+
     if TYPE_CHECKING:  # the application side's
 
         def _closed_exception(self) -> ConnectionClosed: ...
@@ -198,7 +241,7 @@ class Stream(asyncio.BufferedProtocol):
         self._continue_handle: asyncio.Handle | None = None
 
         self._writing_paused = False
-        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._drain_waiters: list[asyncio.Future[None]] = []
         self._coalesced = 0  # bytes of small messages held back (see module doc)
         self._flush_handle: asyncio.Handle | None = None
         self._eof_sent = False
@@ -208,6 +251,9 @@ class Stream(asyncio.BufferedProtocol):
         # the module doc); it sends the failure when the grace period ends.
         self._failure_handle: asyncio.TimerHandle | None = None
 
+        # Whether the opening handshake is in progress: reads then also go
+        # through _after_handshake_input (the subclasses clear it).
+        self._handshaking = protocol.state is State.CONNECTING
         self._lost = False
         self._lost_exc: BaseException | None = None
         self._closed: asyncio.Future[None] = self.loop.create_future()
@@ -281,6 +327,8 @@ class Stream(asyncio.BufferedProtocol):
         else:
             self._dispatch(protocol.receive_data, self._read_view[:nbytes])
         self._after_input()
+        if self._handshaking:
+            self._after_handshake_input()
 
     def _dispatch(self, method: Callable[..., None], *args: Any) -> None:
         """Run a protocol input method that may call on_message."""
@@ -376,6 +424,9 @@ class Stream(asyncio.BufferedProtocol):
 
     def _handshake_event(self, event: Any) -> None:
         """Handle a Request or Response event (the subclasses' business)."""
+
+    def _after_handshake_input(self) -> None:
+        """After each read while ``_handshaking`` (the subclasses' business)."""
 
     def _call_on_message(self, callback: Callable[[Data], object], message: Data) -> bool:
         """Run ``on_message``; on an exception, fail the connection (1011).
