@@ -249,8 +249,9 @@ class Connection(Stream):
             finally:
                 self._dispatching = False
                 self._dispatch_bytes = 0
-        # From now on the protocol hands messages straight to the callback.
-        self.protocol.on_message = self._on_message
+        # From now on the protocol hands messages straight to the callback
+        # (or, with None, to the receive queue).
+        self._route_messages()
         if self._input_waiting:
             self._resume_input()
         self._flush()

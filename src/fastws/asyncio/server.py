@@ -167,6 +167,7 @@ class ServerConnection(Connection):
         events = protocol.events_received()
         if events:
             self._process_events(events)
+        self._wake_recv()
         self._flush()
         if self._open_handle is not None:
             self._open_handle.cancel()

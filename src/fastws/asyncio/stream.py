@@ -162,6 +162,7 @@ class Stream(asyncio.BufferedProtocol):
         "_lost_exc",
         "_low",
         "_low_bytes",
+        "_max_queue_bytes",
         "_on_message",
         "_pings",
         "_queue",
@@ -201,11 +202,9 @@ class Stream(asyncio.BufferedProtocol):
         if max_queue_bytes is not None and max_queue_bytes < 1:
             raise ValueError("max_queue_bytes must be at least 1")
         self._low_bytes = None if max_queue_bytes is None else max_queue_bytes // 4
-        flow = self._flow = protocol.flow
-        flow.max_queue = self._high
-        flow.max_queue_bytes = max_queue_bytes
-        flow.max_work = WORK_PER_TURN
-        self._counted = flow.limited
+        self._max_queue_bytes = max_queue_bytes
+        self._flow = protocol.flow
+        self._flow.max_work = WORK_PER_TURN
         protocol.defer_failure = True
         if isinstance(write_limit, tuple):
             self._write_high, self._write_low = write_limit
@@ -226,6 +225,7 @@ class Stream(asyncio.BufferedProtocol):
         self._queue: collections.deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future[None] | None = None
         self._on_message: Callable[[Data], object] | None = None
+        self._route_messages()
         # True while a read dispatches its messages to on_message:
         # send_nowait() then leaves its frames in the protocol, written once
         # after the read (up to write_limit), counted in _dispatch_bytes.
@@ -347,6 +347,7 @@ class Stream(asyncio.BufferedProtocol):
         events = protocol.events_received()
         if events:
             self._process_events(events)
+        self._wake_recv()
         # From recv() (_take), small sends may be held back for a flush at
         # the end of this turn (see send()): leave the output to it.
         if self._flush_handle is None:
@@ -398,6 +399,25 @@ class Stream(asyncio.BufferedProtocol):
             else:
                 self.transport.resume_reading()
 
+    def _route_messages(self) -> None:
+        """Messages go into the receive queue, within its limits, or to ``on_message``.
+
+        Either way the protocol hands them over itself (``Protocol.on_message``):
+        no event object per message.
+        """
+        flow = self._flow
+        callback = self._on_message
+        if callback is None:
+            self.protocol.on_message = self._queue.append
+            flow.max_queue, flow.max_queue_bytes = self._high, self._max_queue_bytes
+        else:
+            # Nothing is queued: the write buffer paces on_message instead.
+            if flow.limited:
+                flow.queued = 0
+            self.protocol.on_message = callback
+            flow.max_queue = flow.max_queue_bytes = None
+        self._counted = flow.limited
+
     def _process_events(self, events: list[Any]) -> None:
         queue = self._queue
         for event in events:
@@ -418,8 +438,11 @@ class Stream(asyncio.BufferedProtocol):
                 pass  # the protocol answers them by itself
             else:
                 self._handshake_event(event)
+
+    def _wake_recv(self) -> None:
+        """Wake a coroutine waiting in ``recv`` if there is a message, or the end."""
         waiter = self._recv_waiter
-        if waiter is not None and not waiter.done() and (queue or self.protocol.close_rcvd is not None):
+        if waiter is not None and not waiter.done() and (self._queue or self.protocol.close_rcvd is not None):
             waiter.set_result(None)
 
     def _handshake_event(self, event: Any) -> None:
@@ -445,8 +468,8 @@ class Stream(asyncio.BufferedProtocol):
         """``on_message`` raised: log it, fail the connection with 1011."""
         logger.exception("error in on_message; failing the connection with 1011")
         self._on_message = None
-        self.protocol.on_message = None
         self._queue.clear()
+        self._route_messages()
         if self.protocol.state is State.OPEN and not self._lost:
             self.protocol.fail(1011, "internal error")
             self._set_closing()
@@ -614,6 +637,7 @@ class Stream(asyncio.BufferedProtocol):
         events = self.protocol.events_received()
         if events:
             self._process_events(events)
+        self._wake_recv()
         self._flush()
         self._set_closing()
 
