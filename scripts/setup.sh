@@ -26,8 +26,10 @@ say() { printf '[setup] %s\n' "$*"; }
 # -- 1. system packages --------------------------------------------------------
 # One list, extended by later steps of the project (a browser for the
 # browser-interop tests goes here, or in FASTWS_APT_PACKAGES).
-# chromium: the real browser of tests/asyncio/test_chromium.py.
-APT_PACKAGES=(build-essential ca-certificates chromium)
+# chromium: the real browser of tests/asyncio/test_chromium.py; redis-server:
+# the broker of the pub/sub tests (tests/asyncio/test_pubsub.py), which start
+# and stop their own server on a free loopback port.
+APT_PACKAGES=(build-essential ca-certificates chromium redis-server)
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${FASTWS_APT_PACKAGES:-})
 

@@ -77,6 +77,8 @@ _LAZY: dict[str, str] = {
     "Server": ".asyncio",
     "ServerConnection": ".asyncio",
     "WebSocket": ".asyncio",
+    "BroadcastResult": ".asyncio",
+    "broadcast": ".asyncio",
     "connect": ".asyncio",
     "serve": ".asyncio",
 }

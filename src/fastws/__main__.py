@@ -3,10 +3,16 @@
 ``fastws COMMAND --help`` describes each subcommand; ``fastws --version``
 prints the version. The subcommands and their options:
 
-``fastws serve --echo [--host HOST] [--port PORT] [--max-size BYTES] [--tls-cert FILE --tls-key FILE] [--uvloop]``
-    An echo server, to test any client: it prints ``listening on
-    ws://HOST:PORT/`` once it accepts connections and stops cleanly
-    (closing every connection with 1001) on Ctrl-C or SIGTERM.
+``fastws serve (--echo | MODULE:HANDLER) [--process-request MODULE:FUNCTION] [--host HOST] [--port PORT] [--max-size BYTES] [--tls-cert FILE --tls-key FILE] [--uvloop] [--workers N] [--redis URL] [--proxy-headers] [--forwarded-allow-ips IPS] [--close-timeout SECONDS]``
+    A server: an echo server, to test any client, or an application's
+    ``async def handler(ws)``. It prints ``listening on ws://HOST:PORT/``
+    once it accepts connections and stops cleanly (closing every
+    connection with 1001) on Ctrl-C or SIGTERM. ``--workers N`` runs N
+    processes on one port (Linux); ``--redis URL`` shares their topics
+    (``server.publish``) through Redis; ``--proxy-headers`` takes the
+    client's address from ``X-Forwarded-For`` when the peer is one of
+    ``--forwarded-allow-ips`` (default ``$FORWARDED_ALLOW_IPS`` or
+    127.0.0.1).
 
 ``fastws connect URL [--subprotocol NAME]... [--header NAME:VALUE]... [--origin ORIGIN] [--cafile FILE] [--max-size BYTES] [--linger SECONDS]``
     An interactive client: each line of standard input is sent as a text

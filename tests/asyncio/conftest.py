@@ -45,3 +45,16 @@ def echo() -> Handler:
 def echo_on_message() -> Handler:
     """A server handler that sends every message back from ``on_message`` (``send_nowait``)."""
     return _echo_on_message
+
+
+@pytest.fixture
+def redis_server() -> Any:
+    """A real redis-server on a free loopback port, stopped afterwards (``.url``, ``.stop()``, ``.start()``)."""
+    from redis_server import RedisServer, redis_or_skip
+
+    server = RedisServer(redis_or_skip())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -14,38 +14,15 @@ Skipped when no ``chromium`` executable is found, unless
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import json
-import os
-import re
-import shutil
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from chromium_driver import DevTools, chromium, http_server, require_chromium
 from fastws import ConnectionClosed
-from fastws.asyncio import ClientConnection, ServerConnection, connect, serve
+from fastws.asyncio import ServerConnection, serve
 
-CHROMIUM = next(
-    (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "chrome")) if p), None
-)
-REQUIRED = os.environ.get("FASTWS_REQUIRE_CHROMIUM", "") not in ("", "0")
-
-if CHROMIUM is None:
-    if REQUIRED:
-        raise RuntimeError("FASTWS_REQUIRE_CHROMIUM=1 but no chromium executable is on PATH")
-    pytest.skip(
-        "no chromium executable on PATH (install the Debian package 'chromium'; "
-        "set FASTWS_REQUIRE_CHROMIUM=1 to make this a failure)",
-        allow_module_level=True,
-    )
-
-PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>fastws</title></head>
-<body><p>fastws browser test</p></body></html>"""
+require_chromium()
 
 # Runs in the page; returns what the browser saw.
 SCRIPT = """
@@ -81,98 +58,6 @@ SCRIPT = """
   return result;
 })()
 """
-
-
-@contextlib.asynccontextmanager
-async def http_server() -> AsyncIterator[int]:
-    """A minimal HTTP/1.1 server that answers every GET with PAGE."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(PAGE), PAGE)
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-
-
-@contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[ClientConnection]:
-    """Start headless Chromium; yield a fastws connection to its DevTools endpoint."""
-    assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
-        process = await asyncio.create_subprocess_exec(
-            CHROMIUM,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "about:blank",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            assert process.stderr is not None
-            endpoint = None
-            for _ in range(200):  # bounded: DevTools prints its URL early
-                line = await asyncio.wait_for(process.stderr.readline(), 30)
-                if not line:
-                    break
-                match = re.search(rb"DevTools listening on (ws://\S+)", line)
-                if match:
-                    endpoint = match.group(1).decode()
-                    break
-            assert endpoint, "chromium did not start its DevTools endpoint"
-            # Keep draining stderr so chromium never blocks on a full pipe.
-            drain = asyncio.create_task(process.stderr.read())
-            async with connect(endpoint, max_size=None, ping_interval=None) as devtools:
-                yield devtools
-            drain.cancel()
-        finally:
-            if process.returncode is None:
-                process.kill()
-            await asyncio.wait_for(process.wait(), 10)
-
-
-class DevTools:
-    """The few DevTools protocol commands this test needs."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.ids = itertools.count(1)
-
-    async def call(
-        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
-    ) -> Any:
-        message_id = next(self.ids)
-        command: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
-        if session is not None:
-            command["sessionId"] = session
-        await self.ws.send(json.dumps(command))
-        for _ in range(10_000):  # events may come first; bounded
-            reply = json.loads(await self.ws.recv())
-            if reply.get("id") == message_id:
-                if "error" in reply:
-                    raise AssertionError(f"{method} failed: {reply['error']}")
-                return reply["result"]
-        raise AssertionError(f"no reply to {method}")
 
 
 @pytest.mark.timeout_s(90)

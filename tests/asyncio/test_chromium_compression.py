@@ -13,37 +13,16 @@ under ``FASTWS_REQUIRE_CHROMIUM=1``, when no chromium executable is found).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+import chromium_driver as helpers
 from fastws.asyncio import ServerConnection, serve
 from fastws.extensions import PerMessageDeflate
 
+helpers.require_chromium()
 
-def _load_chromium_helpers() -> ModuleType:
-    # The tests run with --import-mode=importlib, so the sibling module is
-    # loaded by path; its module-level skip (no chromium) skips this module.
-    name = "_fastws_test_chromium_helpers"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_chromium.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-helpers = _load_chromium_helpers()
 
 SCRIPT = """
 (async () => {

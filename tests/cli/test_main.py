@@ -119,5 +119,5 @@ class TestDeprecatedAsyncioCli:
             check=False,
         )
         assert result.returncode == 2
-        assert "only --echo is supported" in result.stderr
+        assert "give module:handler" in result.stderr
         assert "fastws.asyncio.cli.main is deprecated" in result.stderr

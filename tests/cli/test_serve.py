@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from fastws import ConnectionClosedError, ConnectionClosedOK
 from fastws.asyncio import connect
 
 FASTWS = [sys.executable, "-m", "fastws"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TestServeCommand:
@@ -39,10 +41,23 @@ class TestServeCommand:
             await asyncio.wait_for(ws.recv(), 10)
         assert info.value.code == 1009
 
-    def test_echo_is_required(self) -> None:
-        result = subprocess.run([*FASTWS, "serve"], capture_output=True, text=True, timeout=20)
+    @pytest.mark.parametrize(
+        ("arguments", "error"),
+        [
+            ((), "give module:handler (async def handler(ws)) or --echo"),
+            (("--echo", "examples.chat:handler"), "either --echo or module:handler"),
+            (("no_such_module:handler",), "cannot load no_such_module:handler"),
+            (("examples.chat:PAGE",), "examples.chat:PAGE is not an async function"),
+            (("examples.chat",), "expected module:function"),
+            (("--echo", "--workers", "0"), "--workers must be at least 1"),
+        ],
+    )
+    def test_what_to_serve(self, arguments: tuple[str, ...], error: str) -> None:
+        result = subprocess.run(
+            [*FASTWS, "serve", *arguments], capture_output=True, text=True, timeout=20, cwd=ROOT
+        )
         assert result.returncode == 2
-        assert "only --echo is supported" in result.stderr
+        assert error in result.stderr
 
     def test_tls_options_go_together(self) -> None:
         result = subprocess.run(

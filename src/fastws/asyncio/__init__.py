@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from .browser import CloseEvent, InvalidAccessError, MessageEvent, SyntaxErr, WebSocket
     from .client import ClientConnection, connect
     from .connection import Connection, Data
+    from .fanout import BroadcastResult, broadcast
     from .server import Server, ServerConnection, serve
 
 __all__ = [
+    "BroadcastResult",
     "ClientConnection",
     "CloseEvent",
     "Connection",
@@ -36,11 +38,14 @@ __all__ = [
     "ServerConnection",
     "SyntaxErr",
     "WebSocket",
+    "broadcast",
     "connect",
     "serve",
 ]
 
 _LAZY = {
+    "BroadcastResult": ".fanout",
+    "broadcast": ".fanout",
     "CloseEvent": ".browser",
     "InvalidAccessError": ".browser",
     "MessageEvent": ".browser",

@@ -8,20 +8,36 @@ handshake within ``open_timeout`` and returns the open connection.
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import ssl as ssl_module
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
 from types import TracebackType
 from typing import Any
 
 from ..client import ClientProtocol
-from ..exceptions import InvalidMessage
+from ..constants import State
+from ..escaping import escape
+from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus
 from ..extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from ..handshake import USER_AGENT
 from ..headers import HeadersLike
 from ..options import client_protocol_options, client_tls, connection_options
 from .connection import Connection
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["BACKOFF_FACTOR", "BACKOFF_MAX", "BACKOFF_MIN", "ClientConnection", "connect"]
+
+logger = logging.getLogger("fastws.client")
+
+#: ``async for ws in connect(...)`` waits this long after the first failed
+#: attempt, then this many times longer after each, up to the maximum
+#: (seconds, with jitter: between half and all of it), as websockets does.
+BACKOFF_MIN = 1.0
+BACKOFF_FACTOR = 1.6
+BACKOFF_MAX = 60.0
+
+#: HTTP statuses after which a server may accept a new attempt.
+_RETRY_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
 
 
 class ClientConnection(Connection):
@@ -36,8 +52,9 @@ class ClientConnection(Connection):
         super().__init__(protocol, **kwargs)
         self._handshake: asyncio.Future[None] = self.loop.create_future()
 
-    def buffer_updated(self, nbytes: int) -> None:
-        super().buffer_updated(nbytes)
+    __slots__ = ("_handshake",)
+
+    def _after_handshake_input(self) -> None:
         if not self._handshake.done():
             exc = getattr(self.protocol, "handshake_exc", None)
             if exc is not None:
@@ -50,9 +67,7 @@ class ClientConnection(Connection):
         # so the state may already be past OPEN.)
         self.response = event
         if not self._handshake.done():
-            # From now on the handshake checks are useless: let the
-            # transport call the shared hot path directly.
-            self.buffer_updated = super().buffer_updated  # type: ignore[method-assign]
+            self._handshaking = False
             self._handshake.set_result(None)
             self._start_keepalive()
 
@@ -157,6 +172,9 @@ class connect:
         self._sock = sock
         self._connection_kwargs = connection_options(arguments)
         self.open_timeout = open_timeout
+        self.backoff_min = BACKOFF_MIN
+        self.backoff_factor = BACKOFF_FACTOR
+        self.backoff_max = BACKOFF_MAX
         self._kwargs = kwargs
         self.connection: ClientConnection | None = None
 
@@ -204,6 +222,53 @@ class connect:
     async def __aenter__(self) -> ClientConnection:
         return await self._open()
 
+    async def __aiter__(self) -> AsyncIterator[ClientConnection]:
+        """Connect, and connect again after the connection is lost, forever.
+
+        ::
+
+            async for ws in fastws.connect("wss://example.com/feed"):
+                try:
+                    async for message in ws:
+                        ...
+                except fastws.ConnectionClosed:
+                    continue  # the server restarted: connect again
+
+        A failed attempt (the server unreachable, the handshake timing out
+        or refused with 408, 429 or 5xx) is retried after a delay that grows
+        exponentially from :data:`BACKOFF_MIN` to :data:`BACKOFF_MAX` (the
+        instance's ``backoff_min``, ``backoff_factor``, ``backoff_max``),
+        with jitter, and logged; a successful connection resets it. A
+        connection the loop's body leaves open is closed before the next
+        attempt. After ``break``, the current connection is yours: close it
+        (Python does not finish an ``async for`` generator on ``break``).
+
+        Raises:
+            InvalidHandshake: the server refused the handshake for good
+                (any other status, a bad answer): retrying would not help.
+            ValueError: an invalid option.
+        """
+        delay = self.backoff_min
+        while True:
+            try:
+                connection = await self._open()
+            except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
+                if isinstance(exc, InvalidHandshake) and not _retryable(exc):
+                    raise
+                wait = delay * (0.5 + random.random() / 2)
+                logger.info(
+                    "connecting to %s failed (%s); retrying in %.1f s", self.uri, escape(str(exc)), wait
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * self.backoff_factor, self.backoff_max)
+                continue
+            delay = self.backoff_min
+            try:
+                yield connection
+            finally:
+                if connection.state is not State.CLOSED:
+                    await connection.close()
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -212,3 +277,10 @@ class connect:
     ) -> None:
         assert self.connection is not None
         await self.connection.close()
+
+
+def _retryable(exc: InvalidHandshake) -> bool:
+    """Whether a new attempt may succeed after this handshake failure."""
+    if isinstance(exc, InvalidStatus):
+        return exc.status in _RETRY_STATUSES
+    return isinstance(exc, InvalidMessage)  # the connection was cut during the handshake

@@ -20,14 +20,18 @@ from types import TracebackType
 from typing import Any
 
 from ..escaping import escape
-from ..exceptions import ConnectionClosed
+from ..exceptions import ConnectionClosed, InvalidState
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from ..forwarded import TrustedProxies, client_address
 from ..handshake import USER_AGENT
 from ..http11 import Request, Response
 from ..options import connection_options, server_protocol_options
 from ..protocol import State
+from ..pubsub import PubSub
 from ..server import ServerProtocol
 from .connection import Connection
+from .fanout import BroadcastResult
+from .topics import Topics
 
 __all__ = ["Server", "ServerConnection", "serve"]
 
@@ -45,12 +49,17 @@ class ServerConnection(Connection):
 
     Besides the :class:`~fastws.asyncio.connection.Connection` API it has
     ``request`` (the client's opening handshake request, with ``path`` and
-    ``headers``), ``response`` (what the server answered) and ``server``.
+    ``headers``), ``response`` (what the server answered), ``server``, and
+    topics: :meth:`subscribe`, :meth:`unsubscribe`, :attr:`topics` (see
+    :meth:`Server.publish`).
     """
+
+    __slots__ = ("_handshake_tasks", "_open_handle", "_topics", "handler_task", "server")
 
     def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
         super().__init__(protocol, **kwargs)
         self.server = server
+        self._topics: set[str] = set()
         self.handler_task: asyncio.Task[None] | None = None
         self._open_handle: asyncio.TimerHandle | None = None
         self._handshake_tasks: set[asyncio.Task[None]] = set()
@@ -89,8 +98,7 @@ class ServerConnection(Connection):
             logger.debug("opening handshake timed out; dropping %s", self.remote_address)
             self.transport.abort()
 
-    def buffer_updated(self, nbytes: int) -> None:
-        super().buffer_updated(nbytes)
+    def _after_handshake_input(self) -> None:
         protocol = self.protocol
         if protocol.state is State.CLOSED and self._open_handle is not None:
             # A malformed request: the protocol queued its 4xx answer and
@@ -160,14 +168,13 @@ class ServerConnection(Connection):
         events = protocol.events_received()
         if events:
             self._process_events(events)
+        self._wake_recv()
         self._flush()
         if self._open_handle is not None:
             self._open_handle.cancel()
             self._open_handle = None
         if protocol.state is State.OPEN:
-            # From now on the checks of the handshake phase are useless:
-            # let the transport call the shared hot path directly.
-            self.buffer_updated = super().buffer_updated  # type: ignore[method-assign]
+            self._handshaking = False
             self._start_keepalive()
             self.handler_task = self.loop.create_task(self._run_handler())
             self.server.handler_tasks.add(self.handler_task)
@@ -202,6 +209,44 @@ class ServerConnection(Connection):
             self._open_handle.cancel()
             self._open_handle = None
         self.server.connections.discard(self)
+        for topic in self._topics:
+            self.server.topics.unsubscribe(self, topic)
+        self._topics.clear()
+
+    @property
+    def client_address(self) -> Any:
+        """The client's address: :attr:`remote_address`, or, behind a trusted
+        proxy (``serve(forwarded_allow_ips=...)``), what ``X-Forwarded-For``
+        says (``(host, 0)``: see :mod:`fastws.forwarded`)."""
+        trusted = self.server.forwarded_allow_ips
+        if trusted is None or self.request is None:
+            return self.remote_address
+        return client_address(self.remote_address, self.request.headers, trusted)
+
+    # -- topics ----------------------------------------------------------------------
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """The topics this connection is subscribed to."""
+        return frozenset(self._topics)
+
+    def subscribe(self, topic: str) -> None:
+        """Receive what :meth:`Server.publish` publishes to ``topic``, until closed.
+
+        Raises:
+            InvalidState: the connection is closed.
+        """
+        if self._lost:
+            raise InvalidState("a closed connection cannot subscribe")
+        if topic not in self._topics:
+            self._topics.add(topic)
+            self.server.topics.subscribe(self, topic)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop receiving ``topic`` (nothing happens if not subscribed)."""
+        if topic in self._topics:
+            self._topics.discard(topic)
+            self.server.topics.unsubscribe(self, topic)
 
 
 class Server:
@@ -210,6 +255,8 @@ class Server:
     Attributes:
         connections: the connections currently open (or opening).
         handler_tasks: the running handler tasks.
+        topics: the topics and their subscribers in this process, and the
+            pub/sub backend (:class:`~fastws.asyncio.topics.Topics`).
     """
 
     def __init__(
@@ -220,7 +267,14 @@ class Server:
         process_response: ProcessResponse | None = None,
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
+        pubsub: PubSub | None = None,
+        max_backlog: int | None = None,
+        forwarded_allow_ips: str | Sequence[str] | None = None,
     ) -> None:
+        self.topics = Topics(pubsub, max_backlog=max_backlog)
+        self.forwarded_allow_ips = (
+            None if forwarded_allow_ips is None else TrustedProxies(forwarded_allow_ips)
+        )
         self.handler = handler
         self.process_request = process_request
         self.process_response = process_response
@@ -231,6 +285,22 @@ class Server:
         self.server: asyncio.Server | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def publish(self, topic: str, message: str | bytes) -> BroadcastResult:
+        """Send ``message`` to every connection subscribed to ``topic``, in every process.
+
+        The subscribers of this process get it at once, through
+        :func:`~fastws.asyncio.fanout.broadcast` (encoded, and compressed,
+        once); the server's pub/sub backend (``serve(pubsub=...)``) carries
+        it to the other processes.
+
+        Returns:
+            What happened to this process's subscribers.
+
+        Raises:
+            TypeError: ``message`` is neither ``str`` nor bytes-like.
+        """
+        return self.topics.publish(topic, message)
 
     @property
     def sockets(self) -> tuple[Any, ...]:
@@ -287,6 +357,7 @@ class Server:
                     await asyncio.wait(pending)
             if self.server is not None:
                 await self.server.wait_closed()
+            await self.topics.close()
         finally:
             if not self._done.done():
                 self._done.set_result(None)
@@ -370,6 +441,15 @@ class serve:
             ``connection.respond(401, "...")``) to refuse the handshake.
         process_response: ``(connection, request, response) -> Response |
             None``, sync or async: may replace the 101 response.
+        pubsub: the backend that carries :meth:`Server.publish` to the other
+            processes serving the application (e.g.
+            :class:`fastws.pubsub.RedisPubSub`); None: this process only.
+        forwarded_allow_ips: the proxies (addresses, networks, ``"*"``)
+            whose ``X-Forwarded-For`` header gives a connection's
+            :attr:`~ServerConnection.client_address`; None believes no one.
+        max_backlog: :meth:`Server.publish` closes (1013) a subscriber whose
+            write buffer holds more than this many bytes; None: it skips
+            subscribers above their ``write_limit``.
         protocol_options: extra keyword arguments for each
             :class:`fastws.server.ServerProtocol` (e.g. ``max_fragments``).
         **kwargs: passed to :meth:`asyncio.loop.create_server` (``sock``,
@@ -402,6 +482,9 @@ class serve:
         server_header: str | None = USER_AGENT,
         process_request: ProcessRequest | None = None,
         process_response: ProcessResponse | None = None,
+        pubsub: PubSub | None = None,
+        max_backlog: int | None = None,
+        forwarded_allow_ips: str | Sequence[str] | None = None,
         protocol_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -417,6 +500,9 @@ class serve:
             "process_response": process_response,
             "open_timeout": open_timeout,
             "close_timeout": close_timeout,
+            "pubsub": pubsub,
+            "max_backlog": max_backlog,
+            "forwarded_allow_ips": forwarded_allow_ips,
         }
         self._kwargs = kwargs
         self._server: Server | None = None
@@ -430,9 +516,14 @@ class serve:
         def factory() -> ServerConnection:
             return ServerConnection(ServerProtocol(**protocol_kwargs), server, **connection_kwargs)
 
-        server.server = await loop.create_server(
-            factory, self._host, self._port, ssl=self._ssl, **self._kwargs
-        )
+        await server.topics.start()
+        try:
+            server.server = await loop.create_server(
+                factory, self._host, self._port, ssl=self._ssl, **self._kwargs
+            )
+        except BaseException:
+            await server.topics.close()
+            raise
         self._server = server
         return server
 

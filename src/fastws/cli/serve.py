@@ -1,18 +1,25 @@
 """``fastws serve``: a WebSocket server from the command line.
 
 ``fastws serve --echo`` answers every message with itself, handy to test
-any client. The server prints ``listening on ws://HOST:PORT/`` (one line
-per socket) once it accepts connections and stops cleanly, closing every
-connection with 1001, on Ctrl-C or SIGTERM.
+any client; ``fastws serve module:handler`` runs an application's handler
+(``async def handler(ws)``), as uvicorn runs ``module:app``. The server
+prints ``listening on ws://HOST:PORT/`` (one line per socket) once it accepts
+connections and stops cleanly, closing every connection with 1001, on
+Ctrl-C or SIGTERM.
 
-The handler is chosen by :func:`handler_for`; a new way to pick one (a
-``module:function`` of the user's, say) is one more branch there and one
-more option in :func:`configure`.
+``--workers N`` runs N processes on one port (:mod:`fastws.cli.workers`);
+``--redis URL`` makes them one broadcast domain (``server.publish`` reaches
+the subscribers of every worker, and of every host sharing that Redis);
+``--proxy-headers`` believes ``X-Forwarded-For`` from ``--forwarded-allow-ips``
+(``ws.client_address``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -20,14 +27,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..asyncio.server import ServerConnection
 
-__all__ = ["HELP", "configure", "handler_for", "run"]
+__all__ = ["HELP", "configure", "handler_for", "load", "run"]
 
-HELP = "run a WebSocket echo server"
+HELP = "run a WebSocket server: an echo server, or an application's handler"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``fastws serve`` to ``parser``."""
-    parser.add_argument("--echo", action="store_true", help="echo every message back (the only mode so far)")
+    parser.add_argument(
+        "app", nargs="?", help="the connection handler, as module:function (async def handler(ws))"
+    )
+    parser.add_argument("--echo", action="store_true", help="echo every message back")
+    parser.add_argument(
+        "--process-request",
+        metavar="MODULE:FUNCTION",
+        help="called with (connection, request) before each handshake; may answer it (serve(process_request=))",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port, 0 for any free one (default: 8765)")
     parser.add_argument(
@@ -39,6 +54,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", help="certificate chain (PEM) to serve wss://")
     parser.add_argument("--tls-key", help="private key (PEM) of --tls-cert")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes on the same port (Linux: SO_REUSEPORT)"
+    )
+    parser.add_argument(
+        "--redis", metavar="URL", help="share topics through this Redis (redis://host:port/db)"
+    )
+    parser.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="take the client's address from X-Forwarded-For, when the peer is a trusted proxy",
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        help="trusted proxies: addresses and networks, comma-separated, or * "
+        "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--close-timeout", type=float, default=10.0, help="seconds a closing handshake may take (default: 10)"
+    )
 
 
 async def _echo(ws: ServerConnection) -> None:
@@ -48,15 +83,46 @@ async def _echo(ws: ServerConnection) -> None:
     await ws.wait_closed()
 
 
+def load(name: str) -> Any:
+    """The object ``module:attribute`` names (the attribute may be dotted).
+
+    Raises:
+        ValueError: ``name`` has no ``:``.
+        ImportError: the module cannot be imported.
+        AttributeError: the module has no such attribute.
+    """
+    module_name, _, attribute = name.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"expected module:function, not {name!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as uvicorn does: apps in the current folder
+    value: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def handler_for(args: argparse.Namespace) -> Callable[[ServerConnection], Awaitable[None]] | str:
     """The connection handler the options ask for, or why there is none.
 
     Returns:
         The handler, or an error message for the command line.
     """
+    if args.echo and args.app:
+        return "give either --echo or module:handler, not both"
     if args.echo:
         return _echo
-    return "only --echo is supported so far"
+    if not args.app:
+        return "give module:handler (async def handler(ws)) or --echo"
+    try:
+        handler = load(args.app)
+    except (ValueError, ImportError, AttributeError) as exc:
+        return f"cannot load {args.app}: {exc}"
+    if not inspect.iscoroutinefunction(handler) and not inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - an instance with an async __call__
+    ):
+        return f"{args.app} is not an async function"
+    return handler  # type: ignore[no-any-return]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +134,13 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("fastws serve: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    if args.workers < 1:
+        print("fastws serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and getattr(args, "worker", None) is None:
+        from .workers import supervise
+
+        return supervise(args)
     import asyncio
 
     coroutine = _serve(args, handler)
@@ -94,6 +167,18 @@ async def _serve(args: argparse.Namespace, handler: Callable[[ServerConnection],
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)
+    options: dict[str, Any] = {"close_timeout": args.close_timeout}
+    if args.process_request:
+        options["process_request"] = load(args.process_request)
+    if args.redis:
+        from ..pubsub import RedisPubSub
+
+        options["pubsub"] = RedisPubSub(args.redis)
+    if args.proxy_headers:
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips
+    worker = getattr(args, "worker", None)
+    if worker is not None:
+        options["reuse_port"] = True
 
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()
@@ -107,10 +192,13 @@ async def _serve(args: argparse.Namespace, handler: Callable[[ServerConnection],
             loop.add_signal_handler(sig, request_stop)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
-    async with serve(handler, args.host, args.port, ssl=context, max_size=args.max_size or None) as server:
+    async with serve(
+        handler, args.host, args.port, ssl=context, max_size=args.max_size or None, **options
+    ) as server:
+        suffix = "" if worker is None else f" (worker {worker}, pid {os.getpid()})"
         for sock in server.sockets:
             host, port = sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
-            print(f"listening on {'wss' if context else 'ws'}://{shown}:{port}/", flush=True)
+            print(f"listening on {'wss' if context else 'ws'}://{shown}:{port}/{suffix}", flush=True)
         await stop
     print("server closed", file=sys.stderr, flush=True)

@@ -59,6 +59,7 @@ __all__ = [
     "DEFAULT_MEM_LEVEL",
     "DEFAULT_MIN_SIZE",
     "PerMessageDeflate",
+    "compress_message",
     "get_backend",
     "get_default_backend",
     "set_default_backend",
@@ -345,6 +346,20 @@ class PerMessageDeflate(Extension):
             raise PayloadTooBig(f"message of at least {total} bytes after decompression exceeds the limit")
         return b"".join(chunks)
 
+    @property
+    def shared_compression(self) -> tuple[Any, ...] | None:
+        """What decides how a whole message is compressed, if it is the same for every connection.
+
+        None with context takeover (each message is compressed against the
+        ones before it, on this connection only); otherwise a hashable key:
+        connections with equal keys compress any message to the same bytes,
+        so that :func:`compress_message` may do it once for all of them
+        (``fastws.broadcast``).
+        """
+        if not self.local_no_context_takeover:
+            return None
+        return (self._deflate, self._compressobj_args, self.min_size)
+
     def encode(self, frame: Frame) -> Frame:
         """Compress an outgoing data frame.
 
@@ -379,3 +394,24 @@ class PerMessageDeflate(Extension):
             if data.endswith(_TAIL):
                 data = data[:-4]
         return Frame(frame.opcode, data, frame.fin, frame.opcode != _CONT)
+
+
+def compress_message(shared: tuple[Any, ...], payload: bytes) -> bytes | None:
+    """Compress a whole message as every connection with ``shared`` compression would.
+
+    Args:
+        shared: a :attr:`PerMessageDeflate.shared_compression` key.
+        payload: the message (UTF-8 encoded text, or binary).
+
+    Returns:
+        The payload of its single frame, to send with RSV1 set (RFC 7692
+        section 7.2.1: compressed, ending with an empty stored block whose
+        four octets are removed); None when the message is shorter than the
+        connections' ``min_size`` and goes uncompressed.
+    """
+    module, args, min_size = shared
+    if len(payload) < min_size:
+        return None
+    encoder = module.compressobj(*args)
+    data: bytes = encoder.compress(payload) + encoder.flush(module.Z_SYNC_FLUSH)
+    return data[:-4] if data.endswith(_TAIL) else data
