@@ -79,7 +79,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
+from ..events import CloseReceived, Ping, Pong
 from ..exceptions import ConnectionClosed, InvalidState
 from ..options import FAILURE_GRACE, HOLD_LIMIT, QueueMarks
 from ..pings import PingTracker
@@ -166,6 +166,9 @@ class Stream:
         self.response: Response | None = None
 
         self._queue: collections.deque[Data] = collections.deque()
+        # The protocol hands messages straight into the queue (under the
+        # lock, in receive_data): no event object per message.
+        protocol.on_message = self._queue.append
         self._reading = False  # the read role
         self._writing = False  # the write role
         self._outbox: list[bytes] = []
@@ -312,12 +315,9 @@ class Stream:
         self._notify()
 
     def _process_events(self, events: list[Any]) -> None:
-        queue = self._queue
         for event in events:
             kind = type(event)
-            if kind is TextMessage or kind is BinaryMessage:
-                queue.append(event.data)
-            elif kind is Pong:
+            if kind is Pong:
                 for waiter, _, _ in self._pings.pong(event.data, time.perf_counter()):
                     if waiter is not None:
                         waiter[0].set()
