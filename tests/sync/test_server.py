@@ -116,6 +116,22 @@ class TestHandshake:
             with connect(url, origin="https://good.example", subprotocols=["v1", "v2"]) as ws:
                 assert ws.subprotocol == "v2"  # the server's preference
 
+    @pytest.mark.parametrize(
+        ("allowed", "address"), [(None, "127.0.0.1"), ("127.0.0.1", "203.0.113.7"), ("10.0.0.1", "127.0.0.1")]
+    )
+    def test_client_address_behind_a_proxy(self, sync_server: Any, allowed: str | None, address: str) -> None:
+        seen: list[Any] = []
+
+        def who(ws: ServerConnection) -> None:
+            seen.append(ws.client_address)
+
+        with sync_server(who, forwarded_allow_ips=allowed) as (_, url):
+            connect(url, additional_headers={"X-Forwarded-For": "203.0.113.7"}).close()
+            deadline = time.monotonic() + 5
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert seen[0][0] == address
+
     def test_malformed_request(self, sync_server: Any) -> None:
         with sync_server() as (server, _):
             port = server.socket.getsockname()[1]

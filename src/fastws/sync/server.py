@@ -35,6 +35,7 @@ from typing import Any
 
 from ..exceptions import ConnectionClosed
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from ..forwarded import TrustedProxies, client_address
 from ..handshake import USER_AGENT
 from ..http11 import Request, Response
 from ..options import connection_options, server_protocol_options
@@ -61,12 +62,23 @@ class ServerConnection(Connection):
 
     Besides the :class:`~fastws.sync.connection.Connection` API it has
     ``request`` (the client's opening handshake request, with ``path`` and
-    ``headers``), ``response`` (what the server answered) and ``server``.
+    ``headers``), ``response`` (what the server answered), ``server`` and
+    ``client_address``.
     """
 
     def __init__(self, transport: Transport, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
         super().__init__(transport, protocol, **kwargs)
         self.server = server
+
+    @property
+    def client_address(self) -> Any:
+        """The client's address: :attr:`remote_address`, or, behind a trusted
+        proxy (``serve(forwarded_allow_ips=...)``), what ``X-Forwarded-For``
+        says (``(host, 0)``: see :mod:`fastws.forwarded`)."""
+        trusted = self.server.forwarded_allow_ips
+        if trusted is None or self.request is None:
+            return self.remote_address
+        return client_address(self.remote_address, self.request.headers, trusted)
 
     def respond(self, status: int, text: str) -> Response:
         """Build an HTTP response that refuses the handshake (for ``process_request``).
@@ -188,6 +200,7 @@ class Server:
         process_response: ProcessResponse | None = None,
         open_timeout: float | None = 10,
         close_timeout: float | None = 10,
+        forwarded_allow_ips: str | Sequence[str] | None = None,
         protocol_kwargs: dict[str, Any] | None = None,
         connection_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -195,6 +208,9 @@ class Server:
         self.handler = handler
         self.process_request = process_request
         self.process_response = process_response
+        self.forwarded_allow_ips = (
+            None if forwarded_allow_ips is None else TrustedProxies(forwarded_allow_ips)
+        )
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self._ssl = ssl
@@ -376,6 +392,7 @@ def serve(
     server_header: str | None = USER_AGENT,
     process_request: ProcessRequest | None = None,
     process_response: ProcessResponse | None = None,
+    forwarded_allow_ips: str | Sequence[str] | None = None,
     protocol_options: dict[str, Any] | None = None,
     backlog: int | None = None,
     reuse_port: bool = False,
@@ -424,6 +441,9 @@ def serve(
             from ``connection.respond(401, "...")``) to refuse the handshake.
         process_response: ``(connection, request, response) -> Response |
             None``: may replace the 101 response.
+        forwarded_allow_ips: the proxies (addresses, networks, ``"*"``)
+            whose ``X-Forwarded-For`` header gives a connection's
+            :attr:`~ServerConnection.client_address`; None believes no one.
         protocol_options: extra keyword arguments for each
             :class:`fastws.server.ServerProtocol` (e.g. ``max_fragments``).
         backlog: the listen backlog (None: the system's default).
@@ -448,6 +468,7 @@ def serve(
         process_response=process_response,
         open_timeout=open_timeout,
         close_timeout=close_timeout,
+        forwarded_allow_ips=forwarded_allow_ips,
         protocol_kwargs=protocol_kwargs,
         connection_kwargs=connection_options(arguments),
     )
