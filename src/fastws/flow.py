@@ -70,7 +70,8 @@ class FlowControl:
         active: whether any limit is set, or :meth:`pause` is in effect;
             read only.
         held: what is held back, in order: frames, then possibly what ended
-            the input (the protocol's business).
+            the input (the protocol's business); None when nothing was held
+            since the last :meth:`drop`.
         held_cost: what ``held`` costs, in bytes.
         unparsed: input received after the held frames and not parsed yet:
             it costs its size.
@@ -103,9 +104,13 @@ class FlowControl:
         self._max_work = check_at_least_one("max_work", max_work)
         self.work = 0
         self._paused = False
-        self._sizes: collections.deque[int] = collections.deque()
+        # A list (at most max_queue entries, taken from the front): lighter
+        # than a deque for the many connections that queue a few messages.
+        self._sizes: list[int] = []
         self._queued_bytes = 0
-        self.held: collections.deque[Any] = collections.deque()
+        # Created when something is first held, dropped with it: an idle
+        # connection does not carry an empty deque.
+        self.held: collections.deque[Any] | None = None
         self.held_cost = 0
         self.unparsed = bytearray()
         self._update()
@@ -185,9 +190,8 @@ class FlowControl:
             sizes.clear()
             self._queued_bytes = 0
             return
-        popleft = sizes.popleft
-        for _ in range(taken):
-            self._queued_bytes -= popleft()
+        self._queued_bytes -= sum(sizes[:taken])
+        del sizes[:taken]
 
     @property
     def queued_bytes(self) -> int:
@@ -240,21 +244,31 @@ class FlowControl:
 
     def hold_frame(self, frame: Any) -> None:
         """Hold a frame after what is held already."""
+        if self.held is None:
+            self.held = collections.deque()
         self.held.append(frame)
         self.held_cost += len(frame.payload) + HELD_FRAME_OVERHEAD
 
     def hold_end(self, item: Any) -> None:
         """Hold what ended the input (an error): it costs nothing."""
+        if self.held is None:
+            self.held = collections.deque()
         self.held.append(item)
 
     def pop_frame(self) -> Any:
         """Take the oldest held item back: a frame held by :meth:`hold_frame`."""
+        assert self.held is not None
         frame = self.held.popleft()
         self.held_cost -= len(frame.payload) + HELD_FRAME_OVERHEAD
         return frame
 
+    def pop_end(self) -> Any:
+        """Take the oldest held item back: what :meth:`hold_end` held."""
+        assert self.held is not None
+        return self.held.popleft()
+
     def drop(self) -> None:
         """Forget everything held and unparsed (the connection failed or closed)."""
-        self.held.clear()
+        self.held = None
         self.held_cost = 0
         self.unparsed.clear()

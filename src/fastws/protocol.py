@@ -156,8 +156,9 @@ class Protocol(Closing):
             as soon as :meth:`receive_data` has it, instead of queuing a
             :class:`~fastws.events.TextMessage` or
             :class:`~fastws.events.BinaryMessage` event (one object less
-            per message). A message is passed on before the events of the
-            frames that follow it. It may send, close or fail the connection
+            per message); with queue limits set (:attr:`flow`), it counts
+            as a queued message, as an event would. A message is passed on
+            before the events of the frames that follow it. It may send, close or fail the connection
             (the frames that follow are then handled as in that state), or
             :meth:`pause`. If it raises, the exception propagates out of
             :meth:`receive_data` and the frames that followed the message
@@ -618,16 +619,16 @@ class Protocol(Closing):
         frames.
         """
         flow = self.flow
-        held = flow.held
         unparsed = flow.unparsed
         while True:
             if self._discard:
                 self._drop_input()
                 return
+            held = flow.held
             if held:
                 item = held[0]
                 if isinstance(item, ProtocolError):
-                    held.popleft()
+                    flow.pop_end()
                     self._fail_exc(item)
                     continue
                 # A data frame waits while a limit holds; a control frame
@@ -729,23 +730,18 @@ class Protocol(Closing):
                 message = payload.decode()
             except UnicodeDecodeError:
                 return self._fail_exc(InvalidUTF8("invalid UTF-8 in a text message"))
-            if sink is None:
-                self._events.append(TextMessage(message))
         else:
             # Binary payloads are bytes here: the reassembler joins fragments
             # into a bytes object (only text keeps its bytearray to decode).
             message = payload  # type: ignore[assignment]
-            if sink is None:
-                self._events.append(BinaryMessage(payload))  # type: ignore[arg-type]
-        flow = self.flow
         if sink is None:
-            if flow.limited:
-                return flow.delivered(len(payload))
+            self._events.append(TextMessage(message) if opcode == _TEXT else BinaryMessage(message))  # type: ignore[arg-type]
         else:
             sink(message)
-            if flow.paused:
-                return True
-        return flow.worked_out()
+        flow = self.flow
+        if flow.limited:
+            return flow.delivered(len(payload))
+        return flow.paused or flow.worked_out()
 
 
 def _deprecated_max_size(options: dict[str, Any]) -> int | None:

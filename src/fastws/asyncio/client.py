@@ -52,8 +52,9 @@ class ClientConnection(Connection):
         super().__init__(protocol, **kwargs)
         self._handshake: asyncio.Future[None] = self.loop.create_future()
 
-    def buffer_updated(self, nbytes: int) -> None:
-        super().buffer_updated(nbytes)
+    __slots__ = ("_handshake",)
+
+    def _after_handshake_input(self) -> None:
         if not self._handshake.done():
             exc = getattr(self.protocol, "handshake_exc", None)
             if exc is not None:
@@ -66,9 +67,7 @@ class ClientConnection(Connection):
         # so the state may already be past OPEN.)
         self.response = event
         if not self._handshake.done():
-            # From now on the handshake checks are useless: let the
-            # transport call the shared hot path directly.
-            self.buffer_updated = super().buffer_updated  # type: ignore[method-assign]
+            self._handshaking = False
             self._handshake.set_result(None)
             self._start_keepalive()
 

@@ -69,6 +69,8 @@ class Connection(Stream):
         ValueError: an argument is out of range.
     """
 
+    __slots__ = ()
+
     # -- public attributes ---------------------------------------------------
 
     @property
@@ -247,8 +249,9 @@ class Connection(Stream):
             finally:
                 self._dispatching = False
                 self._dispatch_bytes = 0
-        # From now on the protocol hands messages straight to the callback.
-        self.protocol.on_message = self._on_message
+        # From now on the protocol hands messages straight to the callback
+        # (or, with None, to the receive queue).
+        self._route_messages()
         if self._input_waiting:
             self._resume_input()
         self._flush()
@@ -327,8 +330,11 @@ class Connection(Stream):
 
         An iterable or async iterable of ``str`` (or of bytes-like objects) is
         sent as one fragmented text (binary) message, one frame per item;
-        other messages wait until it is complete. Returns once the message is
-        handed to the transport and its write buffer is below ``write_limit``.
+        other messages wait until it is complete. While the transport's
+        write buffer is above ``write_limit``, ``send`` waits for it to drain
+        before it adds the message; the message itself may take the buffer
+        past the mark (the bound is ``write_limit`` plus one message), so a
+        large message is handed over at once, not after a wait of its own.
 
         Args:
             message: the message, or its fragments.
@@ -341,6 +347,8 @@ class Connection(Stream):
         """
         while self._fragmented_send is not None:
             await asyncio.shield(self._fragmented_send)
+        if self._writing_paused or self._flow.work >= WORK_PER_TURN:
+            await self._pace()
         if self._not_open():
             await self._raise_closed()
         if not self._send_message(message):
@@ -365,19 +373,13 @@ class Connection(Stream):
                     self._flush_handle = self.loop.call_soon(self._flush)
                 return
         self._flush()
-        # _after_send(), inlined: awaiting it would cost a coroutine per message.
-        if self._writing_paused:
-            await self._drain()
-        if self._flow.work >= WORK_PER_TURN:
-            self._flow.work = 0
-            await asyncio.sleep(0)
 
-    async def _after_send(self) -> None:
-        """Wait while the write buffer is over its mark; yield past the work budget."""
+    async def _pace(self) -> None:
+        """Before adding to the write buffer: wait while it is above its mark,
+        and yield to the loop once compressing took this turn's budget."""
         if self._writing_paused:
             await self._drain()
         if self._flow.worked_out():
-            # Compressing took this turn's budget: let other connections run.
             self._flow.work = 0
             await asyncio.sleep(0)
 
@@ -402,7 +404,6 @@ class Connection(Stream):
                 raise TypeError(f"fragments must be str or bytes-like, not {type(first).__name__}")
             started = True
             self._flush()
-            await self._after_send()
             while True:
                 try:
                     fragment = await fragments.__anext__() if is_async else next(fragments)
@@ -415,16 +416,16 @@ class Connection(Stream):
                     raise TypeError(
                         f"all fragments of a message must be {kind}, not {type(fragment).__name__}"
                     )
+                await self._pace()
                 if self._not_open():
                     await self._raise_closed()
                 protocol.send_continuation(fragment, fin=False)
                 self._flush()
-                await self._after_send()
+            await self._pace()
             if self._not_open():
                 await self._raise_closed()
             protocol.send_continuation(b"", fin=True)
             self._flush()
-            await self._after_send()
         except BaseException as exc:
             # A message that is half sent cannot be taken back: RFC 6455
             # section 7.1.7 lets an endpoint fail the connection, and 1011

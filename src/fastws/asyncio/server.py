@@ -53,6 +53,8 @@ class ServerConnection(Connection):
     :meth:`Server.publish`).
     """
 
+    __slots__ = ("_handshake_tasks", "_open_handle", "_topics", "handler_task", "server")
+
     def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
         super().__init__(protocol, **kwargs)
         self.server = server
@@ -95,8 +97,7 @@ class ServerConnection(Connection):
             logger.debug("opening handshake timed out; dropping %s", self.remote_address)
             self.transport.abort()
 
-    def buffer_updated(self, nbytes: int) -> None:
-        super().buffer_updated(nbytes)
+    def _after_handshake_input(self) -> None:
         protocol = self.protocol
         if protocol.state is State.CLOSED and self._open_handle is not None:
             # A malformed request: the protocol queued its 4xx answer and
@@ -166,14 +167,13 @@ class ServerConnection(Connection):
         events = protocol.events_received()
         if events:
             self._process_events(events)
+        self._wake_recv()
         self._flush()
         if self._open_handle is not None:
             self._open_handle.cancel()
             self._open_handle = None
         if protocol.state is State.OPEN:
-            # From now on the checks of the handshake phase are useless:
-            # let the transport call the shared hot path directly.
-            self.buffer_updated = super().buffer_updated  # type: ignore[method-assign]
+            self._handshaking = False
             self._start_keepalive()
             self.handler_task = self.loop.create_task(self._run_handler())
             self.server.handler_tasks.add(self.handler_task)

@@ -137,6 +137,50 @@ class Stream(asyncio.BufferedProtocol):
     Its constructor takes the arguments that ``Connection`` documents.
     """
 
+    # Slots, not a __dict__: an idle connection costs a few hundred bytes less.
+    __slots__ = (
+        "__weakref__",
+        "_addresses",
+        "_answers_paused",
+        "_close_handle",
+        "_closed",
+        "_coalesced",
+        "_continue_handle",
+        "_counted",
+        "_dispatch_bytes",
+        "_dispatching",
+        "_drain_waiters",
+        "_eof_sent",
+        "_failure_handle",
+        "_flow",
+        "_flush_handle",
+        "_fragmented_send",
+        "_handshaking",
+        "_high",
+        "_input_waiting",
+        "_lost",
+        "_lost_exc",
+        "_low",
+        "_low_bytes",
+        "_max_queue_bytes",
+        "_on_message",
+        "_pings",
+        "_queue",
+        "_read_view",
+        "_recv_waiter",
+        "_transport_paused",
+        "_write_high",
+        "_write_low",
+        "_writing_paused",
+        "bytes_sent",
+        "close_timeout",
+        "loop",
+        "protocol",
+        "request",
+        "response",
+        "transport",
+    )
+
     if TYPE_CHECKING:  # the application side's
 
         def _closed_exception(self) -> ConnectionClosed: ...
@@ -158,11 +202,9 @@ class Stream(asyncio.BufferedProtocol):
         if max_queue_bytes is not None and max_queue_bytes < 1:
             raise ValueError("max_queue_bytes must be at least 1")
         self._low_bytes = None if max_queue_bytes is None else max_queue_bytes // 4
-        flow = self._flow = protocol.flow
-        flow.max_queue = self._high
-        flow.max_queue_bytes = max_queue_bytes
-        flow.max_work = WORK_PER_TURN
-        self._counted = flow.limited
+        self._max_queue_bytes = max_queue_bytes
+        self._flow = protocol.flow
+        self._flow.max_work = WORK_PER_TURN
         protocol.defer_failure = True
         if isinstance(write_limit, tuple):
             self._write_high, self._write_low = write_limit
@@ -183,6 +225,7 @@ class Stream(asyncio.BufferedProtocol):
         self._queue: collections.deque[Data] = collections.deque()
         self._recv_waiter: asyncio.Future[None] | None = None
         self._on_message: Callable[[Data], object] | None = None
+        self._route_messages()
         # True while a read dispatches its messages to on_message:
         # send_nowait() then leaves its frames in the protocol, written once
         # after the read (up to write_limit), counted in _dispatch_bytes.
@@ -198,7 +241,7 @@ class Stream(asyncio.BufferedProtocol):
         self._continue_handle: asyncio.Handle | None = None
 
         self._writing_paused = False
-        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._drain_waiters: list[asyncio.Future[None]] = []
         self._coalesced = 0  # bytes of small messages held back (see module doc)
         self._flush_handle: asyncio.Handle | None = None
         self._eof_sent = False
@@ -208,6 +251,9 @@ class Stream(asyncio.BufferedProtocol):
         # the module doc); it sends the failure when the grace period ends.
         self._failure_handle: asyncio.TimerHandle | None = None
 
+        # Whether the opening handshake is in progress: reads then also go
+        # through _after_handshake_input (the subclasses clear it).
+        self._handshaking = protocol.state is State.CONNECTING
         self._lost = False
         self._lost_exc: BaseException | None = None
         self._closed: asyncio.Future[None] = self.loop.create_future()
@@ -281,6 +327,8 @@ class Stream(asyncio.BufferedProtocol):
         else:
             self._dispatch(protocol.receive_data, self._read_view[:nbytes])
         self._after_input()
+        if self._handshaking:
+            self._after_handshake_input()
 
     def _dispatch(self, method: Callable[..., None], *args: Any) -> None:
         """Run a protocol input method that may call on_message."""
@@ -299,6 +347,7 @@ class Stream(asyncio.BufferedProtocol):
         events = protocol.events_received()
         if events:
             self._process_events(events)
+        self._wake_recv()
         # From recv() (_take), small sends may be held back for a flush at
         # the end of this turn (see send()): leave the output to it.
         if self._flush_handle is None:
@@ -350,6 +399,25 @@ class Stream(asyncio.BufferedProtocol):
             else:
                 self.transport.resume_reading()
 
+    def _route_messages(self) -> None:
+        """Messages go into the receive queue, within its limits, or to ``on_message``.
+
+        Either way the protocol hands them over itself (``Protocol.on_message``):
+        no event object per message.
+        """
+        flow = self._flow
+        callback = self._on_message
+        if callback is None:
+            self.protocol.on_message = self._queue.append
+            flow.max_queue, flow.max_queue_bytes = self._high, self._max_queue_bytes
+        else:
+            # Nothing is queued: the write buffer paces on_message instead.
+            if flow.limited:
+                flow.queued = 0
+            self.protocol.on_message = callback
+            flow.max_queue = flow.max_queue_bytes = None
+        self._counted = flow.limited
+
     def _process_events(self, events: list[Any]) -> None:
         queue = self._queue
         for event in events:
@@ -370,12 +438,18 @@ class Stream(asyncio.BufferedProtocol):
                 pass  # the protocol answers them by itself
             else:
                 self._handshake_event(event)
+
+    def _wake_recv(self) -> None:
+        """Wake a coroutine waiting in ``recv`` if there is a message, or the end."""
         waiter = self._recv_waiter
-        if waiter is not None and not waiter.done() and (queue or self.protocol.close_rcvd is not None):
+        if waiter is not None and not waiter.done() and (self._queue or self.protocol.close_rcvd is not None):
             waiter.set_result(None)
 
     def _handshake_event(self, event: Any) -> None:
         """Handle a Request or Response event (the subclasses' business)."""
+
+    def _after_handshake_input(self) -> None:
+        """After each read while ``_handshaking`` (the subclasses' business)."""
 
     def _call_on_message(self, callback: Callable[[Data], object], message: Data) -> bool:
         """Run ``on_message``; on an exception, fail the connection (1011).
@@ -394,8 +468,8 @@ class Stream(asyncio.BufferedProtocol):
         """``on_message`` raised: log it, fail the connection with 1011."""
         logger.exception("error in on_message; failing the connection with 1011")
         self._on_message = None
-        self.protocol.on_message = None
         self._queue.clear()
+        self._route_messages()
         if self.protocol.state is State.OPEN and not self._lost:
             self.protocol.fail(1011, "internal error")
             self._set_closing()
@@ -563,6 +637,7 @@ class Stream(asyncio.BufferedProtocol):
         events = self.protocol.events_received()
         if events:
             self._process_events(events)
+        self._wake_recv()
         self._flush()
         self._set_closing()
 
