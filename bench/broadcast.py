@@ -140,13 +140,15 @@ def make_message(size: int, seq: int) -> str:
 # -- the servers (one process each) ------------------------------------------------------
 
 
-def _fastws_compression(compression: str) -> Any:
+def _fastws_compression(compression: str, backend: str) -> Any:
     if compression == "none":
         return None
     from fastws.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
     # fastws's defaults: 12-bit windows, memLevel 5, zlib's default level.
-    return ServerPerMessageDeflateFactory(server_no_context_takeover=compression == "no-context")
+    return ServerPerMessageDeflateFactory(
+        server_no_context_takeover=compression == "no-context", backend=backend
+    )
 
 
 def _websockets_extensions(compression: str) -> list[Any]:
@@ -166,10 +168,10 @@ def _websockets_extensions(compression: str) -> list[Any]:
     ]
 
 
-def _server(pipe: Any, impl: str, compression: str, needed: int) -> None:
+def _server(pipe: Any, impl: str, compression: str, backend: str, needed: int) -> None:
     _raise_nofile(needed)
     try:
-        asyncio.run(_serve(pipe, impl, compression))
+        asyncio.run(_serve(pipe, impl, compression, backend))
     except Exception as exc:
         pipe.send(("failed", repr(exc)))
     pipe.close()
@@ -178,7 +180,7 @@ def _server(pipe: Any, impl: str, compression: str, needed: int) -> None:
     os._exit(0)
 
 
-async def _serve(pipe: Any, impl: str, compression: str) -> None:
+async def _serve(pipe: Any, impl: str, compression: str, backend: str) -> None:
     loop = asyncio.get_running_loop()
     connections: dict[Any, None] = {}
 
@@ -196,7 +198,7 @@ async def _serve(pipe: Any, impl: str, compression: str) -> None:
             handler,
             "127.0.0.1",
             0,
-            compression=_fastws_compression(compression),
+            compression=_fastws_compression(compression, backend),
             ping_interval=None,
             open_timeout=120,
             backlog=4096,
@@ -508,6 +510,7 @@ def measure_fanout(
     clients: int = 4,
     first_seq: int = 0,
     progress: bool = False,
+    backend: str = "zlib",
 ) -> list[Sample]:
     """Start the servers and clients of one compression setting, broadcast, stop them.
 
@@ -520,6 +523,8 @@ def measure_fanout(
         clients: client processes.
         first_seq: number of the first message (each message is different).
         progress: print a line per round on stderr.
+        backend: the fastws server's deflate backend (``zlib``, as
+            websockets; or ``zlib-ng``, ``isal``).
 
     Returns:
         one sample per method, size and round.
@@ -538,7 +543,7 @@ def measure_fanout(
         for impl in impls:
             mine, theirs = ctx.Pipe()
             process = ctx.Process(
-                target=_server, args=(theirs, impl, compression, connections + 256), daemon=True
+                target=_server, args=(theirs, impl, compression, backend, connections + 256), daemon=True
             )
             process.start()
             processes.append(process)
@@ -776,6 +781,9 @@ class PubSubResult:
     lost: int
     #: CPU time of the workers' main threads during the run, added up
     server_cpu_s: float
+    #: seconds until each worker's subscribers had every message; this list
+    #: and ``per_worker`` start with the publisher's worker
+    per_worker_s: list[float]
 
     @property
     def server_us_per_delivery(self) -> float:
@@ -854,9 +862,12 @@ def _subscriber(pipe: Any, port: int, count: int, source: str, rcvbuf: int) -> N
         # buffer is above its limit): a receive buffer that holds the run.
         peers = _open_peers(port, count, source, None, "/subscribe", rcvbuf=rcvbuf)
         workers: dict[str, int] = {}
+        worker_of = {}
         for peer in peers:
             text, _ = peer.read_message()
-            workers[text.split()[1]] = workers.get(text.split()[1], 0) + 1
+            worker = text.split()[1]
+            workers[worker] = workers.get(worker, 0) + 1
+            worker_of[peer.sock.fileno()] = worker
     except Exception as exc:
         pipe.send(("failed", f"subscribe: {exc!r}"))
         return
@@ -873,6 +884,7 @@ def _subscriber(pipe: Any, port: int, count: int, source: str, rcvbuf: int) -> N
     lasts: dict[int, bytes] = {}
     waiting = len(by_fd)
     finished = time.time_ns()
+    per_worker = dict.fromkeys(workers, 0)
     deadline = time.monotonic() + timeout
     errors = 0
     while waiting and time.monotonic() < deadline:
@@ -898,9 +910,9 @@ def _subscriber(pipe: Any, port: int, count: int, source: str, rcvbuf: int) -> N
                     sock.setblocking(False)
             if before < expected <= counts[fd]:
                 waiting -= 1
-                finished = time.time_ns()
+                finished = per_worker[worker_of[fd]] = time.time_ns()
     wrong = sum(1 for fd in by_fd if counts[fd] >= expected and lasts.get(fd) != last)
-    pipe.send(("done", finished, sum(min(c, expected) for c in counts.values()), errors + wrong))
+    pipe.send(("done", finished, sum(min(c, expected) for c in counts.values()), errors + wrong, per_worker))
     for peer in peers:
         peer.sock.close()
 
@@ -980,7 +992,9 @@ def measure_pubsub(
         from fastws import Opcode, encode_frame
 
         frames = b"".join(encode_frame(Opcode.TEXT, t.encode(), mask=True) for t in texts)
-        publisher = _open_peers(port, 1, "127.0.0.1", None, "/publish")[0].sock
+        publisher_peer = _open_peers(port, 1, "127.0.0.1", None, "/publish")[0]
+        publisher = publisher_peer.sock
+        home = publisher_peer.read_message()[0].split()[1]  # the publisher's worker
         for pipe in pipes:
             pipe.send(("go", messages, texts[-1].encode(), timeout))
         cpu = sum(_cpu_ns(int(pid)) for pid in split)
@@ -988,8 +1002,11 @@ def measure_pubsub(
         publisher.sendall(frames)
         finished = start
         delivered = errors = 0
+        worker_done = dict.fromkeys(split, start)
         for pipe in pipes:
-            _, done, received, failed = _expect(pipe, "done", timeout + 60)
+            _, done, received, failed, per_worker = _expect(pipe, "done", timeout + 60)
+            for pid, when in per_worker.items():
+                worker_done[pid] = max(worker_done[pid], when)
             finished = max(finished, done)
             delivered += received
             errors += failed
@@ -1000,15 +1017,17 @@ def measure_pubsub(
         if delivered < messages * subscribers:
             log.seek(0)
             print(log.read()[-4000:], file=sys.stderr)
+        order = sorted(split, key=lambda pid: pid != home)  # the publisher's worker first
         result = PubSubResult(
             subscribers,
-            sorted(split.values()),
+            [split[pid] for pid in order],
             messages,
             size,
             (finished - start) / 1e9,
             delivered,
             messages * subscribers - delivered,
             cpu / 1e9,
+            [round((worker_done[pid] - start) / 1e9, 2) for pid in order],
         )
     except BaseException:
         log.seek(0)
@@ -1038,14 +1057,14 @@ def measure_pubsub(
 def format_pubsub(results: list[PubSubResult]) -> str:
     """The cross-process runs as a Markdown table, with their median."""
     lines = [
-        "| run | subscribers (per worker) | messages | seconds | deliveries/s | messages/s to all "
+        "| run | subscribers (publisher's worker + other) | messages | seconds (publisher's worker / other) | deliveries/s | messages/s to all "
         "| workers' CPU us per delivery | lost |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for index, r in enumerate(results, 1):
         lines.append(
             f"| {index} | {r.subscribers:,} ({' + '.join(map(str, r.per_worker))}) | {r.messages:,} "
-            f"| {r.seconds:.2f} | {r.deliveries_per_s:,.0f} | {r.messages_per_s:,.0f} "
+            f"| {r.seconds:.2f} ({' / '.join(f'{t:.2f}' for t in r.per_worker_s)}) | {r.deliveries_per_s:,.0f} | {r.messages_per_s:,.0f} "
             f"| {r.server_us_per_delivery:.1f} | {r.lost} |"
         )
     if len(results) > 1:
@@ -1069,6 +1088,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--rounds", type=int, help="broadcasts per cell (default 7; 1 with --quick)")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--fastws-backend",
+        choices=["zlib", "zlib-ng", "isal"],
+        default="zlib",
+        help="the fastws server's deflate backend (default zlib, the same as websockets)",
+    )
     parser.add_argument("--subscribers", type=int, help="cross-process subscribers (default 1000)")
     parser.add_argument("--messages", type=int, help="cross-process messages (default 1000)")
     parser.add_argument("--pubsub-runs", type=int, help="cross-process runs (default 3; 1 with --quick)")
@@ -1112,6 +1137,7 @@ def main(argv: list[str] | None = None) -> int:
                     clients=clients,
                     first_seq=seq,
                     progress=not args.quick,
+                    backend=args.fastws_backend,
                 )
                 seq += 100_000
         cells = summarize(samples)
