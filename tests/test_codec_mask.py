@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array
 import itertools
+import operator
 import random
 import threading
 import time
@@ -22,7 +23,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fastws.constants import Opcode
 from vectors import mask_oracle
+
+
+class IndexOnly:
+    """An integer-like object that is not an int: only ``__index__``."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
 
 MASKS = [
     bytes([0x37, 0xFA, 0x21, 0x3D]),
@@ -53,6 +66,9 @@ ODD_OFFSETS = [
     2**100 + 2,
     -(2**100) - 3,
 ]
+
+# Integers that are not exact ints: operator.index() turns them into one.
+INTEGER_LIKE_OFFSETS = [True, False, Opcode.TEXT, IndexOnly(7), IndexOnly(-(2**70) - 1), IndexOnly(2**64 + 2)]
 
 C_CONTIGUOUS_MESSAGE = "a C-contiguous bytes-like object is required, not '{}'"
 WRITABLE_MESSAGE = "a writable bytes-like object is required, not '{}'"
@@ -116,13 +132,15 @@ class TestSizesAndOffsets:
             codec.apply_mask_inplace(buffer, mask, offset)
             assert buffer == expected, offset
 
-    @pytest.mark.parametrize("offset", ODD_OFFSETS)
-    def test_negative_and_huge_offsets(self, codec, offset):
+    @pytest.mark.parametrize("offset", [*ODD_OFFSETS, *INTEGER_LIKE_OFFSETS])
+    def test_negative_huge_and_integer_like_offsets(self, codec, offset):
         # The contract: "offset may be any integer; the mask starts at
-        # mask[offset % 4]" (Python's modulo, so -1 starts at mask[3]).
-        for size in (0, 1, 3, 4, 37, 129):
+        # mask[offset % 4]" (Python's modulo, so -1 starts at mask[3]), and
+        # any integer is anything operator.index() accepts.
+        value = operator.index(offset)
+        for size in (0, 1, 3, 4, 37, 129, LARGE_SIZES[0]):
             data = payload(size)
-            expected = mask_oracle(data, MASKS[0], offset)
+            expected = mask_oracle_fast(data, MASKS[0], value)
             assert codec.apply_mask(data, MASKS[0], offset) == expected
             buffer = bytearray(data)
             codec.apply_mask_inplace(buffer, MASKS[0], offset)
@@ -320,6 +338,22 @@ class TestErrors:
             codec.apply_mask(b"data", MASKS[0], offset)
         with pytest.raises(TypeError):
             codec.apply_mask_inplace(bytearray(b"data"), MASKS[0], offset)
+
+    @pytest.mark.parametrize("size", [8, LARGE_SIZES[0]])
+    def test_buffer_held_while_offset_is_read(self, codec, size):
+        # The buffer is held from the start of the call (the pure twin's
+        # memoryview of it), so an offset whose __index__ resizes it fails,
+        # and nothing is masked.
+        buffer = bytearray(size)
+
+        class Resizing:
+            def __index__(self) -> int:
+                buffer.extend(b"xx")
+                return 1
+
+        with pytest.raises(BufferError):
+            codec.apply_mask_inplace(buffer, MASKS[0], Resizing())
+        assert buffer == bytes(size)
 
     def test_errors_leave_buffer_untouched(self, codec):
         buffer = bytearray(b"unchanged")

@@ -11,7 +11,6 @@ benchmarks, and ``_SIMD`` names the masking kernel in use.
 
 cimport cython
 from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_IsContiguous, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_CheckExact, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.object cimport PyObject
@@ -46,10 +45,18 @@ cdef extern from "fastws_simd.h" nogil:
     const char *fws_simd_utf8_name()
     const char *fws_simd_best_name()
     uint32_t fws_key(const uint8_t *key, size_t rot)
-    void fws_mask(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key)
-    int fws_utf8_valid(const uint8_t *s, size_t n)
     void fws_utf8_state_reset(fws_utf8_state *st)
-    int fws_utf8_feed(fws_utf8_state *st, const uint8_t *s, size_t n)
+
+# The kernels, each run without the GIL from FWS_NOGIL_MIN bytes on (the
+# caller holds the GIL and keeps the buffers alive and unmoved), and the
+# masking key rotated for a stream offset: one definition of each, which
+# the fast paths of fastpath.h share.
+cdef extern from "glue.h":
+    void fws_mask_maybe_nogil(uint8_t *dst, const uint8_t *src, Py_ssize_t n, uint32_t key)
+    void fws_copy_maybe_nogil(uint8_t *dst, const uint8_t *src, Py_ssize_t n)
+    int fws_utf8_valid_maybe_nogil(const uint8_t *s, Py_ssize_t n)
+    int fws_utf8_feed_maybe_nogil(fws_utf8_state *st, const uint8_t *s, Py_ssize_t n)
+    int fws_offset_key(const uint8_t *key, object offset, uint32_t *out) except -1
 
 cdef extern from "fastpath.h":
     enum:
@@ -61,21 +68,9 @@ cdef extern from "fastpath.h":
 cdef extern from "Python.h":
     int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
 
-cdef extern from *:
-    """
-    #ifdef Py_GIL_DISABLED
-    #define FWS_FREE_THREADED 1
-    #else
-    #define FWS_FREE_THREADED 0
-    #endif
-    """
-    const bint FWS_FREE_THREADED
-
 IMPLEMENTATION = "cython"
 
 cdef enum:
-    # Kernels release the GIL from this size on, so other threads run meanwhile.
-    NOGIL_MIN = 65536
     # A payload that arrives over several feeds is allocated whole up to this
     # size; beyond, it grows geometrically as bytes arrive, so that a header
     # announcing a huge length costs nothing until the bytes come.
@@ -184,9 +179,6 @@ cdef inline void _release(_Buf *b) noexcept:
 cdef inline int _check_key(object mask, uint8_t *key) except -1:
     cdef _Buf b
     cdef Py_ssize_t n
-    if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
-        memcpy(key, PyBytes_AS_STRING(mask), 4)
-        return 0
     _acquire(mask, &b)
     n = b.len
     if n == 4:
@@ -195,19 +187,6 @@ cdef inline int _check_key(object mask, uint8_t *key) except -1:
     if n != 4:
         raise ValueError(f"mask must be exactly 4 bytes, got {n}")
     return 0
-
-
-cdef inline Py_ssize_t _rotation(object offset) except -1:
-    """``operator.index(offset) % 4``, for any size of integer."""
-    cdef int overflow = 0
-    cdef long long value
-    if not PyLong_CheckExact(offset):
-        offset = operator.index(offset)
-    value = PyLong_AsLongLongAndOverflow(offset, &overflow)
-    if overflow:
-        return <Py_ssize_t>(offset & 3)
-    # Two's complement: the low bits of a negative number are its value mod 4.
-    return <Py_ssize_t>(<unsigned long long>value & 3)
 
 
 # -- masking keys ----------------------------------------------------------------------
@@ -310,22 +289,14 @@ def apply_mask(data, mask, offset=0):
     """
     cdef _Buf b
     cdef uint8_t key[4]
-    cdef Py_ssize_t rot
     cdef uint32_t k
     cdef object out
-    cdef uint8_t *dst
     _acquire(data, &b)
     try:
         _check_key(mask, key)
-        rot = 0 if offset is 0 else _rotation(offset)
+        fws_offset_key(key, offset, &k)
         out = PyBytes_FromStringAndSize(NULL, b.len)
-        dst = <uint8_t *>PyBytes_AS_STRING(out)
-        k = fws_key(key, rot)
-        if b.len >= NOGIL_MIN:
-            with nogil:
-                fws_mask(dst, b.ptr, <size_t>b.len, k)
-        else:
-            fws_mask(dst, b.ptr, <size_t>b.len, k)
+        fws_mask_maybe_nogil(<uint8_t *>PyBytes_AS_STRING(out), b.ptr, b.len, k)
         return out
     finally:
         _release(&b)
@@ -348,40 +319,16 @@ def apply_mask_inplace(buffer, mask, offset=0):
     """
     cdef _Buf b
     cdef uint8_t key[4]
-    cdef Py_ssize_t rot, n
     cdef uint32_t k
-    if not FWS_FREE_THREADED and PyByteArray_CheckExact(buffer):
-        # A bytearray is always writable and contiguous. With the GIL held
-        # and no Python code run between taking the pointer and the XOR, it
-        # cannot be resized under us; large ones are exported (locked)
-        # because the GIL is released around the kernel.
-        _check_key(mask, key)
-        rot = 0 if offset is 0 else _rotation(offset)
-        n = PyByteArray_GET_SIZE(buffer)
-        k = fws_key(key, rot)
-        if n < NOGIL_MIN:
-            fws_mask(<uint8_t *>PyByteArray_AS_STRING(buffer), <const uint8_t *>PyByteArray_AS_STRING(buffer),
-                     <size_t>n, k)
-            return None
-        _acquire_view(buffer, &b)
-        try:
-            with nogil:
-                fws_mask(<uint8_t *>b.ptr, b.ptr, <size_t>b.len, k)
-        finally:
-            _release(&b)
-        return None
+    # Exported for the whole call: a bytearray cannot be resized meanwhile,
+    # even while the kernel runs without the GIL.
     _acquire_view(buffer, &b)
     try:
         if b.view.readonly:
             raise TypeError(f"a writable bytes-like object is required, not '{type(buffer).__name__}'")
         _check_key(mask, key)
-        rot = 0 if offset is 0 else _rotation(offset)
-        k = fws_key(key, rot)
-        if b.len >= NOGIL_MIN:
-            with nogil:
-                fws_mask(<uint8_t *>b.ptr, b.ptr, <size_t>b.len, k)
-        else:
-            fws_mask(<uint8_t *>b.ptr, b.ptr, <size_t>b.len, k)
+        fws_offset_key(key, offset, &k)
+        fws_mask_maybe_nogil(<uint8_t *>b.ptr, b.ptr, b.len, k)
     finally:
         _release(&b)
 
@@ -416,11 +363,7 @@ def validate_utf8(data):
     cdef _Buf b
     cdef int ok
     _acquire(data, &b)
-    if b.len >= NOGIL_MIN:
-        with nogil:
-            ok = fws_utf8_valid(b.ptr, <size_t>b.len)
-    else:
-        ok = fws_utf8_valid(b.ptr, <size_t>b.len)
+    ok = fws_utf8_valid_maybe_nogil(b.ptr, b.len)
     _release(&b)
     return ok != 0
 
@@ -466,11 +409,7 @@ cdef class Utf8Validator:
         if not self._state.valid:
             _release(&b)
             return False
-        if b.len >= NOGIL_MIN:
-            with nogil:
-                ok = fws_utf8_feed(&self._state, b.ptr, <size_t>b.len)
-        else:
-            ok = fws_utf8_feed(&self._state, b.ptr, <size_t>b.len)
+        ok = fws_utf8_feed_maybe_nogil(&self._state, b.ptr, b.len)
         _release(&b)
         return ok != 0
 
@@ -592,6 +531,21 @@ def _check_limit(name, value):
     if value < 0:
         raise ValueError(f"{name} must be >= 0")
     return value
+
+
+# A function, not a FrameParser method: a method's address goes into the
+# class's vtable, so every copy the C compiler inlines counts as growth of
+# this large module, and GCC can leave the per-frame call in _feed out of line.
+cdef inline Frame _make_frame(uint8_t b0, object payload):
+    """The frame whose first header byte is ``b0``."""
+    cdef Frame frame = Frame.__new__(Frame)
+    frame.opcode = _OPCODE_TABLE[b0 & 0x0F]
+    frame.payload = payload
+    frame.fin = True if b0 & 0x80 else False
+    frame.rsv1 = True if b0 & 0x40 else False
+    frame.rsv2 = True if b0 & 0x20 else False
+    frame.rsv3 = True if b0 & 0x10 else False
+    return frame
 
 
 cdef class FrameParser:
@@ -766,8 +720,7 @@ cdef class FrameParser:
             if self._error is not None:
                 error = self._error
                 raise type(error)(*error.args)
-            self._check_idle()
-            return self._feed(b.ptr, b.len, -1)[0]
+            return self._feed_alone(b.ptr, b.len, -1)[0]
         finally:
             _release(&b)
 
@@ -799,10 +752,24 @@ cdef class FrameParser:
             if self._error is not None:
                 error = self._error
                 raise type(error)(*error.args)
-            self._check_idle()
-            return self._feed(b.ptr, b.len, limit)
+            return self._feed_alone(b.ptr, b.len, limit)
         finally:
             _release(&b)
+
+    cdef tuple _feed_alone(self, const uint8_t *p, Py_ssize_t n, Py_ssize_t max_frames):
+        """``_feed``, with the parser marked busy until it returns.
+
+        Kernels run without the GIL on large inputs: meanwhile, another
+        thread that feeds or resets this parser gets a RuntimeError
+        (``_check_idle``) instead of changing its state or freeing the
+        payload being filled.
+        """
+        self._check_idle()
+        self._busy = True
+        try:
+            return self._feed(p, n, max_frames)
+        finally:
+            self._busy = False
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
@@ -900,11 +867,7 @@ cdef class FrameParser:
         """Validate the next ``n`` unmasked bytes of the text message in progress."""
         cdef int ok
         self._checked += n
-        if n >= NOGIL_MIN:
-            with nogil:
-                ok = fws_utf8_feed(&self._utf8, p, <size_t>n)
-        else:
-            ok = fws_utf8_feed(&self._utf8, p, <size_t>n)
+        ok = fws_utf8_feed_maybe_nogil(&self._utf8, p, n)
         # RFC 6455 section 8.1: "When an endpoint is to interpret a byte
         # stream as UTF-8 but finds that the byte stream is not, in fact, a
         # valid UTF-8 stream, that endpoint MUST _Fail the WebSocket
@@ -917,17 +880,6 @@ cdef class FrameParser:
                 raise InvalidUTF8("incomplete UTF-8 sequence at the end of a text message")
         return 0
 
-    cdef inline Frame _make_frame(self, object payload):
-        cdef Frame frame = Frame.__new__(Frame)
-        cdef uint8_t b0 = self._b0
-        frame.opcode = _OPCODE_TABLE[b0 & 0x0F]
-        frame.payload = payload
-        frame.fin = True if b0 & 0x80 else False
-        frame.rsv1 = True if b0 & 0x40 else False
-        frame.rsv2 = True if b0 & 0x20 else False
-        frame.rsv3 = True if b0 & 0x10 else False
-        return frame
-
     @cython.boundscheck(False)
     @cython.wraparound(False)
     @cython.cdivision(True)
@@ -937,7 +889,6 @@ cdef class FrameParser:
         cdef Py_ssize_t pos = 0, h, take, k, length, cap
         cdef object payload
         cdef uint8_t *dst
-        cdef uint32_t key
         try:
             while True:
                 if max_frames >= 0 and len(frames) >= max_frames:
@@ -971,19 +922,14 @@ cdef class FrameParser:
                             payload = PyBytes_FromStringAndSize(<const char *>(p + pos), length)
                         else:
                             payload = PyBytes_FromStringAndSize(NULL, length)
-                            dst = <uint8_t *>PyBytes_AS_STRING(payload)
-                            key = fws_key(self._key, 0)
-                            if length >= NOGIL_MIN:
-                                with nogil:
-                                    fws_mask(dst, p + pos, <size_t>length, key)
-                            else:
-                                fws_mask(dst, p + pos, <size_t>length, key)
+                            fws_mask_maybe_nogil(<uint8_t *>PyBytes_AS_STRING(payload), p + pos, length,
+                                                 fws_key(self._key, 0))
                         if self._text and (self._b0 & 0x0F) < 8:
                             self._check_text(<const uint8_t *>PyBytes_AS_STRING(payload), length,
                                              (self._b0 & 0x80) != 0)
                             self._checked = 0
                         pos += length
-                        frames.append(self._make_frame(payload))
+                        frames.append(_make_frame(self._b0, payload))
                         continue
                     # The payload spans feeds: fill a bytes object as it comes.
                     cap = length if length <= PAYLOAD_PREALLOC else max(<Py_ssize_t>PAYLOAD_PREALLOC, n - pos)
@@ -1002,24 +948,10 @@ cdef class FrameParser:
                     self._cap = cap
                 if k:
                     dst = <uint8_t *>PyBytes_AS_STRING(<object>self._pbuf) + self._have
-                    key = fws_key(self._key, <size_t>self._have)
-                    if k >= NOGIL_MIN:
-                        # Hold the object: another thread may run meanwhile.
-                        payload = <object>self._pbuf
-                        self._busy = True
-                        try:
-                            with nogil:
-                                if self._masked:
-                                    fws_mask(dst, p + pos, <size_t>k, key)
-                                else:
-                                    memcpy(dst, p + pos, <size_t>k)
-                        finally:
-                            self._busy = False
-                        payload = None
-                    elif self._masked:
-                        fws_mask(dst, p + pos, <size_t>k, key)
+                    if self._masked:
+                        fws_mask_maybe_nogil(dst, p + pos, k, fws_key(self._key, <size_t>self._have))
                     else:
-                        memcpy(dst, p + pos, <size_t>k)
+                        fws_copy_maybe_nogil(dst, p + pos, k)
                     self._have += k
                     pos += k
                     if self._text and (self._b0 & 0x0F) < 8 and self._have < length:
@@ -1038,7 +970,7 @@ cdef class FrameParser:
                 self._in_payload = False
                 self._have = 0
                 self._cap = 0
-                frames.append(self._make_frame(payload))
+                frames.append(_make_frame(self._b0, payload))
                 payload = None
         except (InvalidFrame, InvalidUTF8, PayloadTooBig) as exc:
             exc.frames = frames
@@ -1153,11 +1085,7 @@ def encode_frame(opcode, payload, *, fin=True, mask=None, rsv1=False, rsv2=False
         if has_key:
             memcpy(dst, key, 4)
             dst += 4
-            if length >= NOGIL_MIN:
-                with nogil:
-                    fws_mask(dst, b.ptr, <size_t>length, fws_key(key, 0))
-            else:
-                fws_mask(dst, b.ptr, <size_t>length, fws_key(key, 0))
+            fws_mask_maybe_nogil(dst, b.ptr, length, fws_key(key, 0))
         elif length:
             memcpy(dst, b.ptr, <size_t>length)
         return out
@@ -1195,7 +1123,7 @@ def encode_frame_header(opcode, length, *, fin=True, mask=None, rsv1=False, rsv2
     cdef int overflow = 0
     cdef long long value
     cdef uint64_t n
-    cdef uint8_t key[4]
+    cdef uint8_t[4] key = [0, 0, 0, 0]  # read only when has_key; zeroed for -Wmaybe-uninitialized
     cdef bint has_key = mask is not None
     cdef uint8_t b0
     cdef Py_ssize_t hlen

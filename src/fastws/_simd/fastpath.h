@@ -6,47 +6,43 @@
  * the call itself matters: Cython's generic argument handling for a
  * function with a default argument costs more than masking 8 bytes. These
  * METH_FASTCALL functions handle the common shape (positional arguments,
- * exact bytes / bytearray, a 4-byte bytes mask, a small int offset, a size
+ * exact bytes / bytearray, a 4-byte bytes mask, an exact int offset, a size
  * that keeps the GIL) directly and pass every other call, unchanged, to the
  * Cython implementation, which holds the full semantics (buffer protocol,
- * error messages, GIL release). Both paths give the same results.
+ * error messages, GIL release). Both paths give the same results, and take
+ * the GIL threshold and the key rotation from glue.h. The speed-ups noted
+ * below are `python bench/codec_peers.py` ratios against the Cython
+ * functions alone (the pytest-benchmark suites call through fn(*args),
+ * which hides part of them).
  */
 #ifndef FASTWS_FASTPATH_H
 #define FASTWS_FASTPATH_H
 
-#include "fastws_simd.h"
-
-#define FWS_FAST_NOGIL_MIN 65536
+#include "glue.h"
 
 enum { FWS_FAST_APPLY_MASK, FWS_FAST_APPLY_MASK_INPLACE, FWS_FAST_VALIDATE_UTF8, FWS_FAST_COUNT };
 
 static PyObject *fws_fast_slow[FWS_FAST_COUNT];
 
-/* offset % 4 for an exact int that fits in a long long; 0 when it does not. */
-static inline int fws_fast_rotation(PyObject *offset, size_t *rot) {
-    int overflow = 0;
-    long long v;
-    if (!PyLong_CheckExact(offset)) return 0;
-    v = PyLong_AsLongLongAndOverflow(offset, &overflow);
-    if (overflow) return 0;
-    *rot = (size_t)((unsigned long long)v & 3);
-    return 1;
-}
-
-static inline int fws_fast_key(PyObject *mask, PyObject *const *args, Py_ssize_t nargs, uint32_t *key) {
-    size_t rot = 0;
+/* 1 and the packed key for a call (data, mask[, offset]) whose mask is an
+ * exact 4-byte bytes and whose offset, if any, an exact int (reading it runs
+ * no Python code and cannot fail); 0 for any other call, which the Cython
+ * function handles. */
+static inline int fws_fast_key(PyObject *const *args, Py_ssize_t nargs, uint32_t *key) {
+    PyObject *mask = args[1];
+    PyObject *offset = nargs == 3 ? args[2] : NULL;
     if (!PyBytes_CheckExact(mask) || PyBytes_GET_SIZE(mask) != 4) return 0;
-    if (nargs == 3 && !fws_fast_rotation(args[2], &rot)) return 0;
-    *key = fws_key((const uint8_t *)PyBytes_AS_STRING(mask), rot);
-    return 1;
+    if (offset != NULL && !PyLong_CheckExact(offset)) return 0;
+    return fws_offset_key((const uint8_t *)PyBytes_AS_STRING(mask), offset, key) == 0;
 }
 
+/* Kept for speed: 1.3x-1.6x at 8 B-1 KiB, bench/test_bench_mask.py::test_apply_mask's cases. */
 static PyObject *fws_fast_apply_mask(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     uint32_t key;
     (void)self;
     if (kwnames == NULL && (nargs == 2 || nargs == 3) && PyBytes_CheckExact(args[0]) &&
-        PyBytes_GET_SIZE(args[0]) < FWS_FAST_NOGIL_MIN && fws_fast_key(args[1], args, nargs, &key)) {
+        PyBytes_GET_SIZE(args[0]) < FWS_NOGIL_MIN && fws_fast_key(args, nargs, &key)) {
         Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
         PyObject *out = PyBytes_FromStringAndSize(NULL, n);
         if (out == NULL) return NULL;
@@ -56,6 +52,7 @@ static PyObject *fws_fast_apply_mask(PyObject *self, PyObject *const *args, size
     return PyObject_Vectorcall(fws_fast_slow[FWS_FAST_APPLY_MASK], args, nargsf, kwnames);
 }
 
+/* Kept for speed: 2x at 8 B-1 KiB, bench/test_bench_mask.py::test_apply_mask_inplace's cases. */
 static PyObject *fws_fast_apply_mask_inplace(PyObject *self, PyObject *const *args, size_t nargsf,
                                              PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
@@ -66,7 +63,7 @@ static PyObject *fws_fast_apply_mask_inplace(PyObject *self, PyObject *const *ar
     {
         uint32_t key;
         if (kwnames == NULL && (nargs == 2 || nargs == 3) && PyByteArray_CheckExact(args[0]) &&
-            PyByteArray_GET_SIZE(args[0]) < FWS_FAST_NOGIL_MIN && fws_fast_key(args[1], args, nargs, &key)) {
+            PyByteArray_GET_SIZE(args[0]) < FWS_NOGIL_MIN && fws_fast_key(args, nargs, &key)) {
             uint8_t *p = (uint8_t *)PyByteArray_AS_STRING(args[0]);
             fws_mask(p, p, (size_t)PyByteArray_GET_SIZE(args[0]), key);
             Py_RETURN_NONE;
@@ -76,11 +73,12 @@ static PyObject *fws_fast_apply_mask_inplace(PyObject *self, PyObject *const *ar
     return PyObject_Vectorcall(fws_fast_slow[FWS_FAST_APPLY_MASK_INPLACE], args, nargsf, kwnames);
 }
 
+/* Kept for speed: 1.1x-1.25x at 8 B-1 KiB, bench/test_bench_utf8.py::test_validate_utf8's cases. */
 static PyObject *fws_fast_validate_utf8(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     (void)self;
     if (kwnames == NULL && nargs == 1 && PyBytes_CheckExact(args[0]) &&
-        PyBytes_GET_SIZE(args[0]) < FWS_FAST_NOGIL_MIN) {
+        PyBytes_GET_SIZE(args[0]) < FWS_NOGIL_MIN) {
         if (fws_utf8_valid((const uint8_t *)PyBytes_AS_STRING(args[0]), (size_t)PyBytes_GET_SIZE(args[0])))
             Py_RETURN_TRUE;
         Py_RETURN_FALSE;
