@@ -547,7 +547,15 @@ class Stream(asyncio.BufferedProtocol):
         else:
             # Large pieces: uvloop and asyncio 3.12+ send them with
             # writev/sendmsg, without joining them first.
-            self.transport.writelines(pending)
+            transport = self.transport
+            transport.writelines(pending)
+            # asyncio's selector transport of CPython 3.12 and 3.13 does
+            # not check its high-water mark in writelines (only in write):
+            # without this, pause_writing never comes and send() never
+            # waits. The check does nothing when the mark was checked.
+            check = getattr(transport, "_maybe_pause_protocol", None)
+            if check is not None:
+                check()
 
     def _send_eof(self) -> None:
         if self._eof_sent:
