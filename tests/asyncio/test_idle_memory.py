@@ -22,6 +22,18 @@ from fastws.asyncio import ServerConnection, serve
 
 CONNECTIONS = 200
 
+# Bytes of Python heap per idle connection, by interpreter: the same objects
+# take more room on CPython 3.10 (frames, dicts) and a little more on 3.12+
+# than on 3.11. Measured: 3.10 8.4-8.6 / 9.1-9.2 KiB, 3.11 6.8 / 7.5 KiB,
+# 3.13 7.6 KiB without compression; before idle connections stopped making
+# their queue, sets and header index, 3.11 took 8.6 / 9.5 KiB.
+if sys.version_info < (3, 11):
+    BOUND = {None: 9.0 * 1024, "deflate": 10.0 * 1024}
+elif sys.version_info < (3, 12):
+    BOUND = {None: 7.5 * 1024, "deflate": 8.5 * 1024}
+else:
+    BOUND = {None: 8.25 * 1024, "deflate": 9.25 * 1024}
+
 # The peers: CONNECTIONS handshakes on blocking sockets, then wait for a line.
 PEERS = r"""
 import socket, sys
@@ -61,12 +73,14 @@ async def held_per_connection(compression: str | None) -> tuple[float, list[Serv
     ) as server:
         port = server.sockets[0].getsockname()[1]
         offer = "deflate" if compression else "none"
+        spawned: list[Any] = []
 
         async def peers(count: int) -> Any:
             child = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", PEERS, str(port), str(count), offer,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             )  # fmt: skip
+            spawned.append(child)
             assert child.stdout is not None
             assert await asyncio.wait_for(child.stdout.readline(), 30) == b"open\n"
             return child
@@ -79,21 +93,25 @@ async def held_per_connection(compression: str | None) -> tuple[float, list[Serv
             assert len(connections) == expected
             await asyncio.sleep(0.05)  # every handler waiting in recv
 
-        # A few first, so that what a process allocates once is not counted.
-        first = await peers(5)
-        await settle(5)
-        tracemalloc.start()
         try:
-            before = tracemalloc.get_traced_memory()[0]
-            child = await peers(CONNECTIONS)
-            await settle(5 + CONNECTIONS)
-            held = (tracemalloc.get_traced_memory()[0] - before) / CONNECTIONS
+            # A few first, so that what a process allocates once is not counted.
+            await peers(5)
+            await settle(5)
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                await peers(CONNECTIONS)
+                await settle(5 + CONNECTIONS)
+                held = (tracemalloc.get_traced_memory()[0] - before) / CONNECTIONS
+            finally:
+                tracemalloc.stop()
         finally:
-            tracemalloc.stop()
-        for process in (first, child):
-            assert process.stdin is not None
-            process.stdin.write(b"\n")
-            await process.wait()
+            # The peers end in every case (their transports must not
+            # outlive this event loop).
+            for child in spawned:
+                if child.returncode is None:
+                    child.kill()
+                await child.wait()
     return held, connections
 
 
@@ -101,11 +119,11 @@ async def held_per_connection(compression: str | None) -> tuple[float, list[Serv
 async def test_an_idle_connection_without_compression_holds_little() -> None:
     held, connections = await held_per_connection(None)
     assert connections[-1].request is not None and connections[-1].request.path == "/chat"
-    assert held <= 7.5 * 1024, held
+    assert held <= BOUND[None], held
 
 
 @pytest.mark.timeout_s(60)
 async def test_an_idle_connection_with_compression_negotiated_holds_little() -> None:
     held, connections = await held_per_connection("deflate")
     assert connections[-1].protocol.extensions, "permessage-deflate was not negotiated"
-    assert held <= 8.5 * 1024, held
+    assert held <= BOUND["deflate"], held
