@@ -8,8 +8,6 @@ an error, every cross-reference resolved).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
 import sys
 import time
@@ -17,22 +15,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
-REQUIRED = os.environ.get("FASTWS_REQUIRE_DOCS", "") not in ("", "0")
-
-
-def require_docs() -> None:
-    """Skip the calling module without the docs toolchain (fail when it is required)."""
-    missing = [name for name in ("sphinx", "furo", "myst_parser") if importlib.util.find_spec(name) is None]
-    if missing:
-        if REQUIRED:
-            raise RuntimeError(f"FASTWS_REQUIRE_DOCS=1 but {', '.join(missing)} is not installed")
-        pytest.skip(
-            f"{', '.join(missing)} not installed (pip install -e '.[docs]'; "
-            "set FASTWS_REQUIRE_DOCS=1 to make this a failure)",
-            allow_module_level=True,
-        )
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_support import DOCS, ROOT  # noqa: E402
 
 
 @pytest.fixture(scope="session")

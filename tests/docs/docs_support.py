@@ -1,0 +1,32 @@
+"""What the documentation's tests share: where the docs are, and whether the toolchain is here.
+
+The tests skip when Sphinx and the rest of the ``docs`` extra are not
+installed, unless ``FASTWS_REQUIRE_DOCS=1`` (CI): then that is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+__all__ = ["DOCS", "REQUIRED", "ROOT", "require_docs"]
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+REQUIRED = os.environ.get("FASTWS_REQUIRE_DOCS", "") not in ("", "0")
+
+
+def require_docs() -> None:
+    """Skip the calling module without the docs toolchain (fail when it is required)."""
+    missing = [name for name in ("sphinx", "furo", "myst_parser", "matplotlib") if importlib.util.find_spec(name) is None]
+    if missing:
+        if REQUIRED:
+            raise RuntimeError(f"FASTWS_REQUIRE_DOCS=1 but {', '.join(missing)} is not installed")
+        pytest.skip(
+            f"{', '.join(missing)} not installed (pip install -e '.[docs]'; "
+            "set FASTWS_REQUIRE_DOCS=1 to make this a failure)",
+            allow_module_level=True,
+        )
