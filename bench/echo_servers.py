@@ -442,7 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--budget", type=float, default=None, help="seconds per phase at most")
-    parser.add_argument("--json", metavar="FILE", help="also write every cell as JSON (bench/plot.py draws it)")
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write every cell as JSON (bench/plot.py draws it)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         options = {"roundtrips": 500, "burst_total": 5_000, "budget": args.budget or 1.0}

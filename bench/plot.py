@@ -107,11 +107,16 @@ def plot_echo(data: dict[str, Any], path: Path) -> None:
     series: dict[str, list[float | None]] = {}
     for impl in impls:
         series[impl] = [
-            next((r["cpu_us_per_message"] for r in rows if (r["mode"], r["size"], r["impl"]) == (m, s, impl)), None)
+            next(
+                (r["cpu_us_per_message"] for r in rows if (r["mode"], r["size"], r["impl"]) == (m, s, impl)),
+                None,
+            )
             for m, s in cells
         ]
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    _grouped_bars(ax, [f"{_size(s)} {'round trips' if m == 'roundtrip' else 'burst'}" for m, s in cells], series)
+    _grouped_bars(
+        ax, [f"{_size(s)} {'round trips' if m == 'roundtrip' else 'burst'}" for m, s in cells], series
+    )
     ax.set_ylabel("server CPU µs per message\n(lower is better)")
     ax.set_title(f"Echo servers on asyncio ({data.get('date', '')}, {data['machine']['cpus']} CPUs)")
     _save(fig, path)
@@ -120,15 +125,20 @@ def plot_echo(data: dict[str, Any], path: Path) -> None:
 def plot_codec(data: dict[str, Any], path: Path) -> None:
     """Throughput of masking and UTF-8 validation, compiled and pure twins against the peers."""
     plt = _pyplot()
-    rows = [r for r in data["results"] if r.get("unit") == "GB/s" and r.get("throughput") and not r.get("error")]
+    rows = [
+        r for r in data["results"] if r.get("unit") == "GB/s" and r.get("throughput") and not r.get("error")
+    ]
     families = [f for f in ("mask", "utf8") if any(r["family"] == f for r in rows)]
     fig, axes = plt.subplots(len(families), 1, figsize=(7.5, 3.2 * len(families)), squeeze=False)
-    for ax, family in zip((a for (a,) in axes), families):
+    for ax, family in zip((a for (a,) in axes), families, strict=True):
         mine = [r for r in rows if r["family"] == family]
         cases = list(dict.fromkeys(r["case"] for r in mine))
         impls = list(dict.fromkeys(r["impl"] for r in mine))
         series: dict[str, list[float | None]] = {
-            impl: [next((r["throughput"] for r in mine if (r["case"], r["impl"]) == (c, impl)), None) for c in cases]
+            impl: [
+                next((r["throughput"] for r in mine if (r["case"], r["impl"]) == (c, impl)), None)
+                for c in cases
+            ]
             for impl in impls
         }
         _grouped_bars(ax, cases, series, log=True)
@@ -145,7 +155,14 @@ def plot_broadcast(data: dict[str, Any], path: Path) -> None:
     methods = list(dict.fromkeys(c["method"] for c in cells))
     series: dict[str, list[float | None]] = {
         m: [
-            next((c["cpu_ms"] for c in cells if (c["compression"], c["size"], c["connections"], c["method"]) == (*k, m)), None)
+            next(
+                (
+                    c["cpu_ms"]
+                    for c in cells
+                    if (c["compression"], c["size"], c["connections"], c["method"]) == (*k, m)
+                ),
+                None,
+            )
             for k in keys
         ]
         for m in methods
@@ -185,8 +202,19 @@ def slim_pytest_benchmark(data: dict[str, Any]) -> dict[str, Any]:
 
 #: Implementations in pytest-benchmark's parameter ids, longest first.
 KNOWN_IMPLS = sorted(
-    ("fastws-cython", "fastws-python", "memcpy", "websockets-c", "websockets-py", "websockets",
-     "wsaccel", "wsproto", "aiohttp-cython", "aiohttp-python", "picows"),
+    (
+        "fastws-cython",
+        "fastws-python",
+        "memcpy",
+        "websockets-c",
+        "websockets-py",
+        "websockets",
+        "wsaccel",
+        "wsproto",
+        "aiohttp-cython",
+        "aiohttp-python",
+        "picows",
+    ),
     key=len,
     reverse=True,
 )
@@ -203,15 +231,20 @@ def plot_pytest_benchmark(data: dict[str, Any], path: Path) -> None:
     benches = data["benchmarks"]
     families = list(dict.fromkeys(b["group"].split(" ")[0] for b in benches))
     fig, axes = plt.subplots(len(families), 1, figsize=(8, 2.9 * len(families)), squeeze=False)
-    for ax, family in zip((a for (a,) in axes), families):
+    for ax, family in zip((a for (a,) in axes), families, strict=True):
         mine = [b for b in benches if b["group"].split(" ")[0] == family]
         groups = list(dict.fromkeys(b["group"] for b in mine))
         impls = list(dict.fromkeys(_impl(b) for b in mine))
-        base = {g: next((b["median_s"] for b in mine if b["group"] == g and _impl(b) == "fastws-cython"), None)
-                for g in groups}
+        base = {
+            g: next((b["median_s"] for b in mine if b["group"] == g and _impl(b) == "fastws-cython"), None)
+            for g in groups
+        }
         series: dict[str, list[float | None]] = {
             i: [
-                next((b["median_s"] / base[g] for b in mine if b["group"] == g and _impl(b) == i and base[g]), None)
+                next(
+                    (b["median_s"] / base[g] for b in mine if b["group"] == g and _impl(b) == i and base[g]),
+                    None,
+                )
                 for g in groups
             ]
             for i in impls

@@ -29,7 +29,7 @@ import fastws  # noqa: E402
 
 project = "fastws"
 author = "fastws developers"
-copyright = "fastws developers"  # noqa: A001
+copyright = "fastws developers"
 version = release = fastws.__version__
 
 extensions = [

@@ -176,7 +176,9 @@ def _reexports(module_name: str) -> frozenset[str]:
 def _skip_member(app: Sphinx, what: str, name: str, obj: Any, skip: bool, options: Any) -> bool | None:
     if what != "module":
         return None
-    module_name = getattr(app.env, "temp_data", {}).get("autodoc:module") or app.env.ref_context.get("py:module")
+    module_name = getattr(app.env, "temp_data", {}).get("autodoc:module") or app.env.ref_context.get(
+        "py:module"
+    )
     if not module_name:
         return None
     defined_in = getattr(obj, "__module__", None)

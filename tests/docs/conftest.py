@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from docs_support import DOCS, ROOT  # noqa: E402
+from docs_support import DOCS, ROOT
 
 
 @pytest.fixture(scope="session")

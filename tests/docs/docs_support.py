@@ -21,7 +21,11 @@ REQUIRED = os.environ.get("FASTWS_REQUIRE_DOCS", "") not in ("", "0")
 
 def require_docs() -> None:
     """Skip the calling module without the docs toolchain (fail when it is required)."""
-    missing = [name for name in ("sphinx", "furo", "myst_parser", "matplotlib") if importlib.util.find_spec(name) is None]
+    missing = [
+        name
+        for name in ("sphinx", "furo", "myst_parser", "matplotlib")
+        if importlib.util.find_spec(name) is None
+    ]
     if missing:
         if REQUIRED:
             raise RuntimeError(f"FASTWS_REQUIRE_DOCS=1 but {', '.join(missing)} is not installed")

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chromium_driver import DevTools, chromium, require_chromium  # noqa: E402
-from docs_support import require_docs  # noqa: E402
+from docs_support import require_docs
+
+from chromium_driver import DevTools, chromium, require_chromium
 
 require_docs()
 require_chromium()
@@ -103,7 +104,9 @@ async def test_the_site_renders_in_chromium(built_docs: Path) -> None:
             assert index["title"].startswith("fastws"), index
             assert index["navigation"] >= 20, index  # the sidebar lists the pages ...
             # ... and shows the five parts beside the page
-            assert {"Install", "Tutorial", "How-to guides", "Reference", "Explanation"} <= set(index["shown"]), index
+            assert {"Install", "Tutorial", "How-to guides", "Reference", "Explanation"} <= set(
+                index["shown"]
+            ), index
             assert index["search"], index
             assert index["charts"] and all(c["loaded"] for c in index["charts"]), index
             assert await _status(devtools, session, f"{base}/search.html") == 200

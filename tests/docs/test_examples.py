@@ -24,7 +24,7 @@ import pytest
 import fastws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from examples import Example, Unit, collect, units  # noqa: E402
+from examples import Example, Unit, collect, units
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -81,7 +81,9 @@ def _check_twin(example: Example, stderr: str) -> None:
     if example.shell:
         return
     twins = [line.split("=", 1)[1] for line in stderr.splitlines() if line.startswith(TWIN_TAG)]
-    assert twins == [fastws.implementation], f"{example.where}: the example ran {twins}, this pass is {fastws.implementation}"
+    assert twins == [fastws.implementation], (
+        f"{example.where}: the example ran {twins}, this pass is {fastws.implementation}"
+    )
 
 
 def _run(example: Example, code: str, folder: Path) -> None:
@@ -179,7 +181,10 @@ def test_markers_are_checked(tmp_path: Path) -> None:
         ("<!-- example: sometimes -->\n```python\npass\n```\n", "unknown marker"),
         ("<!-- example: client -->\n```python\npass\n```\n", "no server block"),
         ("<!-- example: server 8765 -->\n```python\npass\n```\n", "no client block"),
-        ("<!-- example: server -->\n```python\npass\n```\n<!-- example: client -->\n```sh\ntrue\n```\n", "port"),
+        (
+            "<!-- example: server -->\n```python\npass\n```\n<!-- example: client -->\n```sh\ntrue\n```\n",
+            "port",
+        ),
     ):
         page.write_text(text, encoding="utf-8")
         with pytest.raises(ValueError, match=message):

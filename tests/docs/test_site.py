@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from docs_support import DOCS, ROOT, require_docs  # noqa: E402
+from docs_support import DOCS, ROOT, require_docs
 
 require_docs()
 
@@ -80,9 +80,15 @@ def test_internal_links_are_whole(built_docs: Path) -> None:
 def test_the_link_check_finds_a_broken_link(tmp_path: Path) -> None:
     (tmp_path / "a.html").write_text('<a href="b.html#there">b</a><a href="c.html">c</a><p id="x"></p>')
     (tmp_path / "b.html").write_text('<p id="elsewhere"></p>')
-    assert broken_links(tmp_path) == ["a.html: b.html#there (no such anchor)", "a.html: c.html (no such file)"]
+    assert broken_links(tmp_path) == [
+        "a.html: b.html#there (no such anchor)",
+        "a.html: c.html (no such file)",
+    ]
     result = subprocess.run(
-        [sys.executable, str(DOCS / "checklinks.py"), str(tmp_path)], capture_output=True, text=True, timeout=60
+        [sys.executable, str(DOCS / "checklinks.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1 and "2 broken internal links" in result.stdout
 
@@ -104,7 +110,7 @@ def test_the_cli_page_lists_every_option(built_docs: Path) -> None:
 
     options = walk(build_parser())
     assert len(options) > 20
-    assert [o for o in options if f"<span class=\"pre\">{o}</span>" not in page and o not in page] == []
+    assert [o for o in options if f'<span class="pre">{o}</span>' not in page and o not in page] == []
 
 
 def test_the_site_shows_nothing_of_the_build_machine(built_docs: Path) -> None:
@@ -112,7 +118,8 @@ def test_the_site_shows_nothing_of_the_build_machine(built_docs: Path) -> None:
     leaks = [
         str(path.relative_to(built_docs))
         for path in built_docs.rglob("*")
-        if path.suffix in (".html", ".js", ".txt", ".svg") and root in path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix in (".html", ".js", ".txt", ".svg")
+        and root in path.read_text(encoding="utf-8", errors="replace")
     ]
     assert leaks == []
 
@@ -149,4 +156,6 @@ def test_charts_redraw_byte_for_byte(tmp_path: Path) -> None:
         assert b"<dc:date>" not in first
         # The committed chart was drawn from the committed data by the same code.
         assert (ROOT / "docs" / "_static" / "bench" / f"{name}.svg").is_file()
-    assert (tmp_path / "one" / "runs.inc").read_bytes() == (ROOT / "docs" / "_static" / "bench" / "runs.inc").read_bytes()
+    assert (tmp_path / "one" / "runs.inc").read_bytes() == (
+        ROOT / "docs" / "_static" / "bench" / "runs.inc"
+    ).read_bytes()
