@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 from pathlib import Path
@@ -11,6 +13,23 @@ from typing import Any
 import fastws
 
 __all__ = ["missing_names", "public_modules", "read_inventory"]
+
+
+#: Modules whose import does something (not only define names): their
+#: ``__all__`` is read from the source, and each name must be documented
+#: where the module is. Importing fastws.integrations.auto would install
+#: the adapters into websockets, aiohttp, ... in the test process.
+SIDE_EFFECTS = {"fastws.integrations.auto"}
+
+
+def _static_all(module_name: str) -> list[str]:
+    spec = importlib.util.find_spec(module_name)
+    assert spec is not None and spec.origin is not None, module_name
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return [ast.literal_eval(element) for element in node.value.elts]  # type: ignore[attr-defined]
+    raise AssertionError(f"{module_name} has no __all__")
 
 
 def public_modules() -> list[str]:
@@ -38,6 +57,8 @@ def read_inventory(path: Path) -> set[str]:
 def _resolve(path: str) -> Any:
     parts = path.split(".")
     for cut in range(len(parts), 0, -1):
+        if ".".join(parts[:cut]) in SIDE_EFFECTS:
+            return None
         try:
             obj: Any = importlib.import_module(".".join(parts[:cut]))
         except ImportError:
@@ -63,6 +84,13 @@ def missing_names(inventory: set[str]) -> list[str]:
         by_last.setdefault(name.rpartition(".")[2], []).append(name)
     missing = []
     for module_name in public_modules():
+        if module_name in SIDE_EFFECTS:
+            missing += [
+                f"{module_name}.{n}"
+                for n in _static_all(module_name)
+                if f"{module_name}.{n}" not in inventory
+            ]
+            continue
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", ()):
             if f"{module_name}.{name}" in inventory:
