@@ -42,7 +42,9 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "README.md"]
+exclude_patterns = ["_build"]
+# "--tls-cert" stays two hyphens, not an en dash; quotes stay straight.
+smartquotes = False
 templates_path: list[str] = []
 
 # -- cross-references --------------------------------------------------------------

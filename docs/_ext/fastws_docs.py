@@ -57,7 +57,7 @@ def _render_parser(parser: argparse.ArgumentParser, program: str, underline: str
     if parser.description:
         lines += [_escape(parser.description), ""]
     usage = parser.format_usage().strip().removeprefix("usage:").strip()
-    lines += ["::", "", *textwrap.indent(usage, "   ").splitlines(), ""]
+    lines += [".. code-block:: text", "", *textwrap.indent(usage, "   ").splitlines(), ""]
     lines += [f".. program:: {program}", ""]
     subparsers: list[argparse._SubParsersAction[argparse.ArgumentParser]] = []
     for action in parser._actions:
@@ -67,14 +67,15 @@ def _render_parser(parser: argparse.ArgumentParser, program: str, underline: str
         lines += [f".. option:: {_option_names(action)}", ""]
         help_text = _help(parser, action)
         default = action.default
+        text = _escape(help_text) if help_text else "(no help text)"
         if (
             action.option_strings
             and action.nargs != 0
             and default not in (None, argparse.SUPPRESS)
             and "default" not in help_text
         ):
-            help_text += f" (default: ``{default!r}``)"
-        lines += ["   " + (_escape(help_text) if help_text else "(no help text)"), ""]
+            text += f" (default: ``{default!r}``)"
+        lines += ["   " + text, ""]
         if action.choices and not isinstance(action, argparse._SubParsersAction):
             lines += ["   Choices: " + ", ".join(f"``{c}``" for c in action.choices), ""]
     for sub in subparsers:
@@ -174,6 +175,10 @@ def _reexports(module_name: str) -> frozenset[str]:
 
 
 def _skip_member(app: Sphinx, what: str, name: str, obj: Any, skip: bool, options: Any) -> bool | None:
+    if inspect.ismemberdescriptor(obj) and not skip:
+        # A __slots__ entry has no docstring of its own: its class documents
+        # it (an "Attributes:" section), so it is not listed bare.
+        return True
     if what != "module":
         return None
     module_name = getattr(app.env, "temp_data", {}).get("autodoc:module") or app.env.ref_context.get(

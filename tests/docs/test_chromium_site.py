@@ -85,7 +85,7 @@ async def _status(devtools: DevTools, session: str, url: str) -> int:
 
 
 @pytest.mark.timeout_s(120)
-async def test_the_site_renders_in_chromium(built_docs: Path) -> None:
+async def test_the_site_renders_in_chromium(built_docs: Path, request: pytest.FixtureRequest) -> None:
     screenshot = built_docs / "screenshots" / "index.png"
     screenshot.parent.mkdir(exist_ok=True)
     with _site(built_docs) as port:
@@ -134,4 +134,7 @@ async def test_the_site_renders_in_chromium(built_docs: Path) -> None:
 
     png = screenshot.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
-    print(f"screenshot of the docs' index: {screenshot}")
+    # Named in the log, whether the test passes or not.
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"screenshot of the docs' index: {screenshot}")
