@@ -15,6 +15,7 @@ import argparse
 import ast
 import functools
 import importlib
+import importlib.util
 import inspect
 import re
 import textwrap
@@ -97,6 +98,38 @@ class FastwsCliDirective(SphinxDirective):
         container = nodes.section()
         container.document = self.state.document
         nested_parse_with_titles(self.state, StringList(lines, source="fastws.cli"), container)
+        return container.children
+
+
+class OptionalModuleDirective(SphinxDirective):
+    """``.. fastws-optional-module:: MODULE REQUIREMENT``: its reference, if it imports here.
+
+    A module that needs a third-party library (``fastws.integrations.uvicorn``
+    needs uvicorn) is documented when the library is installed where the site
+    is built, and named with what it needs otherwise.
+    """
+
+    required_arguments = 2
+
+    def run(self) -> list[nodes.Node]:
+        module, requirement = self.arguments
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ImportError:
+            found = False
+        if not found:
+            paragraph = nodes.paragraph(text=f"{module} is not part of this version of fastws.")
+            return [paragraph]
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            text = f"``{module}`` needs {requirement}, which is not installed where this page was built ({exc.name})."
+            lines = [text]
+        else:
+            lines = [f".. automodule:: {module}"]
+        container = nodes.section()
+        container.document = self.state.document
+        nested_parse_with_titles(self.state, StringList(lines, source=module), container)
         return container.children
 
 
@@ -264,9 +297,10 @@ def _qualify(app: Sphinx, doctree: nodes.document) -> None:
         defined_in = getattr(obj, "__module__", None)
         if not (inspect.isclass(obj) or inspect.isroutine(obj)) or not isinstance(defined_in, str):
             continue
-        if not defined_in.startswith("fastws"):
-            continue
-        node["reftarget"] = f"{_home(defined_in)}.{obj.__qualname__}"
+        # Another library's object: its full name, which its inventory (or
+        # nitpick_ignore_regex, for libraries without a local one) knows.
+        home = _home(defined_in) if defined_in.startswith("fastws") else defined_in
+        node["reftarget"] = f"{home}.{obj.__qualname__}"
         node["refspecific"] = False
 
 
@@ -332,6 +366,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
 
     GoogleDocstring._parse_attribute_docstring = _all_lines  # type: ignore[method-assign]
     app.add_directive("fastws-cli", FastwsCliDirective)
+    app.add_directive("fastws-optional-module", OptionalModuleDirective)
     app.connect("autodoc-skip-member", _skip_member)
     app.connect("missing-reference", _missing_reference)
     app.connect("doctree-read", _qualify)

@@ -21,6 +21,10 @@ __all__ = ["missing_names", "public_modules", "read_inventory"]
 #: the adapters into websockets, aiohttp, ... in the test process.
 SIDE_EFFECTS = {"fastws.integrations.auto"}
 
+#: Modules that need a third-party library: documented, and checked, only
+#: where it is installed (``docs/reference/integrations.rst``).
+OPTIONAL = {"fastws.integrations.uvicorn": "uvicorn"}
+
 
 def _static_all(module_name: str) -> list[str]:
     spec = importlib.util.find_spec(module_name)
@@ -91,7 +95,12 @@ def missing_names(inventory: set[str]) -> list[str]:
                 if f"{module_name}.{n}" not in inventory
             ]
             continue
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            if module_name in OPTIONAL and exc.name == OPTIONAL[module_name]:
+                continue
+            raise
         for name in getattr(module, "__all__", ()):
             if f"{module_name}.{name}" in inventory:
                 continue

@@ -85,7 +85,7 @@ async def _status(devtools: DevTools, session: str, url: str) -> int:
 
 
 @pytest.mark.timeout_s(120)
-async def test_the_site_renders_in_chromium(built_docs: Path, request: pytest.FixtureRequest) -> None:
+async def test_the_site_renders_in_chromium(built_docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     screenshot = built_docs / "screenshots" / "index.png"
     screenshot.parent.mkdir(exist_ok=True)
     with _site(built_docs) as port:
@@ -100,6 +100,8 @@ async def test_the_site_renders_in_chromium(built_docs: Path, request: pytest.Fi
                 await asyncio.sleep(0.05)
             shot = await devtools.call("Page.captureScreenshot", {"format": "png"}, session)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
+            with capsys.disabled():  # named in the log, pass or fail
+                print(f"\nscreenshot of the docs' index: {screenshot}")
 
             assert index["title"].startswith("fastws"), index
             assert index["navigation"] >= 20, index  # the sidebar lists the pages ...
@@ -134,7 +136,3 @@ async def test_the_site_renders_in_chromium(built_docs: Path, request: pytest.Fi
 
     png = screenshot.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
-    # Named in the log, whether the test passes or not.
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"screenshot of the docs' index: {screenshot}")
