@@ -189,3 +189,34 @@ def test_markers_are_checked(tmp_path: Path) -> None:
         page.write_text(text, encoding="utf-8")
         with pytest.raises(ValueError, match=message):
             units(collect(page))
+
+
+def test_an_unmarked_shell_block_fails(tmp_path: Path) -> None:
+    # A shell example nobody runs must be listed (skip, with its reason).
+    page = tmp_path / "page.md"
+    page.write_text("```sh\necho hello\n```\n", encoding="utf-8")
+    (unit,) = units(collect(page))
+    with pytest.raises(AssertionError, match="must be marked"):
+        test_example(unit, tmp_path)
+
+
+def test_a_failing_example_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```python\nimport sys\nsys.exit(3)\n```\n", encoding="utf-8")
+    (unit,) = units(collect(page))
+    with pytest.raises(AssertionError, match="exited with 3"):
+        test_example(unit, tmp_path)
+
+
+def test_a_server_example_serves_its_client(tmp_path: Path) -> None:
+    # The port of the page is replaced by a free one in the server and its client.
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- example: server 8765 -->\n```sh\nfastws serve --echo --port 8765\n```\n"
+        "<!-- example: client -->\n```python\nfrom fastws.sync import connect\n\n"
+        'with connect("ws://127.0.0.1:8765/") as ws:\n    ws.send("x")\n    assert ws.recv(timeout=10) == "x"\n```\n',
+        encoding="utf-8",
+    )
+    (unit,) = units(collect(page))
+    assert [e.marker for e in unit.examples] == ["server", "client"]
+    test_example(unit, tmp_path)
