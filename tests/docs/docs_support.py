@@ -6,6 +6,7 @@ installed, unless ``FASTWS_REQUIRE_DOCS=1`` (CI): then that is a failure.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 from pathlib import Path
@@ -26,6 +27,13 @@ def require_docs() -> None:
         for name in ("sphinx", "furo", "myst_parser", "matplotlib")
         if importlib.util.find_spec(name) is None
     ]
+    # The build reads Python's objects.inv from disk (no network): Debian's
+    # python3-doc, or the file FASTWS_PYTHON_INVENTORY names (docs/conf.py).
+    inventory = os.environ.get("FASTWS_PYTHON_INVENTORY")
+    if not (
+        Path(inventory).is_file() if inventory else glob.glob("/usr/share/doc/python3*/html/objects.inv")
+    ):
+        missing.append("Python's objects.inv (Debian: python3-doc)")
     if missing:
         if REQUIRED:
             raise RuntimeError(f"FASTWS_REQUIRE_DOCS=1 but {', '.join(missing)} is not installed")
