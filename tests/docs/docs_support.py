@@ -38,7 +38,7 @@ def require_docs() -> None:
         if REQUIRED:
             raise RuntimeError(f"FASTWS_REQUIRE_DOCS=1 but {', '.join(missing)} is not installed")
         pytest.skip(
-            f"{', '.join(missing)} not installed (pip install -e '.[docs]'; "
-            "set FASTWS_REQUIRE_DOCS=1 to make this a failure)",
+            f"{', '.join(missing)} not installed (pip install -e '.[docs]'; apt-get install python3-doc "
+            "or FASTWS_PYTHON_INVENTORY=FILE; set FASTWS_REQUIRE_DOCS=1 to make this a failure)",
             allow_module_level=True,
         )
