@@ -64,6 +64,7 @@ import gc
 import json
 import multiprocessing
 import os
+import platform
 import resource
 import select
 import shutil
@@ -1121,7 +1122,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    output: dict[str, Any] = {}
+    # The run's date and machine, for the charts of bench/plot.py.
+    output: dict[str, Any] = {
+        "benchmark": "broadcast",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "quick": bool(args.quick),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(terse=True),
+        },
+    }
     if args.only != "pubsub":
         samples: list[Sample] = []
         seq = 0

@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -325,7 +326,12 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         out.write("\ntargets: not checked, they apply to the compiled twin, which did not run\n")
 
     if args.json:
-        payload: dict[str, Any] = {"environment": env, "quick": bool(args.quick), "results": []}
+        payload: dict[str, Any] = {
+            "environment": env,
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "quick": bool(args.quick),
+            "results": [],
+        }
         for rows in tables:
             memcpy, best_peer, _ = _ref_times(rows)
             payload["results"] += [r.to_json(memcpy, best_peer) for r in rows]

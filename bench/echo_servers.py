@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -439,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--budget", type=float, default=None, help="seconds per phase at most")
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write every cell as JSON (bench/plot.py draws it)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         options = {"roundtrips": 500, "burst_total": 5_000, "budget": args.budget or 1.0}
@@ -458,7 +464,31 @@ def main(argv: list[str] | None = None) -> int:
     client = "picows" if available("picows") else "fastws"
     print(f"server CPU time per echoed message in us (messages/s); client: {client}")
     print(format_table(results))
+    if args.json:
+        write_json(args.json, results, client=client, quick=args.quick)
     return 0
+
+
+def write_json(path: str, results: list[Result], *, client: str, quick: bool) -> None:
+    """Every cell, with its CPU time per message, and the machine it ran on."""
+    payload = {
+        "benchmark": "echo_servers",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "quick": quick,
+        "client": client,
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(terse=True),
+        },
+        "results": [
+            {**dataclasses.asdict(r), "cpu_us_per_message": r.cpu_us_per_message, "rate": r.rate}
+            for r in results
+        ],
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":

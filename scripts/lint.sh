@@ -25,8 +25,8 @@ check() {
 }
 
 pyx=(src/fastws/*.pyx)
-check "ruff check" "$PY" -m ruff check src tests bench
-check "ruff format" "$PY" -m ruff format --check src tests bench
+check "ruff check" "$PY" -m ruff check src tests bench docs
+check "ruff format" "$PY" -m ruff format --check src tests bench docs
 if [ -e "${pyx[0]}" ]; then
     check "cython-lint" "$BIN/cython-lint" "${pyx[@]}"
 fi

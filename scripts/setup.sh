@@ -9,7 +9,7 @@
 #   PYTHON                  interpreter for the venv (default: python3, >= 3.10)
 #   FASTWS_BUILD_EXTENSION  yes (default here: a compile error fails the set-up),
 #                           no (pure Python), or empty (try, fall back to pure)
-#   FASTWS_EXTRAS           extras to install (default: test,bench)
+#   FASTWS_EXTRAS           extras to install (default: test,bench,docs)
 #   FASTWS_APT_PACKAGES     more Debian packages to install (space-separated)
 #   FASTWS_SKIP_APT=1       never call apt-get
 set -euo pipefail
@@ -18,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON="${PYTHON:-python3}"
 VENV=".venv"
-EXTRAS="${FASTWS_EXTRAS:-test,bench}"
+EXTRAS="${FASTWS_EXTRAS:-test,bench,docs}"
 export PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -28,8 +28,9 @@ say() { printf '[setup] %s\n' "$*"; }
 # browser-interop tests goes here, or in FASTWS_APT_PACKAGES).
 # chromium: the real browser of tests/asyncio/test_chromium.py; redis-server:
 # the broker of the pub/sub tests (tests/asyncio/test_pubsub.py), which start
-# and stop their own server on a free loopback port.
-APT_PACKAGES=(build-essential ca-certificates chromium redis-server)
+# and stop their own server on a free loopback port; python3-doc: Python's
+# objects.inv, which the documentation's build reads instead of the network.
+APT_PACKAGES=(build-essential ca-certificates chromium redis-server python3-doc)
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${FASTWS_APT_PACKAGES:-})
 

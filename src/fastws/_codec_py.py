@@ -294,7 +294,20 @@ def _payload_repr(payload: bytes) -> str:
 
 
 class Frame:
-    """One WebSocket frame; the payload is unmasked."""
+    """One WebSocket frame; the payload is unmasked.
+
+    Frames compare equal when all six attributes do.
+
+    Attributes:
+        opcode: the frame's opcode, an :class:`~fastws.constants.Opcode`
+            (a plain int when built by hand).
+        payload: the application data, unmasked (and still compressed
+            when ``rsv1`` says so).
+        fin: whether this is the last frame of its message.
+        rsv1: the first reserved bit (permessage-deflate: a compressed message).
+        rsv2: the second reserved bit.
+        rsv3: the third reserved bit.
+    """
 
     __slots__ = ("fin", "opcode", "payload", "rsv1", "rsv2", "rsv3")
     __hash__ = None  # type: ignore[assignment]

@@ -144,7 +144,7 @@ class ClientProtocol(Protocol):
         )
 
     def send_request(self, request: Request) -> None:
-        """Queue the request for sending (see :meth:`data_to_send`).
+        """Queue the request for sending (see :meth:`~fastws.protocol.Protocol.data_to_send`).
 
         Args:
             request: usually what :meth:`connect` returned.

@@ -428,7 +428,7 @@ def response_for_exception(exc: Exception, *, server: str | None = None) -> Resp
       ``Sec-WebSocket-Version: 13`` (RFC 6455 section 4.4);
     * :class:`InvalidHeader` for Upgrade or Connection: 426 Upgrade Required
       (RFC 9110 section 15.5.22), the request was not a WebSocket upgrade;
-    * any other :class:`InvalidHandshake`: 400 Bad Request.
+    * any other :class:`~fastws.exceptions.InvalidHandshake`: 400 Bad Request.
 
     The body says what was wrong. 426 responses carry ``Upgrade:
     websocket`` and ``Connection: Upgrade, close``, as RFC 9110 sections

@@ -33,7 +33,7 @@ in order, until :meth:`Protocol.resume`. Pongs that arrive meanwhile are
 reported at once, so keepalive works while an application is slow.
 
 Subclasses (``ClientProtocol``, ``ServerProtocol``) start in
-``State.CONNECTING`` and implement :meth:`Protocol._receive_handshake`.
+``State.CONNECTING`` and implement ``Protocol._receive_handshake()``.
 """
 
 from __future__ import annotations

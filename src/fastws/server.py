@@ -230,7 +230,7 @@ class ServerProtocol(Protocol):
         """Queue the response; a 101 opens the connection, anything else ends it.
 
         After a 101, bytes the client sent early are parsed as frames at
-        once: drain :meth:`events_received` and :meth:`data_to_send`. After
+        once: drain :meth:`~fastws.protocol.Protocol.events_received` and :meth:`~fastws.protocol.Protocol.data_to_send`. After
         another status, ``data_to_send`` ends with ``b""`` and the state is
         ``CLOSED``. Does nothing if the connection is already closed (the
         client went away, or sent too much before the answer).

@@ -10,4 +10,5 @@ from __future__ import annotations
 
 __all__ = ["__version__"]
 
+#: The version of fastws (PEP 440).
 __version__ = "0.1.0"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
+import fastws
 import fastws.__main__
 from fastws.cli import SUBCOMMANDS, build_parser
 from fastws.version import __version__
@@ -71,9 +73,43 @@ class TestParser:
 
 class TestCommand:
     def test_version(self) -> None:
+        # The version, the codec twin of this pass and, compiled, the SIMD
+        # kernels the twin reports for this CPU.
         result = run("--version")
-        assert result.returncode == 0
-        assert result.stdout.strip() == f"fastws {__version__}"
+        assert result.returncode == 0, result.stderr
+        line = result.stdout.strip()
+        if fastws.implementation == "cython":
+            match = re.fullmatch(
+                rf"fastws {re.escape(__version__)} \(codec: compiled, SIMD: mask (\w+), utf8 (\w+)\)", line
+            )
+            assert match, line
+            assert match.group(1) in ("generic", "sse2", "neon", "avx2", "avx512")
+            assert match.group(2) in ("generic", "sse2", "neon", "avx2", "avx512")
+        else:
+            assert line == f"fastws {__version__} (codec: pure, SIMD: none)"
+
+    @pytest.mark.c_extension
+    def test_version_names_the_forced_simd_level(self) -> None:
+        env = {**os.environ, "FASTWS_SIMD": "generic", "FASTWS_REQUIRE_EXTENSIONS": "1"}
+        env.pop("FASTWS_NO_EXTENSIONS", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "fastws", "--version"], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == (
+            f"fastws {__version__} (codec: compiled, SIMD: mask generic, utf8 generic)"
+        )
+
+    def test_version_does_not_import_asyncio(self) -> None:
+        code = (
+            "import sys, contextlib, io\n"
+            "from fastws.cli import main\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['--version'])\n"
+            "print('asyncio' in sys.modules)"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert result.stdout.strip() == "False", result.stderr
 
     def test_no_subcommand_prints_help(self) -> None:
         result = run()

@@ -33,7 +33,9 @@ logger = logging.getLogger("fastws.client")
 #: attempt, then this many times longer after each, up to the maximum
 #: (seconds, with jitter: between half and all of it), as websockets does.
 BACKOFF_MIN = 1.0
+#: How many times longer each wait is than the one before.
 BACKOFF_FACTOR = 1.6
+#: The longest wait between two attempts, in seconds.
 BACKOFF_MAX = 60.0
 
 #: HTTP statuses after which a server may accept a new attempt.

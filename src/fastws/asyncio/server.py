@@ -221,7 +221,7 @@ class ServerConnection(Connection):
 
     @property
     def client_address(self) -> Any:
-        """The client's address: :attr:`remote_address`, or, behind a trusted
+        """The client's address: :attr:`~fastws.asyncio.stream.Stream.remote_address`, or, behind a trusted
         proxy (``serve(forwarded_allow_ips=...)``), what ``X-Forwarded-For``
         says (``(host, 0)``: see :mod:`fastws.forwarded`)."""
         trusted = self.server.forwarded_allow_ips

@@ -18,14 +18,47 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ..version import __version__
 
-__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+__all__ = ["SUBCOMMANDS", "build_parser", "main", "version_line"]
 
 #: The subcommands, in the order ``fastws --help`` lists them.
 SUBCOMMANDS = ("serve", "connect", "bench", "integrations")
+
+
+def version_line() -> str:
+    """What ``fastws --version`` prints: the version, the codec twin in use and its SIMD kernels.
+
+    For example ``fastws 0.1.0 (codec: compiled, SIMD: mask avx2, utf8 avx2)``;
+    the pure twin has no SIMD kernels: ``(codec: pure, SIMD: none)``.
+    """
+    from .. import codec
+
+    if codec.IMPLEMENTATION != "cython":
+        return f"fastws {__version__} (codec: pure, SIMD: none)"
+    # The compiled twin reports the kernels it chose for this CPU.
+    twin = sys.modules[type(codec.Utf8Validator()).__module__]
+    info = getattr(twin, "_simd_info", None)
+    simd = "not reported"
+    if callable(info):
+        found = info()
+        simd = f"mask {found['mask']}, utf8 {found['utf8']}"
+    return f"fastws {__version__} (codec: compiled, SIMD: {simd})"
+
+
+class _VersionAction(argparse.Action):
+    # argparse's own "version" action formats its text when the parser is
+    # built; this one imports the codec only when --version is given.
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(version_line())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fastws",
         description="fastws: the fastest correct WebSocket library for Python.",
     )
-    parser.add_argument("--version", action="version", version=f"fastws {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the version, the codec twin in use (compiled or pure) and its SIMD kernels, and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"{__name__}.{name}")

@@ -31,6 +31,7 @@ from .timing import Case, KiB, MiB
 
 __all__ = ["COLUMNS", "HELP", "Row", "configure", "plan", "run"]
 
+#: The subcommand's line in ``fastws --help``.
 HELP = "time the codec twins against a plain memory copy (--quick: under 30 s)"
 
 #: The columns of the table, after the case and its unit.

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BINARY_PREVIEW", "HELP", "configure", "render", "run"]
 
+#: The subcommand's line in ``fastws --help``.
 HELP = "interactive WebSocket client: send stdin lines, print messages"
 
 #: How many bytes of a binary message are printed in hex.

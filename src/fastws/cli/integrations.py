@@ -27,6 +27,7 @@ from ..integrations import ADAPTERS, ENVIRONMENT_VARIABLE, FORCE_VARIABLE, statu
 
 __all__ = ["HELP", "SHIM", "configure", "main", "run"]
 
+#: The subcommand's line in ``fastws --help``.
 HELP = "speed up websockets, wsproto, aiohttp and Tornado with fastws' codec"
 
 VERBOSE_VARIABLE = "FASTWS_INTEGRATIONS_VERBOSE"

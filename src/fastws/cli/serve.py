@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HELP", "configure", "handler_for", "load", "run"]
 
+#: The subcommand's line in ``fastws --help``.
 HELP = "run a WebSocket server: an echo server, or an application's handler"
 
 

@@ -76,7 +76,9 @@ __all__ = [
     "utf8_case",
 ]
 
+#: One kibibyte, in bytes.
 KiB = 1024
+#: One mebibyte, in bytes.
 MiB = 1024 * KiB
 
 #: The RFC 6455 section 5.7 example key: any fixed key does, a known one
@@ -466,7 +468,9 @@ class Timing:
     max_ns: int
 
 
+#: The timing of ``fastws bench --quick``: a few seconds in all.
 QUICK = Timing(target_ns=8_000_000, repeats=3, max_ns=150_000_000)
+#: The timing of a full ``fastws bench`` run.
 FULL = Timing(target_ns=40_000_000, repeats=7, max_ns=1_500_000_000)
 
 

@@ -89,6 +89,7 @@ _default_backend = "zlib"
 
 #: Defaults (fastws.extensions.permessage_deflate gives the reasons).
 DEFAULT_MIN_SIZE = 32
+#: zlib's memLevel for compressing: 5 keeps a connection's deflate state small.
 DEFAULT_MEM_LEVEL = 5
 
 

@@ -61,8 +61,11 @@ __all__ = [
     "uninstall_all",
 ]
 
+#: The libraries fastws has an adapter for, in the order they are installed.
 ADAPTERS: tuple[str, ...] = ("websockets", "wsproto", "aiohttp", "tornado")
+#: Names the adapters to install automatically (``websockets,aiohttp``, or ``none``).
 ENVIRONMENT_VARIABLE = "FASTWS_INTEGRATIONS"
+#: Set to 1 to install adapters even on the pure-Python codec twin.
 FORCE_VARIABLE = "FASTWS_INTEGRATIONS_FORCE"
 
 

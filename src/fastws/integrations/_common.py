@@ -107,7 +107,7 @@ class Adapter:
 
         Raises:
             ImportError: the library is not installed.
-            UnsupportedVersion: the installed version is outside :attr:`supported`.
+            UnsupportedVersion: the installed version is outside ``supported``.
         """
         importlib.import_module(self.library)
         version = self.version()
@@ -148,7 +148,7 @@ class Adapter:
 
         Raises:
             ImportError: the library is not installed.
-            UnsupportedVersion: the installed version is outside :attr:`supported`.
+            UnsupportedVersion: the installed version is outside ``supported``.
         """
         with self._lock:
             if self._installed:

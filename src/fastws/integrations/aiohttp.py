@@ -82,7 +82,11 @@ class _AiohttpAdapter(Adapter):
         self._patch(reader_py, "websocket_mask", websocket_mask)
 
 
+#: The adapter object of aiohttp.
 ADAPTER = _AiohttpAdapter()
+#: Install the adapter: aiohttp uses fastws' codec from now on.
 install = ADAPTER.install
+#: Undo ``install()``: aiohttp uses its own code again.
 uninstall = ADAPTER.uninstall
+#: Whether the adapter is installed.
 installed = ADAPTER.installed

@@ -70,7 +70,11 @@ class _TornadoAdapter(Adapter):
         self._patch_binding(util, ("tornado.websocket",), "_websocket_mask", websocket_mask)
 
 
+#: The adapter object of Tornado.
 ADAPTER = _TornadoAdapter()
+#: Install the adapter: Tornado uses fastws' codec from now on.
 install = ADAPTER.install
+#: Undo ``install()``: Tornado uses its own code again.
 uninstall = ADAPTER.uninstall
+#: Whether the adapter is installed.
 installed = ADAPTER.installed

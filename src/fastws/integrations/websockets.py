@@ -95,7 +95,11 @@ class _WebsocketsAdapter(Adapter):
         )
 
 
+#: The adapter object of websockets.
 ADAPTER = _WebsocketsAdapter()
+#: Install the adapter: websockets uses fastws' codec from now on.
 install = ADAPTER.install
+#: Undo ``install()``: websockets uses its own code again.
 uninstall = ADAPTER.uninstall
+#: Whether the adapter is installed.
 installed = ADAPTER.installed

@@ -104,7 +104,11 @@ class _WsprotoAdapter(Adapter):
         self._patch(frame_protocol, "XorMaskerSimple", XorMasker)
 
 
+#: The adapter object of wsproto.
 ADAPTER = _WsprotoAdapter()
+#: Install the adapter: wsproto uses fastws' codec from now on.
 install = ADAPTER.install
+#: Undo ``install()``: wsproto uses its own code again.
 uninstall = ADAPTER.uninstall
+#: Whether the adapter is installed.
 installed = ADAPTER.installed

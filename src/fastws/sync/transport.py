@@ -102,8 +102,9 @@ class Transport:
             bytes), waiting as long as it takes (:meth:`recv` without a
             timeout).
         tls: whether it is a TLS socket.
-        local_address, remote_address: the socket's addresses, read once
-            (still available after it is closed).
+        local_address: the socket's own address, read once (still
+            available after it is closed).
+        remote_address: the peer's address, read once (the same).
     """
 
     def __init__(self, sock: socket.socket) -> None:
@@ -171,7 +172,7 @@ class Transport:
     def sendall(self, data: bytes | memoryview, deadline: float | None = None) -> int:
         """Write ``data``, waiting for room as long as it takes, or until ``deadline``.
 
-        :attr:`write` is the same without a deadline, and cheaper.
+        ``write()`` is the same without a deadline, and cheaper.
 
         Args:
             data: the bytes.
