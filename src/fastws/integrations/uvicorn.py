@@ -36,9 +36,7 @@ Where it differs from uvicorn's classes, on purpose:
   section 7.1.5), where uvicorn's classes say 1005 once the connection was
   accepted;
 * on server shutdown the close frame (1012) waits for the peer's answer,
-  within the close timeout, instead of cutting the connection at once;
-* an application that returns without closing an accepted connection
-  closes it with 1000 instead of dropping the TCP connection.
+  within the close timeout, instead of cutting the connection at once.
 
 The connection under a scope is a :class:`fastws.asyncio.Connection`:
 :func:`connection_of` returns it, for :func:`fastws.broadcast` and topics.
@@ -60,7 +58,7 @@ import uvicorn
 
 from ..asyncio.connection import Connection
 from ..escaping import escape
-from ..exceptions import ConnectionClosed, InvalidHandshake
+from ..exceptions import ConnectionClosed, InvalidHandshake, InvalidHeader
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import check_request, response_for_exception
 from ..headers import Headers
@@ -336,7 +334,10 @@ class WebSocketProtocol(Connection):
             check_request(event)
         except InvalidHandshake as exc:
             # Not a valid WebSocket upgrade: answered here, as uvicorn's
-            # classes do, without running the application.
+            # classes do, without running the application, and in their
+            # words for a missing header ("missing Sec-WebSocket-Key header").
+            if isinstance(exc, InvalidHeader) and exc.detail == "missing":
+                exc.args = (f"missing {exc.name} header",)
             self._accepted = True
             self._final = _LOST
             self.transport.write(response_for_exception(exc).serialize())
@@ -389,13 +390,10 @@ class WebSocketProtocol(Connection):
                 self._send_500()
             elif result is not None:
                 logger.error("ASGI callable should return None, but returned '%s'.", result)
-        if self._lost:
-            return
-        if self.protocol.state is _OPEN and self._denial is None:
-            # Returned without closing: close properly, not by cutting TCP.
-            self._end({"type": "websocket.disconnect", "code": 1000, "reason": ""})
-            self._start_closing(1000, "")
-        elif self.protocol.state is State.CONNECTING or self._denial is not None:
+        # As uvicorn's classes: an application that returns without closing
+        # drops the TCP connection (the client sees 1006); a closing
+        # handshake under way ends by itself, within the close timeout.
+        if not self._lost and self.protocol.state in (_OPEN, State.CONNECTING):
             self.transport.close()
 
     def _send_500(self) -> None:
@@ -518,6 +516,9 @@ class WebSocketProtocol(Connection):
                 self._log(str(status))
                 self._accepted = True
                 self._denial = (status, headers.items())
+                if "content-length" in headers:
+                    # The application gave the framing: the head goes now.
+                    self.transport.write(self._denial_head(False, 0))
             else:
                 raise RuntimeError(
                     "Expected ASGI message 'websocket.accept', 'websocket.close' "
@@ -574,29 +575,37 @@ class WebSocketProtocol(Connection):
         if self._input_waiting:
             self._resume_input()
 
-    def _denial_body(self, body: bytes, more: bool) -> None:
-        """Stream the denial response's body; the head goes with the first part."""
-        denial = self._denial
-        out: list[bytes] = []
-        if denial is not True:
-            status, headers = denial
-            names = {name for name, _ in headers}
-            headers = [*headers, ("connection", "close")] if "connection" not in names else headers
-            self._chunked = more and "content-length" not in names
-            if self._chunked:
-                headers = self._with_defaults([*headers, ("transfer-encoding", "chunked")], None)
+    def _denial_head(self, more: bool, size: int) -> bytes:
+        """The denial response's head, once: with the app's framing, else
+        ``content-length`` for a body in one message, else chunked."""
+        status, headers = self._denial
+        names = {name for name, _ in headers}
+        if "connection" not in names:
+            headers = [*headers, ("connection", "close")]
+        length: int | None = None
+        if "content-length" not in names:
+            self._chunked = more
+            if more:
+                headers = [*headers, ("transfer-encoding", "chunked")]
             else:
-                headers = self._with_defaults(headers, None if more else len(body))
-            out.append(_head(status, headers))
-            self._denial = True
+                length = size
+        self._denial = True
+        return _head(status, self._with_defaults(headers, length))
+
+    def _denial_body(self, body: bytes, more: bool) -> None:
+        """Stream the denial response's body (the head goes with its first part)."""
+        out = b""
+        if self._denial is not True:
+            out = self._denial_head(more, len(body))
         if self._chunked:
             if body:
-                out.append(b"%x\r\n%s\r\n" % (len(body), body))
+                out += b"%x\r\n%s\r\n" % (len(body), body)
             if not more:
-                out.append(b"0\r\n\r\n")
+                out += b"0\r\n\r\n"
         else:
-            out.append(body)
-        self.transport.write(b"".join(out))
+            out += body
+        if out:
+            self.transport.write(out)
         if not more:
             self._end(_LOST)
             self.transport.close()
