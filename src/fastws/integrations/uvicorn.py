@@ -56,13 +56,14 @@ from urllib.parse import unquote
 
 import uvicorn
 
-from ..asyncio.connection import Connection
+from ..asyncio.connection import WORK_PER_TURN, Connection
 from ..escaping import escape
 from ..exceptions import ConnectionClosed, InvalidHandshake, InvalidHeader
 from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import check_request, response_for_exception
 from ..headers import Headers
 from ..http11 import Request
+from ..options import COALESCE_LIMIT
 from ..protocol import State
 from ..server import ServerProtocol
 from ._common import UnsupportedVersion, parse_version
@@ -468,27 +469,41 @@ class WebSocketProtocol(Connection):
             ClientDisconnected: the connection is closed (an ``OSError``).
             RuntimeError: a message out of order, or an invalid status.
         """
-        if self._writing_paused:
+        if self._writing_paused or self._flow.work >= WORK_PER_TURN:
+            # Wait while the write buffer is above its mark (uvicorn's
+            # classes do too), and let other connections run once
+            # compressing took this turn's budget.
             try:
-                await self._drain()
+                await self._pace()
             except ConnectionClosed:
                 raise ClientDisconnected from None
         if self._lost:
             raise ClientDisconnected
         kind = message["type"]
-        if self._accepted and self._denial is None and self._final is None:
+        if self._final is None and self._accepted and self._denial is None:
             if kind == "websocket.send":
-                if self.protocol.state is not _OPEN:
+                # Connection.send's fast path, inline: this is the hot path.
+                protocol = self.protocol
+                if protocol.state is not _OPEN:
                     raise ClientDisconnected
                 data = message.get("bytes")
-                if data is None:
+                if data is not None:
+                    protocol.send_binary(data)
+                else:
                     data = message.get("text")
                     if data is None:
                         return
-                try:
-                    await Connection.send(self, data)
-                except ConnectionClosed:
-                    raise ClientDisconnected from None
+                    protocol.send_text(data)
+                if self._queue:
+                    # The application works through a burst: write its small
+                    # answers together, at the end of this turn of the loop.
+                    coalesced = self._coalesced + len(data)
+                    self._coalesced = coalesced
+                    if coalesced < COALESCE_LIMIT:
+                        if self._flush_handle is None:
+                            self._flush_handle = self.loop.call_soon(self._flush)
+                        return
+                self._flush()
             elif kind == "websocket.close":
                 self._close(message.get("code", 1000), message.get("reason") or "")
             else:
