@@ -4,6 +4,7 @@ Usage::
 
     python bench/uvicorn_echo.py                  # full table, with ratios
     python bench/uvicorn_echo.py --quick          # a few seconds per cell
+    python bench/uvicorn_echo.py --repeat 3       # each cell the median of 3 interleaved runs
     python bench/uvicorn_echo.py --stacks asyncio-h11 --sizes 32
     python bench/uvicorn_echo.py server fastws uvloop-httptools   # just run one server
 
@@ -21,7 +22,9 @@ off. The common client and the measurement are ``bench/echo_servers.py``'s:
 round trips and pipelined bursts of 32 B, 1 KiB and 64 KiB binary messages,
 and the server's CPU time per echoed message from ``/proc/PID/schedstat``.
 The table gives each engine's microseconds per message and fastws's ratio
-to the other two (below 1: fastws spends less CPU per message).
+to the other two (below 1: fastws spends less CPU per message). Round trips
+on a small machine are noisy (a wake-up costs more than the message); use
+``--repeat``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from echo_servers import Result, _measure_client, available, stop_process
 
-__all__ = ["ENGINES", "SIZES", "STACKS", "format_table", "main", "measure", "run_server"]
+__all__ = ["ENGINES", "SIZES", "STACKS", "format_table", "main", "measure", "median_results", "run_server"]
 
 ENGINES = ("fastws", "websockets-sansio", "wsproto")
 STACKS = ("asyncio-h11", "uvloop-httptools")
@@ -117,7 +120,9 @@ def measure(
         ``loop`` the stack.
     """
     process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "server", engine, stack], stdout=subprocess.PIPE, text=True
+        [sys.executable, os.path.abspath(__file__), "server", engine, stack],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -145,6 +150,14 @@ def measure(
         stop_process(process)
 
 
+def median_results(runs: list[Result]) -> list[Result]:
+    """One result per (engine, stack, size, mode): the run with the median CPU per message."""
+    cells: dict[tuple[str, str, int, str], list[Result]] = {}
+    for r in runs:
+        cells.setdefault((r.impl, r.loop, r.size, r.mode), []).append(r)
+    return [sorted(found, key=lambda r: r.cpu_us_per_message)[len(found) // 2] for found in cells.values()]
+
+
 def format_table(results: list[Result]) -> str:
     """us/msg per engine and fastws's ratios, one row per (stack, size, mode)."""
     engines = [e for e in ENGINES if any(r.impl == e for r in results)]
@@ -154,7 +167,9 @@ def format_table(results: list[Result]) -> str:
     lines = [header, "|" + "---|" * (3 + len(engines) + len(others))]
     keys = sorted({(r.loop, r.size, r.mode) for r in results}, key=lambda k: (STACKS.index(k[0]), k[1], k[2]))
     for stack, size, mode in keys:
-        cell = {r.impl: r.cpu_us_per_message for r in results if (r.loop, r.size, r.mode) == (stack, size, mode)}
+        cell = {
+            r.impl: r.cpu_us_per_message for r in results if (r.loop, r.size, r.mode) == (stack, size, mode)
+        }
         cells = [f"{cell[e]:.1f}" if e in cell else "-" for e in engines]
         for other in others:
             ok = "fastws" in cell and cell.get(other)
@@ -176,27 +191,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stacks", nargs="+", default=list(STACKS), choices=STACKS)
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--budget", type=float, default=None, help="seconds per phase at most")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of the whole set, interleaved; each cell is their median"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         options = {"roundtrips": 500, "burst_total": 5_000, "budget": args.budget or 1.0}
     else:
         options = {"roundtrips": 20_000, "burst_total": 200_000, "budget": args.budget or 5.0}
-    results: list[Result] = []
-    for stack in args.stacks:
-        loop, http = stack.split("-")
-        if not (available(loop) and available(http)):
-            print(f"{loop} or {http} is not installed: skipping {stack}", file=sys.stderr)
-            continue
-        for engine in args.engines:
-            if engine != "fastws" and not available(engine.split("-")[0]):
-                print(f"{engine} is not installed: skipping it", file=sys.stderr)
+    runs: list[Result] = []
+    for run in range(args.repeat):
+        for stack in args.stacks:
+            loop, http = stack.split("-")
+            if not (available(loop) and available(http)):
+                print(f"{loop} or {http} is not installed: skipping {stack}", file=sys.stderr)
                 continue
-            print(f"... {engine} on {stack}", file=sys.stderr, flush=True)
-            results += measure(engine, stack, tuple(args.sizes), **options)
+            for engine in args.engines:
+                if engine != "fastws" and not available(engine.split("-")[0]):
+                    print(f"{engine} is not installed: skipping it", file=sys.stderr)
+                    continue
+                print(f"... run {run + 1}: {engine} on {stack}", file=sys.stderr, flush=True)
+                runs += measure(engine, stack, tuple(args.sizes), **options)
+    results = median_results(runs)
     import fastws
 
     client = "picows" if available("picows") else "fastws"
-    print(f"server CPU time per echoed message in us; client: {client}; fastws codec: {fastws.implementation}")
+    print(
+        f"server CPU time per echoed message in us; client: {client}; fastws codec: {fastws.implementation}"
+    )
     print(format_table(results))
     return 0
 

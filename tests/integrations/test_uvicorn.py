@@ -230,7 +230,7 @@ class TestClosing:
                 pass
 
         async with running(app, ws_ping_interval=0.1, ws_ping_timeout=0.3) as (_, port):
-            async with connect(f"ws://127.0.0.1:{port}/", ping_interval=None) as ws:
+            async with connect(f"ws://127.0.0.1:{port}/", ping_interval=None):
                 for _ in range(100):
                     if connections and connections[0].latency > 0:
                         break
@@ -296,7 +296,9 @@ class TestDenial:
     async def test_whole_body_gets_a_content_length(self) -> None:
         async def app(scope: Any, receive: Any, send: Any) -> None:
             await receive()
-            await send({"type": "websocket.http.response.start", "status": 401, "headers": [(b"x-why", b"token")]})
+            await send(
+                {"type": "websocket.http.response.start", "status": 401, "headers": [(b"x-why", b"token")]}
+            )
             await send({"type": "websocket.http.response.body", "body": b"no entry"})
 
         async with running(app) as (_, port):
@@ -430,6 +432,84 @@ class TestFastwsFeatures:
         assert state["received"] == sent
 
 
+BROWSER_SCRIPT = """
+(async () => {
+  const ws = new WebSocket("ws://127.0.0.1:%(port)d/chat", ["chat.v1"]);
+  ws.binaryType = "arraybuffer";
+  const next = () => new Promise((resolve) =>
+      ws.addEventListener("message", (e) => resolve(e.data), {once: true}));
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+  const result = {protocol: ws.protocol, extensions: ws.extensions};
+  ws.send("héllo");
+  result.text = await next();
+  const big = new Uint8Array(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = i %% 251;
+  ws.send(big.buffer);
+  result.big = await next();
+  const closed = new Promise((resolve) => { ws.onclose = (e) =>
+      resolve({code: e.code, reason: e.reason, wasClean: e.wasClean}); });
+  ws.send("close please");
+  result.close = await closed;
+  return result;
+})()
+"""
+
+
+@pytest.mark.timeout_s(90)
+async def test_chromium_against_a_fastapi_app_under_uvicorn() -> None:
+    from chromium_driver import DevTools, chromium, http_server, require_chromium
+
+    require_chromium()
+    app = FastAPI()
+
+    @app.websocket("/chat")
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.accept(subprotocol="chat.v1")
+        while True:
+            message = await websocket.receive()
+            if message.get("text") == "close please":
+                await websocket.close(4321, "bye from uvicorn")
+                return
+            if message.get("text") is not None:
+                await websocket.send_text(f"echo: {message['text']}")
+            else:
+                data = message["bytes"]
+                ok = all(b == i % 251 for i, b in enumerate(data))
+                await websocket.send_text(f"{len(data)} bytes, pattern {'ok' if ok else 'WRONG'}")
+
+    async with running(app) as (_, port), http_server() as http_port, chromium() as browser:
+        devtools = DevTools(browser)
+        page_url = f"http://127.0.0.1:{http_port}/index.html"
+        target = await devtools.call("Target.createTarget", {"url": page_url})
+        attached = await devtools.call(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        )
+        session = attached["sessionId"]
+        for _ in range(100):
+            location = await devtools.call(
+                "Runtime.evaluate",
+                {"expression": "document.readyState + ' ' + location.href", "returnByValue": True},
+                session,
+            )
+            if location["result"]["value"] == f"complete {page_url}":
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"page never loaded: {location}")
+        evaluated = await devtools.call(
+            "Runtime.evaluate",
+            {"expression": BROWSER_SCRIPT % {"port": port}, "awaitPromise": True, "returnByValue": True},
+            session,
+        )
+    assert "exceptionDetails" not in evaluated, evaluated
+    result = evaluated["result"]["value"]
+    assert result["protocol"] == "chat.v1"
+    assert result["extensions"] == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    assert result["text"] == "echo: héllo"
+    assert result["big"] == f"{1 << 20} bytes, pattern ok"
+    assert result["close"] == {"code": 4321, "reason": "bye from uvicorn", "wasClean": True}
+
+
 class TestVersionAndCommandLine:
     def test_versions_outside_the_range_are_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
         assert check_version() == uvicorn.__version__
@@ -517,7 +597,9 @@ async def read_frames(reader: asyncio.StreamReader, until_close: bool) -> list[A
     return frames
 
 
-async def raw_request(port: int, path: str = "/", key: str | None = "dGhlIHNhbXBsZSBub25jZQ==") -> tuple[bytes, bytes]:
+async def raw_request(
+    port: int, path: str = "/", key: str | None = "dGhlIHNhbXBsZSBub25jZQ=="
+) -> tuple[bytes, bytes]:
     """Send an upgrade request; return the response's head and everything after it."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade"]

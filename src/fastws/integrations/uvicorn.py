@@ -48,7 +48,6 @@ module with another version raises :class:`UnsupportedVersion`.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -216,7 +215,9 @@ class WebSocketProtocol(Connection):
         extensions = []
         if config.ws_per_message_deflate:
             # As uvicorn's websockets class: 12-bit windows, memLevel 5.
-            extensions.append(ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12))
+            extensions.append(
+                ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12)
+            )
         interval = config.ws_ping_interval
         super().__init__(
             ServerProtocol(extensions=extensions, max_size=config.ws_max_size, server_header=None),
@@ -285,7 +286,7 @@ class WebSocketProtocol(Connection):
             logger.log(TRACE_LOG_LEVEL, "%sWebSocket connection lost", self._prefix())
 
     def _prefix(self) -> str:
-        return "%s:%d - " % self.client if self.client else ""
+        return f"{self.client[0]}:{self.client[1]} - " if self.client else ""
 
     def _send_eof(self) -> None:
         # The closing handshake is over (or failed): a server closes the TCP
@@ -360,7 +361,9 @@ class WebSocketProtocol(Connection):
             "path": root + unquote(raw_path),
             "raw_path": root.encode("ascii") + raw_path.encode("ascii"),
             "query_string": query.encode("ascii"),
-            "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in event.headers.items()],
+            "headers": [
+                (name.encode("latin-1"), value.encode("latin-1")) for name, value in event.headers.items()
+            ],
             "subprotocols": subprotocols,
             "state": self.app_state.copy(),
             "extensions": {"websocket.http.response": {}, "fastws": {"connection": self}},
@@ -371,7 +374,7 @@ class WebSocketProtocol(Connection):
 
     def _log(self, outcome: str) -> None:
         scope = self.scope
-        client = "%s:%d" % scope["client"] if scope.get("client") else ""
+        client = f"{scope['client'][0]}:{scope['client'][1]}" if scope.get("client") else ""
         target = scope["raw_path"].decode("latin-1")
         if scope["query_string"]:
             target += "?" + scope["query_string"].decode("latin-1")
@@ -524,7 +527,7 @@ class WebSocketProtocol(Connection):
             elif kind == "websocket.http.response.start":
                 status = message["status"]
                 if not 100 <= status < 600:
-                    raise RuntimeError("Invalid HTTP status code '%d' in response." % status)
+                    raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
                 headers = Headers()
                 for name, value in message.get("headers", []):
                     headers.add(name.decode("latin-1"), value.decode("latin-1"))  # ValueError if invalid
@@ -628,4 +631,3 @@ class WebSocketProtocol(Connection):
 
 def _drop(message: str | bytes) -> None:
     """Where messages go once the application closed the connection."""
-
