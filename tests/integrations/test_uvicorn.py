@@ -377,6 +377,7 @@ class TestFastwsFeatures:
             try:
                 while True:
                     text = await websocket.receive_text()
+                    await connection.send(f"only you: {text}")  # fastws's own send, alongside ASGI
                     fastws.broadcast(members, f"all: {text}")
                     topics.publish("room", f"topic: {text}")
             except WebSocketDisconnect:
@@ -386,6 +387,7 @@ class TestFastwsFeatures:
             clients = [await connect(f"ws://127.0.0.1:{port}/room") for _ in range(3)]
             await asyncio.wait_for(joined.wait(), 5)
             await clients[0].send("hi")
+            assert await asyncio.wait_for(clients[0].recv(), 5) == "only you: hi"
             for ws in clients:
                 assert await asyncio.wait_for(ws.recv(), 5) == "all: hi"
                 assert await asyncio.wait_for(ws.recv(), 5) == "topic: hi"

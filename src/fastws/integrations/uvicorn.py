@@ -39,7 +39,10 @@ Where it differs from uvicorn's classes, on purpose:
   within the close timeout, instead of cutting the connection at once.
 
 The connection under a scope is a :class:`fastws.asyncio.Connection`:
-:func:`connection_of` returns it, for :func:`fastws.broadcast` and topics.
+:func:`connection_of` returns it, for :func:`fastws.broadcast`, topics,
+``ping``/``latency``, and ``send``, which an application may use alongside
+the ASGI calls (the ASGI callables are :meth:`WebSocketProtocol.asgi_receive`
+and :meth:`WebSocketProtocol.asgi_send`).
 
 Supported: uvicorn ``>=0.55,<0.56`` (:data:`SUPPORTED`); importing this
 module with another version raises :class:`UnsupportedVersion`.
@@ -262,7 +265,7 @@ class WebSocketProtocol(Connection):
     @property
     def ping_timer(self) -> Any:
         """Whether keepalive runs: its timer, or None when disabled."""
-        return self._pings._timer if self._pings.interval is not None else None  # type: ignore[attr-defined]
+        return self._pings._timer if self._pings.interval is not None else None
 
     # -- transport events --------------------------------------------------------
 
@@ -382,7 +385,7 @@ class WebSocketProtocol(Connection):
 
     async def _run_asgi(self) -> None:
         try:
-            result = await self.app(self.scope, self.receive, self.send)
+            result = await self.app(self.scope, self.asgi_receive, self.asgi_send)
         except ClientDisconnected:
             pass
         except BaseException:
@@ -425,8 +428,8 @@ class WebSocketProtocol(Connection):
 
     # -- ASGI ------------------------------------------------------------------------
 
-    async def receive(self) -> dict[str, Any]:
-        """The ASGI ``receive`` callable."""
+    async def asgi_receive(self) -> dict[str, Any]:
+        """The ASGI ``receive`` callable (``recv`` stays the connection's own)."""
         if not self._connect_delivered:
             self._connect_delivered = True
             return _CONNECT
@@ -465,8 +468,8 @@ class WebSocketProtocol(Connection):
         if waiter is not None and not waiter.done():
             waiter.set_exception(_Finished())
 
-    async def send(self, message: Any) -> None:  # type: ignore[override]
-        """The ASGI ``send`` callable.
+    async def asgi_send(self, message: Any) -> None:
+        """The ASGI ``send`` callable (``send`` stays the connection's own).
 
         Raises:
             ClientDisconnected: the connection is closed (an ``OSError``).
@@ -528,13 +531,13 @@ class WebSocketProtocol(Connection):
                 status = message["status"]
                 if not 100 <= status < 600:
                     raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
-                headers = Headers()
+                checked = Headers()
                 for name, value in message.get("headers", []):
-                    headers.add(name.decode("latin-1"), value.decode("latin-1"))  # ValueError if invalid
+                    checked.add(name.decode("latin-1"), value.decode("latin-1"))  # ValueError if invalid
                 self._log(str(status))
                 self._accepted = True
-                self._denial = (status, headers.items())
-                if "content-length" in headers:
+                self._denial = (status, checked.items())
+                if "content-length" in checked:
                     # The application gave the framing: the head goes now.
                     self.transport.write(self._denial_head(False, 0))
             else:
