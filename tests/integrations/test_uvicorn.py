@@ -219,6 +219,39 @@ class TestClosing:
         assert events[-1]["type"] == "websocket.disconnect"
         assert events[-1]["code"] == 1009
 
+    @pytest.mark.parametrize(
+        ("frame", "code"),
+        [
+            (fastws.encode_frame(fastws.Opcode.TEXT, b"\xc3\x28", mask=True), 1007),  # invalid UTF-8
+            (fastws.encode_frame(fastws.Opcode.TEXT, b"unmasked"), 1002),  # RFC 6455 section 5.1
+            (fastws.encode_frame(fastws.Opcode.CONTINUATION, b"x", mask=True), 1002),  # nothing to continue
+        ],
+        ids=["invalid-utf8", "unmasked", "stray-continuation"],
+    )
+    async def test_protocol_violations_get_their_close_codes(self, frame: bytes, code: int) -> None:
+        events: list[Any] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await receive()
+            await send({"type": "websocket.accept"})
+            events.append(await receive())
+
+        async with running(app) as (_, port):
+            reader, writer = await open_raw(port)
+            try:
+                writer.write(frame)
+                frames = await read_frames(reader, until_close=True)
+            finally:
+                writer.close()
+            for _ in range(200):
+                if events:
+                    break
+                await asyncio.sleep(0.01)
+        assert frames[-1].opcode == fastws.Opcode.CLOSE
+        assert int.from_bytes(frames[-1].payload[:2], "big") == code
+        assert events[0]["type"] == "websocket.disconnect"
+        assert events[0]["code"] == code
+
     async def test_keepalive_ping_and_timeout(self) -> None:
         connections: list[Any] = []
 
