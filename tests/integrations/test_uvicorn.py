@@ -548,10 +548,12 @@ async def test_chromium_against_a_fastapi_app_under_uvicorn() -> None:
 class TestVersionAndCommandLine:
     def test_versions_outside_the_range_are_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
         assert check_version() == uvicorn.__version__
-        for version in ("0.54.0", "0.56.0", "1.0", "dev"):
-            with pytest.raises(UnsupportedVersion, match=r"uvicorn>=0\.55,<0\.56"):
+        for version in ("0.54.0", "0.55.0", "0.55.9"):
+            assert check_version(version) == version
+        for version in ("0.53.0", "0.56.0", "1.0", "dev"):
+            with pytest.raises(UnsupportedVersion, match=r"uvicorn>=0\.54,<0\.56"):
                 check_version(version)
-        monkeypatch.setattr(integration.uvicorn, "__version__", "0.54.0")
+        monkeypatch.setattr(integration.uvicorn, "__version__", "0.53.0")
         config = uvicorn.Config(echo_app(), ws=WebSocketProtocol, log_config=None)
         with pytest.raises(UnsupportedVersion):
             WebSocketProtocol(config, uvicorn.server.ServerState(), {})

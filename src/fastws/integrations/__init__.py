@@ -13,7 +13,7 @@ module                                     supports               replaces
 =========================================  =====================  =============================================
 
 One module is not an adapter but a replacement: :mod:`fastws.integrations.uvicorn`
-(uvicorn>=0.55,<0.56) is a WebSocket protocol class for uvicorn, chosen with
+(uvicorn>=0.54,<0.56) is a WebSocket protocol class for uvicorn, chosen with
 ``uvicorn app:app --ws fastws.integrations.uvicorn:WebSocketProtocol``; it
 serves FastAPI and Starlette applications on fastws's own protocol and codec.
 It patches nothing, so it is not among :data:`ADAPTERS`.

@@ -44,8 +44,9 @@ The connection under a scope is a :class:`fastws.asyncio.Connection`:
 the ASGI calls (the ASGI callables are :meth:`WebSocketProtocol.asgi_receive`
 and :meth:`WebSocketProtocol.asgi_send`).
 
-Supported: uvicorn ``>=0.55,<0.56`` (:data:`SUPPORTED`); importing this
-module with another version raises :class:`UnsupportedVersion`.
+Supported: uvicorn ``>=0.54,<0.56`` (:data:`SUPPORTED`; 0.54.0 and 0.55.0
+tested, with uvicorn's own WebSocket tests of each); importing this module
+with another version raises :class:`UnsupportedVersion`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ __all__ = ["SUPPORTED", "UnsupportedVersion", "WebSocketProtocol", "check_versio
 
 #: The uvicorn versions this module was written for and tested with:
 #: ``(first supported, first unsupported)``.
-SUPPORTED: tuple[tuple[int, ...], tuple[int, ...]] = ((0, 55), (0, 56))
+SUPPORTED: tuple[tuple[int, ...], tuple[int, ...]] = ((0, 54), (0, 56))
 
 
 def check_version(version: str | None = None) -> str:
