@@ -29,7 +29,7 @@ def test_uvicorn_echo(benchmark: Any, engine: str) -> None:
     results: list[Result] = benchmark.pedantic(
         uvicorn_echo.measure,
         args=(engine, "asyncio-h11", (32,)),
-        kwargs={"roundtrips": 200, "burst_total": 2000, "budget": 1.0},
+        kwargs={"roundtrips": 100, "burst_total": 1000, "budget": 0.5},
         rounds=1,
         iterations=1,
     )

@@ -118,8 +118,11 @@ from uvicorn.protocols.utils import (  # noqa: E402
 logger = logging.getLogger("uvicorn.error")
 
 _OPEN = State.OPEN
-_CONNECT = {"type": "websocket.connect"}
-_LOST = {"type": "websocket.disconnect", "code": 1006}
+
+def _lost() -> dict[str, Any]:
+    """The disconnect event of a connection that ended without a close frame (a new dict)."""
+    return {"type": "websocket.disconnect", "code": 1006}
+
 _ERROR_BODY = b"Internal Server Error"
 
 
@@ -345,7 +348,7 @@ class WebSocketProtocol(Connection):
             if isinstance(exc, InvalidHeader) and exc.detail == "missing":
                 exc.args = (f"missing {exc.name} header",)
             self._accepted = True
-            self._final = _LOST
+            self._final = _lost()
             self.transport.write(response_for_exception(exc).serialize())
             self.transport.close()
             return
@@ -413,7 +416,7 @@ class WebSocketProtocol(Connection):
             [("content-type", "text/plain; charset=utf-8"), ("connection", "close")], len(_ERROR_BODY)
         )
         self.transport.write(_head(500, headers) + _ERROR_BODY)
-        self._end(_LOST)
+        self._end(_lost())
 
     def _with_defaults(self, headers: list[tuple[str, str]], length: int | None) -> list[tuple[str, str]]:
         """Add uvicorn's default headers (server, date) and a length, unless set."""
@@ -433,7 +436,7 @@ class WebSocketProtocol(Connection):
         """The ASGI ``receive`` callable (``recv`` stays the connection's own)."""
         if not self._connect_delivered:
             self._connect_delivered = True
-            return _CONNECT
+            return {"type": "websocket.connect"}
         if self._queue:
             return self._event(self._take())
         if self._final is not None:
@@ -459,7 +462,7 @@ class WebSocketProtocol(Connection):
         elif protocol.close_sent is not None and protocol.state is State.CLOSED:
             code, reason = protocol.close_sent  # we failed the connection (1009, 1011...)
         else:
-            return _LOST
+            return _lost()
         return {"type": "websocket.disconnect", "code": code, "reason": reason}
 
     def _end(self, event: dict[str, Any]) -> None:
@@ -526,7 +529,7 @@ class WebSocketProtocol(Connection):
                 self._log("403")
                 headers = self._with_defaults([("connection", "close")], 0)
                 self.transport.write(_head(403, headers))
-                self._end(_LOST)
+                self._end(_lost())
                 self.transport.close()
             elif kind == "websocket.http.response.start":
                 status = message["status"]
@@ -629,7 +632,7 @@ class WebSocketProtocol(Connection):
         if out:
             self.transport.write(out)
         if not more:
-            self._end(_LOST)
+            self._end(_lost())
             self.transport.close()
 
 
