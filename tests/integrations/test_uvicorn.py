@@ -132,6 +132,23 @@ class TestEcho:
         assert scope["extensions"]["fastws"]["connection"].__class__ is WebSocketProtocol
         assert app.state.seen[1] == {"type": "websocket.disconnect", "code": 1000, "reason": ""}
 
+    @pytest.mark.parametrize("trusted", [True, False])
+    async def test_proxy_headers_as_uvicorn_applies_them(self, trusted: bool) -> None:
+        app = echo_app()
+        allow = "127.0.0.1" if trusted else "10.9.9.9"
+        async with running(app, proxy_headers=True, forwarded_allow_ips=allow) as (_, port):
+            headers = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+            async with connect(f"ws://127.0.0.1:{port}/echo", additional_headers=headers) as ws:
+                await ws.send("x")
+                await ws.recv()
+        scope = app.state.seen[0]
+        if trusted:
+            assert scope["client"] == ("203.0.113.7", 0)
+            assert scope["scheme"] == "wss"
+        else:
+            assert scope["client"][0] == "127.0.0.1"
+            assert scope["scheme"] == "ws"
+
     async def test_aiohttp_client_16_mib_both_ways(self) -> None:
         payload = bytes(range(256)) * (16 * MiB // 256)
         async with running(echo_app()) as (_, port), aiohttp.ClientSession() as session:
