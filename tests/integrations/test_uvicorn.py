@@ -132,6 +132,18 @@ class TestEcho:
         assert scope["extensions"]["fastws"]["connection"].__class__ is WebSocketProtocol
         assert app.state.seen[1] == {"type": "websocket.disconnect", "code": 1000, "reason": ""}
 
+    async def test_wss_over_uvicorn_tls(self, tmp_path: Any) -> None:
+        from certificates import client_context, make_certificate
+
+        cert, key = make_certificate(tmp_path)
+        app = echo_app()
+        async with running(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as (_, port):
+            async with connect(f"wss://localhost:{port}/echo", ssl=client_context((cert, key))) as ws:
+                await ws.send(b"over tls" * 10_000)
+                assert await ws.recv() == b"over tls" * 10_000
+        assert app.state.seen[0]["scheme"] == "wss"
+        assert app.state.seen[1]["code"] == 1000
+
     @pytest.mark.parametrize("trusted", [True, False])
     async def test_proxy_headers_as_uvicorn_applies_them(self, trusted: bool) -> None:
         app = echo_app()
