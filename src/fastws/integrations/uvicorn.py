@@ -119,9 +119,11 @@ logger = logging.getLogger("uvicorn.error")
 
 _OPEN = State.OPEN
 
+
 def _lost() -> dict[str, Any]:
     """The disconnect event of a connection that ended without a close frame (a new dict)."""
     return {"type": "websocket.disconnect", "code": 1006}
+
 
 _ERROR_BODY = b"Internal Server Error"
 
