@@ -67,32 +67,46 @@ def _rss() -> int:
 # -- the server process -------------------------------------------------------------
 
 
-def _server(pipe: Any, compression: str | None, needed: int) -> None:
-    _raise_nofile(needed)
+def _serve(implementation: str, echo: Any, compression: str | None) -> Any:
+    """The echo server of ``implementation``, as an async context manager."""
+    if implementation == "websockets":
+        # websockets' asyncio server with the same settings: compression
+        # "deflate" is its default permessage-deflate, keepalive off.
+        from websockets.asyncio.server import serve as ws_serve
+
+        return ws_serve(echo, "127.0.0.1", 0, compression=compression, ping_interval=None, backlog=4096)
     import fastws
 
+    return fastws.serve(echo, "127.0.0.1", 0, compression=compression, ping_interval=None, backlog=4096)
+
+
+def _server(pipe: Any, compression: str | None, needed: int, implementation: str = "fastws") -> None:
+    _raise_nofile(needed)
     errors: list[str] = []
+    handlers: set[Any] = set()
 
     async def echo(ws: Any) -> None:
+        handlers.add(ws)
         try:
             async for message in ws:
                 await ws.send(message)
-        except fastws.ConnectionClosed:
-            pass
-        except Exception as exc:  # counted, reported
-            errors.append(repr(exc))
+        except Exception as exc:
+            # A closed connection ends the loop (both libraries' closed
+            # errors are named ConnectionClosed...); anything else is counted.
+            if not type(exc).__name__.startswith("ConnectionClosed"):
+                errors.append(repr(exc))
+        finally:
+            handlers.discard(ws)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
-        async with fastws.serve(
-            echo, "127.0.0.1", 0, compression=compression, ping_interval=None, backlog=4096
-        ) as server:
+        async with _serve(implementation, echo, compression) as server:
             pipe.send(("port", server.sockets[0].getsockname()[1]))
             while True:
                 command = await loop.run_in_executor(None, pipe.recv)
                 if command == "rss":
                     gc.collect()
-                    pipe.send(("rss", _rss(), len(server.connections)))
+                    pipe.send(("rss", _rss(), len(handlers)))
                 elif command == "quit":
                     break
         pipe.send(("errors", errors))
@@ -197,11 +211,20 @@ def _expect(pipe: Any, tag: str, timeout: float) -> tuple[Any, ...]:
     return message  # type: ignore[no-any-return]
 
 
-def run_once(connections: int, clients: int, duration: float, size: int, compression: str | None) -> dict:
-    """One full run; returns the measurements."""
+def run_once(
+    connections: int,
+    clients: int,
+    duration: float,
+    size: int,
+    compression: str | None,
+    server_impl: str = "fastws",
+) -> dict:
+    """One full run against ``server_impl``'s echo server; returns the measurements."""
     ctx = multiprocessing.get_context("spawn")
     server_pipe, server_end = ctx.Pipe()
-    server = ctx.Process(target=_server, args=(server_end, compression, connections + 256), daemon=True)
+    server = ctx.Process(
+        target=_server, args=(server_end, compression, connections + 256, server_impl), daemon=True
+    )
     server.start()
     (_, port) = _expect(server_pipe, "port", 30)
     server_pipe.send("rss")
@@ -219,6 +242,7 @@ def run_once(connections: int, clients: int, duration: float, size: int, compres
         workers.append((process, mine))
 
     result: dict[str, Any] = {
+        "server": server_impl,
         "compression": compression or "none",
         "connections": connections,
         "clients": clients,
@@ -290,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--size", type=int, default=64, help="bytes per message")
     parser.add_argument("--compression", choices=["none", "deflate", "both"], default="both")
+    parser.add_argument(
+        "--server",
+        choices=["fastws", "websockets", "both"],
+        default="fastws",
+        help="whose echo server (the clients are fastws's); both: one after the other, in one run",
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 connections, 10 s")
     parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
     args = parser.parse_args(argv)
@@ -303,17 +333,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"open-file limit {limit} is too low for {args.connections} connections", file=sys.stderr)
         return 2
     settings = {"none": [None], "deflate": ["deflate"], "both": [None, "deflate"]}[args.compression]
+    servers = ["fastws", "websockets"] if args.server == "both" else [args.server]
     status = 0
-    for compression in settings:
+    for compression, server_impl in [(c, i) for c in settings for i in servers]:
         try:
-            result = run_once(args.connections, args.clients, args.duration, args.size, compression)
+            result = run_once(
+                args.connections, args.clients, args.duration, args.size, compression, server_impl
+            )
         except Exception as exc:
-            result = {"compression": compression or "none", "failed": repr(exc)}
+            result = {"server": server_impl, "compression": compression or "none", "failed": repr(exc)}
             status = 1
         if args.json:
             print(json.dumps(result), flush=True)
         else:
-            print(f"\n== compression={result['compression']} ==")
+            print(f"\n== {result['server']} server, compression={result['compression']} ==")
             for key, value in result.items():
                 if key == "error_samples" and not value:
                     continue

@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .escaping import escape
@@ -269,7 +269,7 @@ class RedisPubSub(PubSub):
                 self._report_lost()
                 first = False
                 delay = self.retry_min
-                await asyncio.gather(self._read(pubsub), self._write(client, pubsub))
+                await _first_failure(self._read(pubsub), self._write(client, pubsub))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -320,9 +320,11 @@ class RedisPubSub(PubSub):
                 elif command == "unsubscribe" and topic not in self._topics:
                     await pubsub.unsubscribe(self._channel(topic))
             while outbox:
-                channel, payload = outbox[0]
-                await client.publish(channel, payload)
-                outbox.popleft()
+                item = outbox[0]
+                await client.publish(*item)
+                # Kept until Redis took it: a lost link counts it as undelivered.
+                if outbox and outbox[0] is item:
+                    outbox.popleft()
                 self.stats.published += 1
             self._wake.clear()
             if not commands and not outbox:
@@ -338,6 +340,48 @@ class RedisPubSub(PubSub):
                 "%d message(s) published while Redis was unreachable were not delivered to other processes",
                 lost,
             )
+
+
+# _cancel_all: rounds of cancellation before a task is reported as stuck (5 s).
+_CANCEL_ROUNDS = 100
+_CANCEL_ROUND_S = 0.05
+
+
+async def _first_failure(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run the coroutines as tasks until one fails; cancel and await the others.
+
+    (``asyncio.gather`` would leave the others running after a failure: a
+    reader and a writer of a dead link outliving it, beside the next link's.)
+    """
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        await _cancel_all(tasks)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait until each has ended.
+
+    A task is cancelled again while it runs on: redis-py absorbs a
+    cancellation that arrives inside some of its calls (its pub/sub
+    teardown expects a canceller that repeats itself, as anyio's does).
+    """
+    pending = {task for task in tasks if not task.done()}
+    for _ in range(_CANCEL_ROUNDS):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=_CANCEL_ROUND_S)
+    if pending:
+        logger.error("%d Redis link task(s) did not end when cancelled", len(pending))
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the first failure is raised by the caller
 
 
 async def _quietly(closing: Any) -> None:

@@ -246,9 +246,11 @@ class ServerProtocol(Protocol):
             return
         if self.state is not State.CONNECTING or self.request is None:
             raise InvalidState("no request to answer, or the response was already sent")
-        # The request is kept for the connection's lifetime (applications
-        # read it): from now on its headers need no lookup index.
+        # The request and the response are kept for the connection's
+        # lifetime (applications read them): their headers need no lookup
+        # index from now on.
         self.request.headers.compact()
+        response.headers.compact()
         if response.status == 101:
             pending = self._pending
             if pending is None:

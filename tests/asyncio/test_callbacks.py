@@ -170,6 +170,10 @@ class TestOnMessage:
                     if still >= 3 or producer.done():
                         break
                     last = sent
+                # The client's send() waited at its own write buffer's mark
+                # (32 KiB by default; CPython 3.12-3.13's writelines once
+                # let it grow to the whole 80 MiB).
+                assert client.transport.get_write_buffer_size() <= 4 * 65536
                 assert not producer.done(), "everything went through: nothing pushed back"
                 ws = connections[0]
                 # The echoes stopped at the server's write buffer mark (plus

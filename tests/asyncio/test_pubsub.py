@@ -68,6 +68,18 @@ async def subscribed(pubsub: RedisPubSub, url: str, topic: str) -> None:
         await client.aclose()
 
 
+def link_tasks() -> dict[str, int]:
+    """How many RedisPubSub reader and writer tasks are running, by name."""
+    counts: dict[str, int] = {}
+    for task in asyncio.all_tasks():
+        name = getattr(task.get_coro(), "__qualname__", "")
+        if name.startswith("RedisPubSub._") and not task.done():
+            key = name.rsplit(".", 1)[1]
+            if key in ("_read", "_write"):
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 class TestRedis:
     async def test_publish_on_one_worker_reaches_the_other_once(
         self, redis_server: Any, port_of: Any
@@ -146,8 +158,11 @@ class TestRedis:
             await on_a.send("after")
             assert await asyncio.wait_for(on_a.recv(), 5) == "after"
             assert await asyncio.wait_for(on_b.recv(), 10) == "after"
+            # The dead links' readers and writers ended with them: one of each per live link.
+            assert link_tasks() == {"_read": 2, "_write": 2}
             await on_a.close()
             await on_b.close()
+        assert link_tasks() == {}
 
     async def test_a_slow_subscriber_does_not_grow_the_publisher(
         self, redis_server: Any, port_of: Any

@@ -143,15 +143,15 @@ class Connection(Stream):
 
     async def _recv_wait(self) -> Data:
         """``recv`` when the queue is empty: wait for a message or the end."""
-        queue = self._queue
         while True:
-            if queue:
+            # self._queue, not a local: the first message makes the queue.
+            if self._queue:
                 return self._take()
             if self._input_waiting:
                 # The peer's EOF (or our close) may wait behind input that
                 # the protocol still holds: go on with it.
                 self._resume_input()
-                if queue:
+                if self._queue:
                     continue
             if self._failure_handle is not None:
                 # Every message that arrived before the protocol error has

@@ -59,15 +59,20 @@ class ServerConnection(Connection):
     def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
         super().__init__(protocol, **kwargs)
         self.server = server
-        self._topics: set[str] = set()
+        # Made on first use: most connections never subscribe, nor run a
+        # process_request coroutine, and an empty set costs 216 bytes.
+        self._topics: set[str] | None = None
         self.handler_task: asyncio.Task[None] | None = None
         self._open_handle: asyncio.TimerHandle | None = None
-        self._handshake_tasks: set[asyncio.Task[None]] = set()
+        self._handshake_tasks: set[asyncio.Task[None]] | None = None
 
     def _keep(self, task: asyncio.Task[None]) -> None:
         # The event loop holds tasks weakly: keep a reference until done.
-        self._handshake_tasks.add(task)
-        task.add_done_callback(self._handshake_tasks.discard)
+        tasks = self._handshake_tasks
+        if tasks is None:
+            tasks = self._handshake_tasks = set()
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     def respond(self, status: int, text: str) -> Response:
         """Build an HTTP response that refuses the handshake (for ``process_request``).
@@ -209,9 +214,10 @@ class ServerConnection(Connection):
             self._open_handle.cancel()
             self._open_handle = None
         self.server.connections.discard(self)
-        for topic in self._topics:
-            self.server.topics.unsubscribe(self, topic)
-        self._topics.clear()
+        topics, self._topics = self._topics, None
+        if topics:
+            for topic in topics:
+                self.server.topics.unsubscribe(self, topic)
 
     @property
     def client_address(self) -> Any:
@@ -228,7 +234,7 @@ class ServerConnection(Connection):
     @property
     def topics(self) -> frozenset[str]:
         """The topics this connection is subscribed to."""
-        return frozenset(self._topics)
+        return frozenset(self._topics or ())
 
     def subscribe(self, topic: str) -> None:
         """Receive what :meth:`Server.publish` publishes to ``topic``, until closed.
@@ -238,14 +244,18 @@ class ServerConnection(Connection):
         """
         if self._lost:
             raise InvalidState("a closed connection cannot subscribe")
-        if topic not in self._topics:
-            self._topics.add(topic)
+        topics = self._topics
+        if topics is None:
+            topics = self._topics = set()
+        if topic not in topics:
+            topics.add(topic)
             self.server.topics.subscribe(self, topic)
 
     def unsubscribe(self, topic: str) -> None:
         """Stop receiving ``topic`` (nothing happens if not subscribed)."""
-        if topic in self._topics:
-            self._topics.discard(topic)
+        topics = self._topics
+        if topics and topic in topics:
+            topics.discard(topic)
             self.server.topics.unsubscribe(self, topic)
 
 

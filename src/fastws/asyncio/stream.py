@@ -47,7 +47,7 @@ import collections
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, QueueMarks
@@ -97,6 +97,11 @@ def _read_buffer() -> memoryview:
     except AttributeError:
         view = _read_buffers.view = memoryview(bytearray(READ_BUFFER_SIZE))
         return view
+
+
+# The queue of a connection that has received no message yet: empty, and
+# never appended to (Stream._enqueue replaces it by a deque of its own).
+_NO_QUEUE: collections.deque[Any] = cast("collections.deque[Any]", ())
 
 
 class Stream(asyncio.BufferedProtocol):
@@ -183,7 +188,9 @@ class Stream(asyncio.BufferedProtocol):
 
         # The thread's receive buffer (the event loop runs in this thread).
         self._read_view = _read_buffer()
-        self._queue: collections.deque[Data] = collections.deque()
+        # No queue until the first message: an empty deque costs 760 bytes,
+        # and most of a busy server's connections are idle (see _enqueue).
+        self._queue: collections.deque[Data] = _NO_QUEUE
         self._recv_waiter: asyncio.Future[None] | None = None
         self._on_message: Callable[[Data], object] | None = None
         self._route_messages()
@@ -369,7 +376,8 @@ class Stream(asyncio.BufferedProtocol):
         flow = self._flow
         callback = self._on_message
         if callback is None:
-            self.protocol.on_message = self._queue.append
+            queue = self._queue
+            self.protocol.on_message = self._enqueue if queue is _NO_QUEUE else queue.append
             self._marks.apply(flow)
         else:
             # Nothing is queued: the write buffer paces on_message instead.
@@ -379,14 +387,22 @@ class Stream(asyncio.BufferedProtocol):
             flow.max_queue = flow.max_queue_bytes = None
         self._counted = flow.limited
 
-    def _process_events(self, events: list[Any]) -> None:
+    def _enqueue(self, message: Data) -> None:
+        """Queue the first message: make the queue, and hand its ``append`` to the protocol."""
         queue = self._queue
+        if queue is _NO_QUEUE:
+            queue = self._queue = collections.deque()
+            if self._on_message is None:
+                self.protocol.on_message = queue.append
+        queue.append(message)
+
+    def _process_events(self, events: list[Any]) -> None:
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
                 callback = self._on_message
                 if callback is None:
-                    queue.append(event.data)
+                    self._enqueue(event.data)
                 else:
                     self._dispatching = True
                     try:
@@ -429,7 +445,7 @@ class Stream(asyncio.BufferedProtocol):
         """``on_message`` raised: log it, fail the connection with 1011."""
         logger.exception("error in on_message; failing the connection with 1011")
         self._on_message = None
-        self._queue.clear()
+        self._queue = _NO_QUEUE
         self._route_messages()
         if self.protocol.state is State.OPEN and not self._lost:
             self.protocol.fail(1011, "internal error")
@@ -531,7 +547,15 @@ class Stream(asyncio.BufferedProtocol):
         else:
             # Large pieces: uvloop and asyncio 3.12+ send them with
             # writev/sendmsg, without joining them first.
-            self.transport.writelines(pending)
+            transport = self.transport
+            transport.writelines(pending)
+            # asyncio's selector transport of CPython 3.12 and 3.13 does
+            # not check its high-water mark in writelines (only in write):
+            # without this, pause_writing never comes and send() never
+            # waits. The check does nothing when the mark was checked.
+            check = getattr(transport, "_maybe_pause_protocol", None)
+            if check is not None:
+                check()
 
     def _send_eof(self) -> None:
         if self._eof_sent:
