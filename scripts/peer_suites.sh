@@ -16,10 +16,16 @@
 #             aiohttp's pure reader, AIOHTTP_NO_EXTENSIONS=1 (fastws compiled twin)
 #   tornado   tornado.test.websocket_test through tornado.test.runtests, the
 #             sdist's own source; both codec twins
+#   uvicorn   tests/protocols/test_websocket.py with fastws's WebSocket class
+#             (fastws.integrations.uvicorn) in place of uvicorn's: the
+#             sdist's tests, tests/integrations/peer_suites/uvicorn_conftest.py
+#             as their tests/protocols/conftest.py (it lists the tests it
+#             skips, and why), across uvicorn's HTTP classes (httptools, h11,
+#             zttp); both codec twins
 #
 # The versions are the newest of each adapter's declared range (see
 # fastws.integrations); override with WSPROTO_VERSION, AIOHTTP_VERSION,
-# TORNADO_VERSION. The Python is $PY (default .venv/bin/python); the pinned
+# TORNADO_VERSION, UVICORN_VERSION. The Python is $PY (default .venv/bin/python); the pinned
 # libraries and the suites' test requirements are installed into it.
 #
 # Prints a summary; exits non-zero if any suite failed or ran without the adapter.
@@ -32,6 +38,7 @@ case "$PY" in /*) ;; */*) PY="$root/$PY" ;; esac
 WSPROTO_VERSION="${WSPROTO_VERSION:-1.3.2}"
 AIOHTTP_VERSION="${AIOHTTP_VERSION:-3.14.5}"
 TORNADO_VERSION="${TORNADO_VERSION:-6.6.1}"
+UVICORN_VERSION="${UVICORN_VERSION:-0.55.0}"
 SUITE_TIMEOUT="${SUITE_TIMEOUT:-300}"
 export PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1
 export PYTHONDONTWRITEBYTECODE=1
@@ -52,8 +59,11 @@ echo "[peers] installing wsproto==$WSPROTO_VERSION aiohttp==$AIOHTTP_VERSION tor
 # pytest stays. mypy, python-on-whales (Autobahn in Docker), codspeed and
 # pytest-cov serve jobs that are not run here.
 "$PY" -m pip install -q coverage freezegun blockbuster pytest-mock pytest-timeout trustme isal zlib-ng
+# uvicorn's: its HTTP classes' parsers (httptools, zttp), its test client (httpx2).
+echo "[peers] installing uvicorn==$UVICORN_VERSION and its WebSocket tests' requirements"
+"$PY" -m pip install -q "uvicorn==$UVICORN_VERSION" httptools zttp httpx2 anyio
 
-for spec in "wsproto==$WSPROTO_VERSION" "aiohttp==$AIOHTTP_VERSION" "tornado==$TORNADO_VERSION"; do
+for spec in "wsproto==$WSPROTO_VERSION" "aiohttp==$AIOHTTP_VERSION" "tornado==$TORNADO_VERSION" "uvicorn==$UVICORN_VERSION"; do
     echo "[peers] pip download --no-binary :all: --no-deps $spec"
     "$PY" -m pip download -q --no-binary :all: --no-deps -d "$work/sdists" "$spec"
 done
@@ -70,6 +80,11 @@ tornado_src="$work/tornado-$TORNADO_VERSION"
 # aiohttp's tests must import the installed (compiled) aiohttp, not the
 # uncompiled package next to them in the sdist.
 mv "$aiohttp_src/aiohttp" "$aiohttp_src/aiohttp-sdist-source"
+# Likewise uvicorn's tests import the installed uvicorn, and they run on
+# fastws's class through a conftest next to them.
+uvicorn_src="$work/uvicorn-$UVICORN_VERSION"
+mv "$uvicorn_src/uvicorn" "$uvicorn_src/uvicorn-sdist-source"
+cp "$plugin_dir/uvicorn_conftest.py" "$uvicorn_src/tests/protocols/conftest.py"
 
 # -- running one suite ---------------------------------------------------------------
 # run_suite LABEL ADAPTER DIR PYTHONPATH_EXTRA [ENV=VAL ...] -- COMMAND...
@@ -143,6 +158,15 @@ run_suite "aiohttp $AIOHTTP_VERSION (C reader, python)" aiohttp "$aiohttp_src" "
 run_suite "aiohttp $AIOHTTP_VERSION (py reader, cython)" aiohttp "$aiohttp_src" "" \
     FASTWS_REQUIRE_EXTENSIONS=1 AIOHTTP_NO_EXTENSIONS=1 -- \
     "$PY" -m pytest "${aiohttp_args[@]}" "${aiohttp_tests[@]}"
+
+# uvicorn's pytest options add xdist workers for its own CI: replaced. Its
+# filterwarnings = error stays. No adapter plugin: the conftest puts fastws's
+# class in and writes the marker (calls: the connections it served).
+for twin in cython python; do
+    if [ "$twin" = cython ]; then twin_env=FASTWS_REQUIRE_EXTENSIONS=1; else twin_env=FASTWS_NO_EXTENSIONS=1; fi
+    run_suite "uvicorn $UVICORN_VERSION ($twin)" uvicorn "$uvicorn_src" "" "$twin_env" -- \
+        "$PY" -m pytest -o addopts= -p no:cacheprovider -q -rs tests/protocols/test_websocket.py
+done
 
 printf '\n===== peer suites with fastws adapters (%ss) =====\n' "$((SECONDS - start))"
 printf '%s\n' "${results[@]}"

@@ -12,6 +12,12 @@ module                                     supports               replaces
 :mod:`fastws.integrations.tornado`         tornado>=6.2,<7        ``_websocket_mask`` (util, websocket)
 =========================================  =====================  =============================================
 
+One module is not an adapter but a replacement: :mod:`fastws.integrations.uvicorn`
+(uvicorn>=0.54,<0.56) is a WebSocket protocol class for uvicorn, chosen with
+``uvicorn app:app --ws fastws.integrations.uvicorn:WebSocketProtocol``; it
+serves FastAPI and Starlette applications on fastws's own protocol and codec.
+It patches nothing, so it is not among :data:`ADAPTERS`.
+
 Each module's docstring says what it replaces and what it leaves alone, and
 why. An adapter refuses (:class:`UnsupportedVersion`) outside the versions
 it was written for, rather than patching internals it has not seen.
