@@ -82,6 +82,9 @@ nitpick_ignore_regex = [
     # variable, an adapter's class) but that are no part of the API
     (r"py:.*", r"fastws(\.[a-z]\w*)*\._\w+(\..*)?"),
     (r"py:.*", r"fastws\.pings\.W"),
+    # CPython 3.10 spells a type alias's tuple as builtins.tuple, which the
+    # Python inventory lists as plain tuple
+    (r"py:.*", r"builtins\.tuple"),
 ]
 
 # -- autodoc -----------------------------------------------------------------------
