@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -51,7 +52,8 @@ def require_chromium() -> None:
 async def chromium() -> AsyncIterator[ClientConnection]:
     """Start headless Chromium; yield a fastws connection to its DevTools endpoint."""
     assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
+    # The profile is removed below, once every Chromium process is gone.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = await asyncio.create_subprocess_exec(
             CHROMIUM,
             "--headless=new",
@@ -72,6 +74,8 @@ async def chromium() -> AsyncIterator[ClientConnection]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own process group: its helper processes end with it.
+            start_new_session=True,
         )
         try:
             endpoint = None
@@ -92,9 +96,15 @@ async def chromium() -> AsyncIterator[ClientConnection]:
             async with connect(endpoint, max_size=None, ping_interval=None) as devtools:
                 yield devtools
         finally:
-            if process.returncode is None:
-                process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             await asyncio.wait_for(process.wait(), 10)
+            # Helpers still exiting may write into the profile for a moment.
+            for _ in range(50):  # bounded: 5 s
+                shutil.rmtree(profile, ignore_errors=True)
+                if not os.path.exists(profile):
+                    break
+                await asyncio.sleep(0.1)
 
 
 class DevTools:
