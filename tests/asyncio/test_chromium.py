@@ -13,7 +13,6 @@ Skipped when no ``chromium`` executable is found, unless
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -91,30 +90,8 @@ async def test_chromium_websocket_against_fastws_server() -> None:
         async with http_server() as http_port, chromium() as browser:
             devtools = DevTools(browser)
             page_url = f"http://127.0.0.1:{http_port}/index.html"
-            target = await devtools.call("Target.createTarget", {"url": page_url})
-            attached = await devtools.call(
-                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-            )
-            session = attached["sessionId"]
-            # Wait until the page is loaded (its origin is the HTTP server).
-            for _ in range(100):
-                location = await devtools.call(
-                    "Runtime.evaluate",
-                    {"expression": "document.readyState + ' ' + location.href", "returnByValue": True},
-                    session,
-                )
-                if location["result"]["value"] == f"complete {page_url}":
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError(f"page never loaded: {location}")
-            evaluated = await devtools.call(
-                "Runtime.evaluate",
-                {"expression": SCRIPT % {"port": ws_port}, "awaitPromise": True, "returnByValue": True},
-                session,
-            )
-            assert "exceptionDetails" not in evaluated, evaluated
-            result = evaluated["result"]["value"]
+            session = await devtools.open_page(page_url)
+            result = await devtools.evaluate(session, SCRIPT % {"port": ws_port}, wait=True)
 
     assert result["protocol"] == "chat.v1"
     # Chromium offers permessage-deflate; fastws accepts it by default.

@@ -12,7 +12,6 @@ under ``FASTWS_REQUIRE_CHROMIUM=1``, when no chromium executable is found).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -80,29 +79,8 @@ async def test_chromium_negotiates_permessage_deflate() -> None:
         async with helpers.http_server() as http_port, helpers.chromium() as browser:
             devtools = helpers.DevTools(browser)
             page_url = f"http://127.0.0.1:{http_port}/index.html"
-            target = await devtools.call("Target.createTarget", {"url": page_url})
-            attached = await devtools.call(
-                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-            )
-            session = attached["sessionId"]
-            for _ in range(100):
-                location = await devtools.call(
-                    "Runtime.evaluate",
-                    {"expression": "document.readyState + ' ' + location.href", "returnByValue": True},
-                    session,
-                )
-                if location["result"]["value"] == f"complete {page_url}":
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError(f"page never loaded: {location}")
-            evaluated = await devtools.call(
-                "Runtime.evaluate",
-                {"expression": SCRIPT % {"port": ws_port}, "awaitPromise": True, "returnByValue": True},
-                session,
-            )
-            assert "exceptionDetails" not in evaluated, evaluated
-            result = evaluated["result"]["value"]
+            session = await devtools.open_page(page_url)
+            result = await devtools.evaluate(session, SCRIPT % {"port": ws_port}, wait=True)
 
     # What Chromium offers, and what fastws answers (seen by the page).
     assert seen["offer"] == "permessage-deflate; client_max_window_bits"

@@ -544,29 +544,8 @@ async def test_chromium_against_a_fastapi_app_under_uvicorn() -> None:
     async with running(app) as (_, port), http_server() as http_port, chromium() as browser:
         devtools = DevTools(browser)
         page_url = f"http://127.0.0.1:{http_port}/index.html"
-        target = await devtools.call("Target.createTarget", {"url": page_url})
-        attached = await devtools.call(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-        )
-        session = attached["sessionId"]
-        for _ in range(100):
-            location = await devtools.call(
-                "Runtime.evaluate",
-                {"expression": "document.readyState + ' ' + location.href", "returnByValue": True},
-                session,
-            )
-            if location["result"]["value"] == f"complete {page_url}":
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError(f"page never loaded: {location}")
-        evaluated = await devtools.call(
-            "Runtime.evaluate",
-            {"expression": BROWSER_SCRIPT % {"port": port}, "awaitPromise": True, "returnByValue": True},
-            session,
-        )
-    assert "exceptionDetails" not in evaluated, evaluated
-    result = evaluated["result"]["value"]
+        session = await devtools.open_page(page_url)
+        result = await devtools.evaluate(session, BROWSER_SCRIPT % {"port": port}, wait=True)
     assert result["protocol"] == "chat.v1"
     assert result["extensions"] == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
     assert result["text"] == "echo: héllo"

@@ -353,10 +353,17 @@ class Connection(Stream):
                     f"message must be str, bytes-like or an iterable, not {type(message).__name__}"
                 )
             return
-        # Hold small messages back while the application is working through a
-        # burst of received ones; write at once otherwise.
+        self._flush_or_hold(len(message))  # type: ignore[arg-type]
+
+    def _flush_or_hold(self, size: int) -> None:
+        """After queuing a message of ``size``: write now, or hold it back.
+
+        Small messages wait (until the end of this turn of the loop, or
+        ``COALESCE_LIMIT`` bytes) while the application is working through
+        a burst of received ones, so that its answers leave together.
+        """
         if self._queue:
-            coalesced = self._coalesced + len(message)  # type: ignore[arg-type]
+            coalesced = self._coalesced + size
             self._coalesced = coalesced
             if coalesced < COALESCE_LIMIT:
                 if self._flush_handle is None:

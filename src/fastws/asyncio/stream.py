@@ -566,6 +566,11 @@ class Stream(asyncio.BufferedProtocol):
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        self._end_tcp()
+        self._start_close_timer()
+
+    def _end_tcp(self) -> None:
+        """End our side of the TCP connection, the protocol being CLOSED."""
         transport = self.transport
         # Half-close when possible, so the peer's last bytes can still be
         # read; TLS cannot half-close, so close the whole connection.
@@ -573,7 +578,6 @@ class Stream(asyncio.BufferedProtocol):
             transport.write_eof()
         else:
             transport.close()
-        self._start_close_timer()
 
     async def _drain(self) -> None:
         """Wait until the transport's write buffer is below its low-water mark."""

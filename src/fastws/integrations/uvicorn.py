@@ -66,7 +66,6 @@ from ..extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from ..handshake import check_request, response_for_exception
 from ..headers import Headers
 from ..http11 import Request
-from ..options import COALESCE_LIMIT
 from ..protocol import State
 from ..server import ServerProtocol
 from ._common import UnsupportedVersion, parse_version
@@ -297,18 +296,12 @@ class WebSocketProtocol(Connection):
     def _prefix(self) -> str:
         return f"{self.client[0]}:{self.client[1]} - " if self.client else ""
 
-    def _send_eof(self) -> None:
+    def _end_tcp(self) -> None:
         # The closing handshake is over (or failed): a server closes the TCP
-        # connection first (RFC 6455 section 7.1.1); close() still sends
-        # what is buffered. The close timer aborts it if that never drains.
-        if self._eof_sent:
-            return
-        self._eof_sent = True
-        waiter = self._recv_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        # connection first (RFC 6455 section 7.1.1), as uvicorn's classes do;
+        # close() still sends what is buffered. The close timer aborts it if
+        # that never drains.
         self.transport.close()
-        self._start_close_timer()
 
     def _close_timed_out(self) -> None:
         self._close_handle = None
@@ -494,7 +487,7 @@ class WebSocketProtocol(Connection):
         kind = message["type"]
         if self._final is None and self._accepted and self._denial is None:
             if kind == "websocket.send":
-                # Connection.send's fast path, inline: this is the hot path.
+                # The ASGI message says which kind it is: no type checks.
                 protocol = self.protocol
                 if protocol.state is not _OPEN:
                     raise ClientDisconnected
@@ -506,16 +499,7 @@ class WebSocketProtocol(Connection):
                     if data is None:
                         return
                     protocol.send_text(data)
-                if self._queue:
-                    # The application works through a burst: write its small
-                    # answers together, at the end of this turn of the loop.
-                    coalesced = self._coalesced + len(data)
-                    self._coalesced = coalesced
-                    if coalesced < COALESCE_LIMIT:
-                        if self._flush_handle is None:
-                            self._flush_handle = self.loop.call_soon(self._flush)
-                        return
-                self._flush()
+                self._flush_or_hold(len(data))
             elif kind == "websocket.close":
                 self._close(message.get("code", 1000), message.get("reason") or "")
             else:
