@@ -42,7 +42,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["IMPLS", "LOOPS", "SIZES", "Result", "main", "measure", "run_server", "stop_process"]
+__all__ = [
+    "IMPLS",
+    "LOOPS",
+    "SIZES",
+    "Result",
+    "main",
+    "measure",
+    "measure_server",
+    "run_server",
+    "start_server",
+    "stop_process",
+]
 
 IMPLS = ("fastws", "fastws-callback", "websockets", "aiohttp", "picows")
 #: The module each implementation needs.
@@ -360,17 +371,41 @@ def measure(
     Returns:
         two results (roundtrip, burst) per size.
     """
-    process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "server", impl, loop],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, os.path.abspath(__file__), "server", impl, loop]
+    return measure_server(command, impl, loop, sizes, roundtrips, burst_total, budget)
+
+
+def start_server(command: list[str], what: str) -> tuple[subprocess.Popen[str], int]:
+    """Start a server process that prints ``PORT n`` once listening; return it and the port.
+
+    Raises:
+        RuntimeError: it did not start (``what`` names it in the message).
+    """
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("PORT "):
+        stop_process(process)
+        raise RuntimeError(f"{what} did not start: {line!r}")
+    return process, int(line.split()[1])
+
+
+def measure_server(
+    command: list[str],
+    impl: str,
+    loop: str,
+    sizes: tuple[int, ...],
+    roundtrips: int,
+    burst_total: int,
+    budget: float,
+) -> list[Result]:
+    """Start the server ``command`` runs, measure every size against it, stop it.
+
+    ``impl`` and ``loop`` label the results.
+    """
+    process, port = start_server(command, f"{impl} server on {loop}")
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"{impl} server on {loop} did not start: {line!r}")
-        url = f"ws://127.0.0.1:{int(line.split()[1])}/"
+        url = f"ws://127.0.0.1:{port}/"
 
         async def run_all() -> list[Result]:
             results = []

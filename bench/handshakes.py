@@ -23,12 +23,11 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
 
-from echo_servers import LOOPS, available, server_cpu_ns, stop_process
+from echo_servers import LOOPS, available, server_cpu_ns, start_server, stop_process
 
 __all__ = ["IMPLS", "main", "measure"]
 
@@ -84,15 +83,8 @@ async def _run(port: int, pid: int, total: int, parallel: int, budget: float) ->
 def measure(impl: str, loop: str, total: int, parallel: int, budget: float) -> dict[str, Any]:
     """Start ``impl``'s server on ``loop``, open ``total`` connections to it, stop it."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_servers.py")
-    process = subprocess.Popen(
-        [sys.executable, script, "server", impl, loop], stdout=subprocess.PIPE, text=True
-    )
+    process, port = start_server([sys.executable, script, "server", impl, loop], f"{impl} server on {loop}")
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"{impl} server on {loop} did not start: {line!r}")
-        port = int(line.split()[1])
         count, seconds, cpu = asyncio.run(
             asyncio.wait_for(_run(port, process.pid, total, parallel, budget), budget + 60)
         )

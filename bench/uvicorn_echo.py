@@ -33,12 +33,11 @@ import argparse
 import asyncio
 import os
 import socket
-import subprocess
 import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from echo_servers import Result, _measure_client, available, stop_process
+from echo_servers import Result, available, measure_server
 
 __all__ = ["ENGINES", "SIZES", "STACKS", "format_table", "main", "measure", "median_results", "run_server"]
 
@@ -119,35 +118,8 @@ def measure(
         two results (roundtrip, burst) per size; ``impl`` is the engine,
         ``loop`` the stack.
     """
-    process = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "server", engine, stack],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"uvicorn with {engine} on {stack} did not start: {line!r}")
-        url = f"ws://127.0.0.1:{int(line.split()[1])}/"
-
-        async def run_all() -> list[Result]:
-            results = []
-            for size in sizes:
-                results += await asyncio.wait_for(
-                    _measure_client(url, process.pid, engine, stack, size, roundtrips, burst_total, budget),
-                    budget * 4 + 30,
-                )
-            return results
-
-        try:
-            import uvloop
-
-            return uvloop.run(run_all())  # type: ignore[no-any-return]
-        except ImportError:
-            return asyncio.run(run_all())
-    finally:
-        stop_process(process)
+    command = [sys.executable, os.path.abspath(__file__), "server", engine, stack]
+    return measure_server(command, engine, stack, sizes, roundtrips, burst_total, budget)
 
 
 def median_results(runs: list[Result]) -> list[Result]:
