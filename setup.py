@@ -1,4 +1,4 @@
-"""Build the optional Cython extension ``fastws._codec``.
+"""Build the optional Cython extensions ``fastws._codec`` and ``fastws._delivery``.
 
 ``FASTWS_BUILD_EXTENSION``:
   * ``yes``: the extension must build; a compile error fails the build
@@ -58,7 +58,7 @@ def extensions() -> list:
             compile_args += [*sanitize, "-g", "-O1"]
             link_args += sanitize
     sources = ["src/fastws/_codec.pyx", *sorted(glob.glob("src/fastws/_simd/*.c"))]
-    ext = Extension(
+    codec = Extension(
         "fastws._codec",
         sources=sources,
         include_dirs=["src/fastws/_simd"],
@@ -66,9 +66,17 @@ def extensions() -> list:
         extra_link_args=link_args,
         define_macros=macros,
     )
+    # The protocol's fast lane for whole messages; it cimports the codec's Frame.
+    delivery = Extension(
+        "fastws._delivery",
+        sources=["src/fastws/_delivery.pyx"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
     try:
         modules = cythonize(
-            [ext],
+            [codec, delivery],
+            include_path=["src"],
             compiler_directives={"language_level": "3", "freethreading_compatible": True},
         )
     except Exception:

@@ -474,12 +474,7 @@ cdef class Frame:
         rsv3: the RSV3 bit.
     """
 
-    cdef public object fin
-    cdef public object opcode
-    cdef public object payload
-    cdef public object rsv1
-    cdef public object rsv2
-    cdef public object rsv3
+    # Its fields (fin, opcode, payload, rsv1-3) are declared in _codec.pxd.
 
     def __init__(self, opcode, payload=b"", fin=True, rsv1=False, rsv2=False, rsv3=False):
         self.opcode = opcode

@@ -38,10 +38,13 @@ Subclasses (``ClientProtocol``, ``ServerProtocol``) start in
 
 from __future__ import annotations
 
+import collections
+import types
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._delivery_select import deliver_frames
 from .closing import Closing
 from .codec import Frame, FrameParser, encode_frame
 from .constants import Opcode, Side, State, close_code_valid
@@ -84,6 +87,10 @@ _BINARY = Opcode.BINARY
 _CLOSE = Opcode.CLOSE
 _PING = Opcode.PING
 _PONG = Opcode.PONG
+
+# The fast lane's queues: their append cannot call back into the protocol.
+_BUILTIN_METHOD = types.BuiltinMethodType
+_QUEUES = (collections.deque, list)
 
 #: Default for ``max_fragments``: no limit. Fragments are joined into one
 #: buffer as they arrive, so they cost no memory beyond the message, which
@@ -552,13 +559,26 @@ class Protocol(Closing):
     def _process(self, frames: list[Frame], error: ProtocolError | None) -> None:
         """Process complete frames in order, then the error that ended them.
 
-        The frames after the point where a flow-control limit stopped
-        delivery are held.
+        Runs of whole messages go through the fast lane (``deliver_frames``),
+        every other frame through :meth:`_frame`. The frames after the point
+        where a flow-control limit stopped delivery are held.
         """
         frame_handler = self._frame
+        end = len(frames)
         taken = 0
         try:
-            for frame in frames:
+            while taken < end:
+                lane = self._lane()
+                if lane is not None:
+                    taken, outcome = deliver_frames(frames, taken, *lane)
+                    if outcome is not None:
+                        if isinstance(outcome, BaseException):
+                            raise outcome  # from on_message: held below, like any other
+                        if self._discard or self.flow.blocked():
+                            break
+                    if taken == end:
+                        continue
+                frame = frames[taken]
                 taken += 1
                 if frame_handler(frame):
                     break
@@ -573,6 +593,32 @@ class Protocol(Closing):
             raise
         if not self._discard:
             self._hold(frames, taken, error)
+
+    def _lane(self) -> tuple[Callable[[Any], object], bool, Callable[[int], bool] | None] | None:
+        """The fast lane's ``sink``, ``wrap`` and ``stop`` (``deliver_frames``), or
+        None while it may not run: an extension, a message in progress, or not OPEN.
+
+        A queue's ``append`` (a list or deque: it cannot call back into the
+        protocol) needs a check after a message only when a queue limit
+        counts; an ``on_message`` callback may pause, close or fail the
+        connection, so every message it gets is checked after it.
+        """
+        if not self._plain or self.state is not _OPEN or self._reassembler.in_message or self._discard:
+            return None
+        flow = self.flow
+        sink = self.on_message
+        if sink is None:
+            return self._events.append, True, flow.delivered if flow.limited else None
+        if type(sink) is _BUILTIN_METHOD and type(sink.__self__) in _QUEUES and sink.__name__ == "append":
+            return sink, False, flow.delivered if flow.limited else None
+        return sink, False, self._after_callback
+
+    def _after_callback(self, size: int) -> bool:
+        """After ``on_message`` took a message of ``size``: whether to stop the fast lane."""
+        flow = self.flow
+        if flow.delivered(size) if flow.limited else flow.paused or flow.worked_out():
+            return True
+        return self._discard or self.state is not _OPEN
 
     def _hold(self, frames: list[Frame], start: int, error: ProtocolError | None) -> None:
         """Hold ``frames[start:]``, then ``error``; pongs are reported now.
