@@ -1119,7 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"fastws {fastws.__version__} ({fastws.implementation}), Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; garbage collector on, as in applications",
         flush=True,
     )
     # The run's date and machine, for the charts of bench/plot.py.
@@ -1127,6 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "broadcast",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "quick": bool(args.quick),
+        "gc": "on",  # every server process runs as applications do
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),

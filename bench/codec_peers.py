@@ -45,6 +45,7 @@ from fastws.cli.timing import (
     Progress,
     encode_case,
     environment,
+    gc_note,
     load_note,
     mask_case,
     measure,
@@ -242,6 +243,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="force the compiled twin's SIMD level (generic, sse2, avx2, avx512, neon) to compare kernels",
     )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
+    parser.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="turn the garbage collector off while timing (it is on by default, as in applications)",
+    )
 
 
 def _selection(text: str) -> list[str]:
@@ -274,6 +280,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         except (ValueError, TypeError) as exc:
             raise SystemExit(f"codec_peers: --simd {args.simd}: {exc}") from None
     env = environment(twins, PEER_DISTRIBUTIONS)
+    gc_on = not args.no_gc
+    env["gc"] = "on" if gc_on else "off"
 
     out.write("fastws codec against its peers" + (" (quick)" if args.quick else "") + "\n")
     out.write(f"  active twin: {env['active_twin']}; compiled twin: {env['compiled_twin']}")
@@ -281,6 +289,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     out.write(f"  {env['python']} on {env['platform']}\n  CPU: {env['cpu']}\n")
     peers = ", ".join(f"{k} {v}" for k, v in env["peers"].items() if v) or "none installed"
     out.write(f"  peers: {peers}\n")
+    out.write(f"  {gc_note(gc_on)}\n")
     busy = load_note()
     if busy:
         out.write(f"  note: {busy}\n")
@@ -307,7 +316,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                     status = 1
             rows.append(row)
         progress.note(f"{case.title}: timing {len(ready)} implementations")
-        for (row, _), ns in zip(ready, measure([op for _, op in ready], timing), strict=True):
+        for (row, _), ns in zip(ready, measure([op for _, op in ready], timing, gc_on=gc_on), strict=True):
             row.ns = ns
         progress.close()
         render_table(rows, out)

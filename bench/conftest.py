@@ -11,6 +11,10 @@ about a millisecond (pytest-benchmark's own calibration sometimes settles on
 one call per round for sub-microsecond functions, which adds the timer's
 cost to some rows and not to others), then rounds are repeated for about
 ``--benchmark-max-time`` seconds (default 1.0).
+
+The garbage collector stays on while timing, as in applications, unless
+``--benchmark-disable-gc`` is given; the report header and every row's
+``extra_info["gc"]`` say which.
 """
 
 from __future__ import annotations
@@ -37,7 +41,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"fastws codec: active twin {env['active_twin']}, compiled twin {env['compiled_twin']}{simd}",
         f"CPU: {env['cpu']}",
+        f"garbage collector while timing: {_gc_state(config)}"
+        + (" (--benchmark-disable-gc)" if _gc_state(config) == "off" else ", as in applications"),
     ]
+
+
+def _gc_state(config: pytest.Config) -> str:
+    """Whether pytest-benchmark leaves the collector on while timing ("on"/"off")."""
+    try:
+        disabled = config.getoption("benchmark_disable_gc")
+    except ValueError:  # pytest-benchmark absent
+        disabled = False
+    return "off" if disabled else "on"
+
+
+@pytest.fixture(autouse=True)
+def _label_gc(request: pytest.FixtureRequest) -> None:
+    """Every benchmark row says whether the collector ran (``extra_info["gc"]``)."""
+    if "benchmark" in request.fixturenames:
+        request.getfixturevalue("benchmark").extra_info["gc"] = _gc_state(request.config)
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "GC_NOTE",
     "IMPLS",
     "LOOPS",
     "SIZES",
@@ -60,6 +61,8 @@ IMPLS = ("fastws", "fastws-callback", "websockets", "aiohttp", "picows")
 _MODULES = {"fastws-callback": "fastws"}
 LOOPS = ("asyncio", "uvloop")
 SIZES = (32, 1024, 65536)
+#: Every server process here keeps the garbage collector on, as applications do.
+GC_NOTE = "garbage collector: on in every server, as in applications"
 
 
 # -- servers (run in their own process) --------------------------------------------
@@ -497,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... {impl} on {loop}", file=sys.stderr, flush=True)
             results += measure(impl, loop, tuple(args.sizes), **options)
     client = "picows" if available("picows") else "fastws"
-    print(f"server CPU time per echoed message in us (messages/s); client: {client}")
+    print(f"server CPU time per echoed message in us (messages/s); client: {client}; {GC_NOTE}")
     print(format_table(results))
     if args.json:
         write_json(args.json, results, client=client, quick=args.quick)
@@ -511,6 +514,7 @@ def write_json(path: str, results: list[Result], *, client: str, quick: bool) ->
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "quick": quick,
         "client": client,
+        "gc": "on",
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),

@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     attack = latency["under_attack"]
     # The targets: p99 <= 250 ms and median <= 50 ms under attack.
     ok = attack["p99_ms"] <= 250 and attack["median_ms"] <= 50 and memory["within"]
-    result = {"latency": latency, "memory": memory, "targets_met": ok}
+    # The server runs as applications do: garbage collector on.
+    result = {"latency": latency, "memory": memory, "targets_met": ok, "gc": "on"}
     if args.json:
         print(json.dumps(result))
     else:

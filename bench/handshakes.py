@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any
 
-from echo_servers import LOOPS, available, server_cpu_ns, start_server, stop_process
+from echo_servers import GC_NOTE, LOOPS, available, server_cpu_ns, start_server, stop_process
 
 __all__ = ["IMPLS", "main", "measure"]
 
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(
         f"server CPU per connection (connect, upgrade, close), us; median of {runs} run(s); ratio to fastws"
+        f"; {GC_NOTE}"
     )
     print("| loop | " + " | ".join(impls) + " |")
     print("|---|" + "---|" * len(impls))

@@ -343,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             result = {"server": server_impl, "compression": compression or "none", "failed": repr(exc)}
             status = 1
+        result["gc"] = "on"  # the servers run as applications do
         if args.json:
             print(json.dumps(result), flush=True)
         else:

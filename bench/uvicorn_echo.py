@@ -37,7 +37,7 @@ import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from echo_servers import Result, available, measure_server
+from echo_servers import GC_NOTE, Result, available, measure_server
 
 __all__ = ["ENGINES", "SIZES", "STACKS", "format_table", "main", "measure", "median_results", "run_server"]
 
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     client = "picows" if available("picows") else "fastws"
     print(
         f"server CPU time per echoed message in us; client: {client}; fastws codec: {fastws.implementation}"
+        f"; {GC_NOTE}"
     )
     print(format_table(results))
     return 0

@@ -7,12 +7,14 @@ Frames are built by the hand-written builder of ``test_protocol.py`` (RFC
 
 from __future__ import annotations
 
+import collections
+import gc
 import zlib
 from typing import Any
 
 import pytest
 
-from fastws.events import CloseReceived, Ping, Pong, TextMessage
+from fastws.events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 from fastws.protocol import Protocol, Side, State
 from test_protocol import BINARY, CLOSE, CONT, PING, PONG, RSV1, TEXT, close_payload, frame, server_close
 
@@ -225,3 +227,73 @@ class TestLargeSendsAreNotCopied:
             + frame(CONT, b"v" * 100_000, fin=False, mask=None)
             + frame(CONT, b"v" * 50_000, mask=None)
         )
+
+
+class TestWholeMessageLane:
+    """Runs of whole messages take the fast lane; every other frame the full
+    path. Order, limits and events come out the same either way."""
+
+    MIXED = (
+        frame(TEXT, b"a"),
+        frame(PING, b"p"),
+        frame(BINARY, b"b"),
+        frame(TEXT, b"fr", fin=False),
+        frame(CONT, b"ag"),
+        frame(TEXT, "é".encode()),
+        frame(PONG, b""),
+        frame(BINARY, b""),
+    )
+
+    def test_mixed_frames_keep_their_order_in_events(self) -> None:
+        protocol = Protocol(Side.SERVER)
+        protocol.receive_data(b"".join(self.MIXED))
+        assert protocol.events_received() == [
+            TextMessage("a"),
+            Ping(b"p"),
+            BinaryMessage(b"b"),
+            TextMessage("frag"),
+            TextMessage("é"),
+            Pong(b""),
+            BinaryMessage(b""),
+        ]
+        assert protocol.data_to_send() == [b"\x8a\x01p"]
+
+    @pytest.mark.parametrize("queue", [list, collections.deque], ids=["list", "deque"])
+    def test_mixed_frames_keep_their_order_in_a_queue(self, queue: Any) -> None:
+        protocol = Protocol(Side.SERVER)
+        got = queue()
+        protocol.on_message = got.append
+        protocol.receive_data(b"".join(self.MIXED))
+        assert list(got) == ["a", b"b", "frag", "é", b""]
+        assert protocol.events_received() == [Ping(b"p"), Pong(b"")]
+
+    @pytest.mark.parametrize("queue", [list, collections.deque], ids=["list", "deque"])
+    def test_a_queue_within_max_queue_holds_the_rest(self, queue: Any) -> None:
+        protocol = Protocol(Side.SERVER, max_queue=2)
+        got = queue()
+        protocol.on_message = got.append
+        protocol.receive_data(b"".join(frame(TEXT, str(i).encode()) for i in range(5)))
+        assert list(got) == ["0", "1"]
+        assert protocol.paused and protocol.flow.queued == 2
+        protocol.flow.queued = 0
+        protocol.resume()
+        assert list(got) == ["0", "1", "2", "3"]
+        protocol.flow.queued = 0
+        protocol.resume()
+        assert list(got) == ["0", "1", "2", "3", "4"]
+
+    def test_invalid_utf8_in_a_run_fails_after_the_valid_ones(self) -> None:
+        protocol, got = server()
+        protocol.receive_data(frame(TEXT, b"ok") + frame(TEXT, b"\xff") + frame(TEXT, b"lost"))
+        assert got == ["ok"]
+        assert protocol.data_to_send()[0] == server_close(1007, "invalid UTF-8 in a text message")
+
+    def test_events_of_the_compiled_twin_are_not_tracked_by_the_collector(self) -> None:
+        from fastws.codec import IMPLEMENTATION
+
+        protocol = Protocol(Side.SERVER)
+        protocol.receive_data(frame(TEXT, b"a") + frame(BINARY, b"b"))
+        events = protocol.events_received()
+        assert events == [TextMessage("a"), BinaryMessage(b"b")]
+        tracked = [gc.is_tracked(event) for event in events]
+        assert tracked == ([False, False] if IMPLEMENTATION == "cython" else [True, True])

@@ -76,10 +76,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``fastws bench`` to ``parser``."""
     parser.add_argument("--quick", action="store_true", help="fewer cases and repeats (under 30 s)")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
+    parser.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="turn the garbage collector off while timing (it is on by default, as in applications)",
+    )
 
 
 def _measure_row(
-    case: Case, twins: dict[str, ModuleType | str], speed: timing.Timing, progress: timing.Progress
+    case: Case,
+    twins: dict[str, ModuleType | str],
+    speed: timing.Timing,
+    progress: timing.Progress,
+    gc_on: bool,
 ) -> tuple[Row, bool]:
     """Check, then time, the two twins and the copy on one case; whether a twin was wrong."""
     row = Row(case)
@@ -98,7 +107,7 @@ def _measure_row(
     progress.step(f"{case.title}: plain copy")
     ready.append(("copy", timing.check(timing.memcpy(timing.case_bytes(case)), "the copy")))
     progress.note(f"{case.title}: timing {len(ready)} rows")
-    for (name, _), ns in zip(ready, timing.measure([op for _, op in ready], speed), strict=True):
+    for (name, _), ns in zip(ready, timing.measure([op for _, op in ready], speed, gc_on=gc_on), strict=True):
         row.ns[name] = ns
     return row, wrong
 
@@ -161,6 +170,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
     twins = load_twins()
     env = timing.environment(twins)
+    gc_on = not args.no_gc
+    env["gc"] = "on" if gc_on else "off"
     out.write(
         "fastws bench" + (" --quick" if args.quick else "") + ": the codec twins against a plain copy\n"
     )
@@ -168,6 +179,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     out.write(f"; compiled twin: {env['compiled_twin']}")
     out.write(f" (SIMD: {env['simd']})\n" if env["simd"] else "\n")
     out.write(f"  {env['python']} on {env['platform']}\n  CPU: {env['cpu']}\n")
+    out.write(f"  {timing.gc_note(gc_on)}\n")
     busy = timing.load_note()
     if busy:
         out.write(f"  note: {busy}\n")
@@ -180,7 +192,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     rows: list[Row] = []
     status = 0
     for case in cases:
-        row, wrong = _measure_row(case, twins, speed, progress)
+        row, wrong = _measure_row(case, twins, speed, progress, gc_on)
         rows.append(row)
         status |= wrong
     progress.close()

@@ -484,18 +484,24 @@ def calibrate(op: Op, target_ns: int) -> tuple[int, float]:
     return max(1, round(n * target_ns / max(elapsed, 1))), elapsed / n
 
 
-def measure(ops: Sequence[Op], timing: Timing) -> list[float]:
+def measure(ops: Sequence[Op], timing: Timing, *, gc_on: bool = True) -> list[float]:
     """Best nanoseconds per call of each op, the ops' repeats interleaved.
 
     Each op is calibrated so one repeat lasts about ``timing.target_ns``;
     then the repeats go round the ops in turn, so that a disturbance on a
     shared machine (another process, a frequency change) is spread over all
     rows of a table instead of landing on one. The fastest repeat counts:
-    on a shared machine every disturbance only adds time. The garbage
-    collector is off meanwhile.
+    on a shared machine every disturbance only adds time.
+
+    The garbage collector runs meanwhile, as it does in applications, so
+    that what an op costs the collector counts; ``gc_on=False`` turns it
+    off while timing (and back on after, if it was on).
     """
     gc_was_enabled = gc.isenabled()
-    gc.disable()
+    if gc_on:
+        gc.enable()
+    else:
+        gc.disable()
     try:
         plan = [calibrate(op, timing.target_ns) for op in ops]
         best = [per_call for _, per_call in plan]
@@ -510,7 +516,16 @@ def measure(ops: Sequence[Op], timing: Timing) -> list[float]:
     finally:
         if gc_was_enabled:
             gc.enable()
+        else:
+            gc.disable()
     return best
+
+
+def gc_note(gc_on: bool) -> str:
+    """The header line that says whether the collector ran while timing."""
+    if gc_on:
+        return "garbage collector: on while timing, as in applications (--no-gc turns it off)"
+    return "garbage collector: off while timing (--no-gc)"
 
 
 class Progress:
