@@ -22,10 +22,11 @@ prints the version. The subcommands and their options:
     status 0 after a clean closing handshake (1000 or 1001 both ways), 1
     otherwise.
 
-``fastws bench [--quick] [--json FILE]``
+``fastws bench [--quick] [--json FILE] [--no-gc]``
     Times the installed codec twins (masking, UTF-8 validation, frame
     parsing and encoding) against a plain memory copy, in one table;
-    ``--quick`` takes under 30 seconds. The comparison with other
+    ``--quick`` takes under 30 seconds. The garbage collector runs while
+    timing, as in applications; ``--no-gc`` turns it off. The comparison with other
     WebSocket libraries is ``python bench/codec_peers.py`` in the source
     tree.
 

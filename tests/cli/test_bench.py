@@ -130,7 +130,7 @@ class TestWrongTwin:
         )
         monkeypatch.setattr(bench, "plan", lambda quick: [bench.timing.mask_case(8)])
         out, err = io.StringIO(), io.StringIO()
-        status = bench.run(argparse.Namespace(quick=True, json=None), out, err)
+        status = bench.run(argparse.Namespace(quick=True, json=None, no_gc=False), out, err)
         assert status == 1
         assert (
             "apply_mask 8 B: pure: error: AssertionError: the pure twin gave a wrong result" in out.getvalue()
