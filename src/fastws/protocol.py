@@ -616,9 +616,11 @@ class Protocol(Closing):
     def _after_callback(self, size: int) -> bool:
         """After ``on_message`` took a message of ``size``: whether to stop the fast lane."""
         flow = self.flow
-        if flow.delivered(size) if flow.limited else flow.paused or flow.worked_out():
-            return True
-        return self._discard or self.state is not _OPEN
+        return (
+            (flow.delivered(size) if flow.limited else flow.blocked())
+            or self._discard
+            or self.state is not _OPEN
+        )
 
     def _hold(self, frames: list[Frame], start: int, error: ProtocolError | None) -> None:
         """Hold ``frames[start:]``, then ``error``; pongs are reported now.

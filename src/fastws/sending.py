@@ -170,7 +170,8 @@ class Sender:
                 message is in progress.
             TypeError: ``data`` is neither str nor bytes-like.
         """
-        self._check_data_send(False)
+        if self.state is not _OPEN or self._send_frag:
+            self._check_data_send(False)  # raises
         self._writer.write(self._output, _TEXT, data.encode() if isinstance(data, str) else data, fin)
         if not fin:
             self._send_frag = _TEXT
@@ -188,7 +189,8 @@ class Sender:
                 message is in progress.
             TypeError: ``data`` is not bytes-like.
         """
-        self._check_data_send(False)
+        if self.state is not _OPEN or self._send_frag:
+            self._check_data_send(False)  # raises
         self._writer.write(self._output, _BINARY, data, fin)
         if not fin:
             self._send_frag = _BINARY

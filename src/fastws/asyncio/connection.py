@@ -262,7 +262,8 @@ class Connection(Stream):
             InvalidState: a fragmented message is being sent.
             TypeError: ``message`` is neither ``str`` nor bytes-like.
         """
-        self._check_open()
+        if self._not_open():
+            self._check_open()  # raises
         if self._fragmented_send is not None:
             raise InvalidState("a fragmented message is being sent")
         if not self._send_message(message):
