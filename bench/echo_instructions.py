@@ -74,6 +74,8 @@ def _total(impl: str, loop: str, size: int, messages: int, mode: str, folder: st
     """The server process's instruction total for one connection of ``messages`` echoes."""
     out = os.path.join(folder, f"callgrind.{impl}.{loop}.{size}.{messages}.{mode}")
     command = [
+        "env",
+        "PYTHONHASHSEED=0",  # the same hashes, and so the same work, in both runs
         "valgrind",
         "--tool=callgrind",
         f"--callgrind-out-file={out}",

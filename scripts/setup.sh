@@ -30,7 +30,8 @@ say() { printf '[setup] %s\n' "$*"; }
 # the broker of the pub/sub tests (tests/asyncio/test_pubsub.py), which start
 # and stop their own server on a free loopback port; python3-doc: Python's
 # objects.inv, which the documentation's build reads instead of the network.
-APT_PACKAGES=(build-essential ca-certificates chromium redis-server python3-doc)
+# valgrind: bench/echo_instructions.py counts instructions under callgrind.
+APT_PACKAGES=(build-essential ca-certificates chromium redis-server python3-doc valgrind)
 # shellcheck disable=SC2206
 APT_PACKAGES+=(${FASTWS_APT_PACKAGES:-})
 

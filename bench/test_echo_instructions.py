@@ -1,0 +1,24 @@
+"""``bench/echo_instructions.py`` counts what it says: one server under
+callgrind, a small N, a count in the range one echo can cost.
+
+A 32-byte round trip costs fastws' callback server some tens of thousands
+of instructions (about 53,000 on asyncio with CPython 3.11); a harness that
+mixed in the server's start-up, or lost the messages, would give a figure
+far outside the bounds below (negative, or millions).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import echo_instructions
+
+pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+
+
+@pytest.mark.timeout(170)
+def test_one_round_trip_costs_tens_of_thousands_of_instructions() -> None:
+    per_message = echo_instructions.count("fastws-callback", "asyncio", 32, 200, "roundtrip")
+    assert 5_000 < per_message < 500_000
