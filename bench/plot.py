@@ -178,9 +178,11 @@ def slim_pytest_benchmark(data: dict[str, Any]) -> dict[str, Any]:
     """What the chart needs from a ``--benchmark-json`` file: no host name, no folder, no flags."""
     machine = data.get("machine_info", {})
     cpu = machine.get("cpu", {})
+    collector = sorted({str(b.get("extra_info", {}).get("gc", "?")) for b in data["benchmarks"]})
     return {
         "benchmark": "pytest_benchmark",
         "date": str(data.get("datetime", ""))[:10],
+        "gc": "/".join(collector),
         "machine": {
             "python": machine.get("python_version"),
             "cpus": cpu.get("count"),
@@ -258,8 +260,11 @@ def plot_pytest_benchmark(data: dict[str, Any], path: Path) -> None:
 
 
 def runs_table(found: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table: each data file, when it ran, on what, and whether in quick mode."""
-    lines = ["| chart | data | date | machine | mode |", "| --- | --- | --- | --- | --- |"]
+    """A Markdown table: each data file, when it ran, on what, in quick mode or not, collector on or off."""
+    lines = [
+        "| chart | data | date | machine | mode | garbage collector |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name, data in found.items():
         machine = data.get("machine") or {}
         env = data.get("environment") or {}
@@ -273,7 +278,10 @@ def runs_table(found: dict[str, dict[str, Any]]) -> str:
             if x
         )
         mode = "quick" if data.get("quick", True) else "full"
-        lines.append(f"| `{name}.svg` | `data/{name}.json` | {data.get('date', '?')} | {where} | {mode} |")
+        collector = data.get("gc") or env.get("gc") or "not recorded"
+        lines.append(
+            f"| `{name}.svg` | `data/{name}.json` | {data.get('date', '?')} | {where} | {mode} | {collector} |"
+        )
     return "\n".join(lines) + "\n"
 
 
