@@ -119,15 +119,21 @@ def test_the_other_twins_frames_end_the_run(compiled_codec: ModuleType, pure_cod
     assert got == []
 
 
-def test_bytearray_payloads(twin: tuple[ModuleType, ModuleType]) -> None:
+def test_payloads_other_than_bytes_end_the_run(twin: tuple[ModuleType, ModuleType]) -> None:
+    # The parser always makes bytes; anything else takes the protocol's full path.
     codec, delivery = twin
-    frames = [codec.Frame(Opcode.TEXT, bytearray("é".encode())), codec.Frame(Opcode.TEXT, bytearray(b"\xff"))]
+    frames = [
+        codec.Frame(Opcode.TEXT, "é".encode()),
+        codec.Frame(Opcode.TEXT, bytearray(b"ok")),
+        codec.Frame(Opcode.BINARY, memoryview(b"ok")),
+    ]
     got: list[Any] = []
     sizes: list[int] = []
     assert delivery.deliver_frames(frames, 0, got.append, False, lambda n: sizes.append(n) or False) == (
         1,
         None,
     )
+    assert delivery.deliver_frames(frames, 2, got.append, False, None) == (2, None)
     assert got == ["é"] and sizes == [2]
 
 

@@ -48,7 +48,8 @@ def deliver_frames(list frames, Py_ssize_t start, object sink, bint wrap, object
     cdef Py_ssize_t index = start
     cdef Py_ssize_t end = len(frames)
     cdef Frame frame
-    cdef object item, payload, message
+    cdef object item, message
+    cdef bytes payload
     while index < end:
         item = frames[index]
         if type(item) is not Frame:
@@ -56,18 +57,14 @@ def deliver_frames(list frames, Py_ssize_t start, object sink, bint wrap, object
         frame = <Frame>item
         if frame.fin is not True or frame.rsv1 is not False or frame.rsv2 is not False or frame.rsv3 is not False:
             break
-        payload = frame.payload
+        if type(frame.payload) is not bytes:
+            break
+        payload = <bytes>frame.payload
         if frame.opcode is _TEXT:
-            if type(payload) is bytes:
-                try:
-                    message = (<bytes>payload).decode("utf-8")
-                except UnicodeDecodeError:
-                    break
-            else:
-                try:
-                    message = payload.decode()
-                except UnicodeDecodeError:
-                    break
+            try:
+                message = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                break
             if wrap:
                 message = _event(_TEXT_EVENT, message)
         elif frame.opcode is _BINARY:
@@ -77,7 +74,7 @@ def deliver_frames(list frames, Py_ssize_t start, object sink, bint wrap, object
         index += 1
         try:
             sink(message)
-            if stop is not None and stop(PyBytes_GET_SIZE(payload) if type(payload) is bytes else len(payload)):
+            if stop is not None and stop(PyBytes_GET_SIZE(payload)):
                 return index, True
         except BaseException as exc:
             return index, exc

@@ -41,7 +41,8 @@ def deliver_frames(
     A frame is a whole message when its ``fin`` is ``True``, its ``rsv1``,
     ``rsv2`` and ``rsv3`` are ``False`` (those very objects, as the parser
     makes them), its opcode is ``Opcode.TEXT`` or ``Opcode.BINARY`` (the
-    members themselves), and, for text, its payload decodes as UTF-8. Each
+    members themselves), its payload is ``bytes`` (as parsed payloads
+    always are) and, for text, decodes as UTF-8. Each
     becomes ``str`` (text) or its payload (binary), wrapped in a
     :class:`~fastws.events.TextMessage` / :class:`~fastws.events.BinaryMessage`
     when ``wrap`` is true, and goes to ``sink``. Then, unless ``stop`` is
@@ -77,8 +78,10 @@ def deliver_frames(
             or frame.rsv3 is not False
         ):
             break
-        opcode = frame.opcode
         payload = frame.payload
+        if type(payload) is not bytes:
+            break
+        opcode = frame.opcode
         message: Any
         if opcode is _TEXT:
             try:

@@ -595,13 +595,9 @@ class Protocol(Closing):
             self._hold(frames, taken, error)
 
     def _lane(self) -> tuple[Callable[[Any], object], bool, Callable[[int], bool] | None] | None:
-        """The fast lane's ``sink``, ``wrap`` and ``stop`` (``deliver_frames``), or
-        None while it may not run: an extension, a message in progress, or not OPEN.
-
-        A queue's ``append`` (a list or deque: it cannot call back into the
-        protocol) needs a check after a message only when a queue limit
-        counts; an ``on_message`` callback may pause, close or fail the
-        connection, so every message it gets is checked after it.
+        """``deliver_frames``' sink, wrap and stop; None without a lane (extension,
+        message in progress, not OPEN). A list's or deque's ``append`` cannot call
+        back: checked only when a queue limit counts; a callback after each message.
         """
         if not self._plain or self.state is not _OPEN or self._reassembler.in_message or self._discard:
             return None
