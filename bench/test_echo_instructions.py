@@ -22,3 +22,16 @@ pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgri
 def test_one_round_trip_costs_tens_of_thousands_of_instructions() -> None:
     per_message = echo_instructions.count("fastws-callback", "asyncio", 32, 200, "roundtrip")
     assert 5_000 < per_message < 500_000
+
+
+@pytest.mark.timeout(170)
+def test_compressed_round_trip_costs_more_than_zlib_alone() -> None:
+    # The floor is zlib's own work for one round trip (one inflate, one
+    # deflate of 1 KiB of JSON at level 6): about 150,000 instructions. A
+    # server that echoes the same messages through permessage-deflate does
+    # that and more; a floor that counted both ends, or none, would fall
+    # outside these bounds.
+    floor = echo_instructions.count("zlib", "asyncio", 1024, 50, "compressed")
+    assert 20_000 < floor < 1_000_000
+    server = echo_instructions.count("fastws", "asyncio", 1024, 50, "compressed")
+    assert floor < server < 10 * floor
