@@ -318,14 +318,24 @@ class TestParserDifferential:
         st.lists(st.sampled_from(LINES), min_size=1, max_size=8),
         st.lists(st.sampled_from([b"\r\n", b"\n"]), min_size=8, max_size=8),
         st.binary(max_size=4),
+        st.sampled_from(
+            [
+                # Tight limits: most heads are over one of them.
+                {"max_line": 30, "max_header_line": 30, "max_headers": 4, "max_size": 200},
+                # Line limits above any head here: the whole-head path judges
+                # every head that arrived in one piece.
+                {"max_line": 400, "max_header_line": 400, "max_headers": 4, "max_size": 400},
+            ]
+        ),
     )
-    def test_whole_equals_bytewise(self, lines: list[bytes], endings: list[bytes], tail: bytes) -> None:
+    def test_whole_equals_bytewise(
+        self, lines: list[bytes], endings: list[bytes], tail: bytes, limits: dict[str, int]
+    ) -> None:
         data = (
             b"".join(line + ending for line, ending in zip(lines, endings[: len(lines)], strict=True))
             + b"\r\n"
             + tail
         )
-        limits = {"max_line": 30, "max_header_line": 30, "max_headers": 4, "max_size": 200}
         outcomes = []
         for feed in (feed_whole, feed_bytewise):
             try:
@@ -335,3 +345,27 @@ class TestParserDifferential:
             else:
                 outcomes.append(("ok", result))
         assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /chat HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX:y\r\nX: \tcaf\xe9 \t\r\nHost: h\r\n\r\nrest",
+    ],
+)
+def test_whole_head_path_taken_and_equal(head: bytes) -> None:
+    # A well-formed head in one piece is parsed by the whole-head path (not
+    # handed to the line-by-line one), to the same request as bytewise.
+    fast = RequestParser()._feed_whole(head)
+    assert fast is not None
+    request, leftover = fast
+    bytewise = feed_bytewise(RequestParser(), head)
+    assert bytewise is not None
+    slow, slow_leftover = bytewise
+    assert (request.path, list(request.headers.raw_items()), leftover) == (
+        slow.path,
+        list(slow.headers.raw_items()),
+        slow_leftover,
+    )

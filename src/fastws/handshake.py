@@ -38,7 +38,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import headers as _headers
@@ -56,7 +56,7 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .extensions.base import ClientExtensionFactory, Extension, ExtensionHeader, ServerExtensionFactory
-    from .headers import Headers, HeadersLike
+    from .headers import HeadersLike
     from .http11 import Request, Response
 
 __all__ = [
@@ -149,24 +149,24 @@ def generate_key() -> str:
 # Server side
 
 
-def _has_token(headers: Headers, name: str, token: str, parse: Callable[[str, str], list[str]]) -> bool:
-    # Whether a list-valued header contains ``token`` (lower case),
-    # compared case-insensitively; the usual single exact value is checked
-    # without parsing.
-    values = headers.get_all(name)
+def _has_token(values: list[str], token: str, name: str, parse: Callable[[str, str], list[str]]) -> bool:
+    # Whether the values of a list-valued header contain ``token`` (lower
+    # case), compared case-insensitively; the usual single exact value is
+    # checked without parsing.
     if len(values) == 1 and values[0].lower() == token:
         return True
     return token in [item.lower() for item in parse(", ".join(values), name)]
 
 
-def _joined(headers: Headers, name: str) -> str:
+def _joined(fields: Mapping[str, list[str]], name: str) -> str:
     # RFC 9110 section 5.3: several field lines of a list-based field are
-    # equivalent to one line with their values joined by commas.
-    return ", ".join(headers.get_all(name))
+    # equivalent to one line with their values joined by commas. ``fields``
+    # is Headers._by_name(): lower-cased names.
+    return ", ".join(fields.get(name.lower(), ()))
 
 
-def _single(headers: Headers, name: str) -> str:
-    values = headers.get_all(name)
+def _single(fields: Mapping[str, list[str]], name: str) -> str:
+    values = fields.get(name.lower())
     if not values:
         raise InvalidHeader(name, "missing")
     if len(values) > 1:
@@ -189,29 +189,31 @@ def check_request(request: Request) -> str:
             missing, repeated or wrong (``.name`` names it).
         InvalidVersion: Sec-WebSocket-Version is not exactly ``13``.
     """
-    headers = request.headers
+    fields = request.headers._by_name()
     # RFC 9112 section 3.2: "A server MUST respond with a 400 (Bad Request)
     # status code to any HTTP/1.1 request message that lacks a Host header
     # field and to any request message that contains more than one Host
     # header field line or a Host header field with an invalid field value."
-    host = _single(headers, "Host")
+    host = _single(fields, "Host")
     if _host_re.fullmatch(host) is None:
         raise InvalidHeader("Host", f"invalid value {host!r}")
     # RFC 6455 section 4.2.1: "An |Upgrade| header field containing the value
     # "websocket", treated as an ASCII case-insensitive value."
-    if "Upgrade" not in headers:
+    upgrade = fields.get("upgrade")
+    if upgrade is None:
         raise InvalidHeader("Upgrade", "missing")
-    if not _has_token(headers, "Upgrade", "websocket", _headers.parse_upgrade_list):
-        raise InvalidHeader("Upgrade", f"expected 'websocket', got {_joined(headers, 'Upgrade')!r}")
+    if not _has_token(upgrade, "websocket", "Upgrade", _headers.parse_upgrade_list):
+        raise InvalidHeader("Upgrade", f"expected 'websocket', got {', '.join(upgrade)!r}")
     # "A |Connection| header field that includes the token "Upgrade",
     # treated as an ASCII case-insensitive value."
-    if "Connection" not in headers:
+    connection = fields.get("connection")
+    if connection is None:
         raise InvalidHeader("Connection", "missing")
-    if not _has_token(headers, "Connection", "upgrade", _headers.parse_token_list):
-        raise InvalidHeader("Connection", f"expected 'Upgrade', got {_joined(headers, 'Connection')!r}")
+    if not _has_token(connection, "upgrade", "Connection", _headers.parse_token_list):
+        raise InvalidHeader("Connection", f"expected 'Upgrade', got {', '.join(connection)!r}")
     # "A |Sec-WebSocket-Key| header field with a base64-encoded value that,
     # when decoded, is 16 bytes in length."
-    key = _single(headers, "Sec-WebSocket-Key")
+    key = _single(fields, "Sec-WebSocket-Key")
     try:
         raw = base64.b64decode(key.encode("latin-1"), validate=True)
     except binascii.Error:
@@ -220,7 +222,7 @@ def check_request(request: Request) -> str:
         raise InvalidHeader("Sec-WebSocket-Key", f"expected 16 bytes once decoded, got {len(raw)}: {key!r}")
     # "A |Sec-WebSocket-Version| header field, with a value of 13." Section
     # 4.4: otherwise answer with e.g. 426 and the versions we understand.
-    versions = headers.get_all("Sec-WebSocket-Version")
+    versions = fields.get("sec-websocket-version")
     if versions != ["13"]:
         got = "missing" if not versions else repr(", ".join(versions))
         raise InvalidVersion(f"invalid Sec-WebSocket-Version header: expected '13', got {got}")
@@ -243,7 +245,7 @@ def check_origin(request: Request, origins: Sequence[str | None] | None) -> str 
         InvalidHeader: more than one Origin header.
         InvalidOrigin: the Origin (or its absence) is not allowed.
     """
-    values = request.headers.get_all("Origin")
+    values = request.headers._by_name().get("origin", ())
     if len(values) > 1:
         raise InvalidHeader("Origin", f"expected one value, got {len(values)}")
     origin = values[0] if values else None
@@ -287,8 +289,9 @@ def negotiate_subprotocol(
             handshake").
     """
     offered: list[str] = []
-    if "Sec-WebSocket-Protocol" in request.headers:
-        offered = _headers.parse_subprotocol_list(_joined(request.headers, "Sec-WebSocket-Protocol"))
+    fields = request.headers._by_name()
+    if "sec-websocket-protocol" in fields:
+        offered = _headers.parse_subprotocol_list(_joined(fields, "Sec-WebSocket-Protocol"))
     if select is not None:
         chosen = select(request, offered)
         if chosen is not None and chosen not in offered:
@@ -318,9 +321,10 @@ def negotiate_extensions(
     Raises:
         InvalidHeader: Sec-WebSocket-Extensions does not follow the grammar.
     """
-    if not factories or "Sec-WebSocket-Extensions" not in request.headers:
+    fields = request.headers._by_name()
+    if not factories or "sec-websocket-extensions" not in fields:
         return None, []
-    offers = _headers.parse_extension_list(_joined(request.headers, "Sec-WebSocket-Extensions"))
+    offers = _headers.parse_extension_list(_joined(fields, "Sec-WebSocket-Extensions"))
     answers: list[ExtensionHeader] = []
     accepted: list[Extension] = []
     for name, params in offers:
@@ -552,31 +556,32 @@ def check_response(
         exc = InvalidStatus(response.status, response.reason)
         exc.response = response
         raise exc
-    headers = response.headers
+    fields = response.headers._by_name()
     # "If the response lacks an |Upgrade| header field or the |Upgrade|
     # header field contains a value that is not an ASCII case-insensitive
     # match for the value "websocket", the client MUST _Fail the WebSocket
     # Connection_."
-    if "Upgrade" not in headers:
+    if "upgrade" not in fields:
         raise InvalidHeader("Upgrade", "missing")
-    upgrade = _joined(headers, "Upgrade")
+    upgrade = _joined(fields, "Upgrade")
     if upgrade.lower() != "websocket" and [
         value.lower() for value in _headers.parse_upgrade_list(upgrade)
     ] != ["websocket"]:
-        raise InvalidHeader("Upgrade", f"expected 'websocket', got {_joined(headers, 'Upgrade')!r}")
+        raise InvalidHeader("Upgrade", f"expected 'websocket', got {upgrade!r}")
     # "If the response lacks a |Connection| header field or the |Connection|
     # header field doesn't contain a token that is an ASCII case-insensitive
     # match for the value "Upgrade", the client MUST _Fail_ ..."
-    if "Connection" not in headers:
+    connection = fields.get("connection")
+    if connection is None:
         raise InvalidHeader("Connection", "missing")
-    if not _has_token(headers, "Connection", "upgrade", _headers.parse_token_list):
-        raise InvalidHeader("Connection", f"expected 'Upgrade', got {_joined(headers, 'Connection')!r}")
+    if not _has_token(connection, "upgrade", "Connection", _headers.parse_token_list):
+        raise InvalidHeader("Connection", f"expected 'Upgrade', got {', '.join(connection)!r}")
     # "If the response lacks a |Sec-WebSocket-Accept| header field or the
     # |Sec-WebSocket-Accept| contains a value other than the base64-encoded
     # SHA-1 of the concatenation of the |Sec-WebSocket-Key| (as a string,
     # not base64-decoded) with the string "258EAFA5-E914-47DA-95CA-
     # C5AB0DC85B11" ... the client MUST _Fail_ ..."
-    accept = _single(headers, "Sec-WebSocket-Accept")
+    accept = _single(fields, "Sec-WebSocket-Accept")
     expected = accept_key(request.headers["Sec-WebSocket-Key"])
     if accept != expected:
         raise InvalidHeader("Sec-WebSocket-Accept", f"expected {expected!r}, got {accept!r}")
@@ -584,8 +589,8 @@ def check_response(
     # this header field indicates the use of an extension that was not
     # present in the client's handshake ... the client MUST _Fail_ ..."
     accepted: list[Extension] = []
-    if "Sec-WebSocket-Extensions" in headers:
-        answers = _headers.parse_extension_list(_joined(headers, "Sec-WebSocket-Extensions"))
+    if "sec-websocket-extensions" in fields:
+        answers = _headers.parse_extension_list(_joined(fields, "Sec-WebSocket-Extensions"))
         offered = {factory.name for factory in extensions or ()}
         for name, params in answers:
             if name not in offered:
@@ -607,15 +612,16 @@ def check_response(
     # this header field indicates the use of a subprotocol that was not
     # present in the client's handshake ... the client MUST _Fail_ ..."
     subprotocol: str | None = None
-    if "Sec-WebSocket-Protocol" in headers:
-        chosen = _headers.parse_subprotocol_list(_joined(headers, "Sec-WebSocket-Protocol"))
+    if "sec-websocket-protocol" in fields:
+        chosen = _headers.parse_subprotocol_list(_joined(fields, "Sec-WebSocket-Protocol"))
         if len(chosen) != 1:
             raise InvalidHeader("Sec-WebSocket-Protocol", f"expected one subprotocol, got {len(chosen)}")
         subprotocol = chosen[0]
         offered_subprotocols: list[str] = []
-        if "Sec-WebSocket-Protocol" in request.headers:
+        request_fields = request.headers._by_name()
+        if "sec-websocket-protocol" in request_fields:
             offered_subprotocols = _headers.parse_subprotocol_list(
-                _joined(request.headers, "Sec-WebSocket-Protocol")
+                _joined(request_fields, "Sec-WebSocket-Protocol")
             )
         if subprotocol not in offered_subprotocols:
             raise NegotiationError(f"Sec-WebSocket-Protocol: {subprotocol} was not offered")

@@ -113,6 +113,22 @@ class Headers:
         found = [fields[i + 1] for i in range(0, len(fields), 2) if fields[i].lower() == key]
         return found or None
 
+    def _by_name(self) -> dict[str, list[str]]:
+        """Every value by lower-cased name, in order: the lookup index itself.
+
+        For code that looks up many names at once (the handshake checks);
+        the lists are not copies and must not be changed. Compacted
+        headers give a fresh dictionary and stay compact.
+        """
+        index = self._index
+        if index is not None:
+            return index
+        fields = self._fields
+        built: dict[str, list[str]] = {}
+        for i in range(0, len(fields), 2):
+            built.setdefault(fields[i].lower(), []).append(fields[i + 1])
+        return built
+
     def compact(self) -> None:
         """Drop the lookup index: keep the fields in their least memory.
 

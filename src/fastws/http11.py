@@ -54,6 +54,15 @@ _request_line_re = re.compile(rb"(" + _TOKEN.encode() + rb") ([\x21-\x7e]+) HTTP
 # RFC 9112 section 4: status-line = HTTP-version SP status-code SP [ reason-phrase ].
 # The SP before an empty reason is often omitted by servers: it is optional here.
 _status_line_re = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
+# RFC 9110 section 5: field-line = field-name ":" OWS field-value OWS, each
+# ending with CRLF (RFC 9112 section 2.2), over text decoded as ISO-8859-1:
+# the name (a token) and the value (section 5.5: no CR, LF, NUL or other
+# control) without its surrounding whitespace. _fields_re matches a whole
+# block of such lines, _field_re picks out each name and value.
+_FIELD_VALUE = r":[ \t]*([\t\x20-\x7e\x80-\xff]*)\r\n"
+_OWS = (" ", "\t")
+_field_re = re.compile("(" + _TOKEN + ")" + _FIELD_VALUE)
+_fields_re = re.compile("(?:" + _TOKEN + _FIELD_VALUE + ")*")
 # RFC 9110 section 8.6: Content-Length = 1*DIGIT.
 _digits_re = re.compile(r"[0-9]+")
 
@@ -240,45 +249,44 @@ class _HeadParser:
     def _feed_whole(self, data: bytes) -> tuple[Any, bytes] | None:
         """Parse a head that arrived in one piece, or return None.
 
-        It accepts exactly what :meth:`_line` accepts, with fewer calls per
-        line; on anything unusual (incomplete head, a limit reached, a
-        malformed line) it returns None and the line-by-line path, which
-        gives the precise error, takes over from the start.
+        It accepts exactly what :meth:`_line` accepts, with two regular
+        expressions over the whole block of header lines instead of a few
+        calls per line; on anything unusual (incomplete head, a limit
+        reached, a malformed line) it returns None and the line-by-line
+        path, which gives the precise error, takes over from the start.
         """
         end = data.find(b"\r\n\r\n")
         if end < 0 or end + 4 > self._max_size:
             return None
-        lines = data[:end].split(b"\r\n")
-        count = len(lines) - 1
-        # A bare LF anywhere means a line the split did not see.
-        if count > self._max_headers or data.count(b"\n", 0, end) != count:
+        first_end = data.find(b"\r\n")
+        if data.find(b"\n", 0, first_end) >= 0:
+            return None  # a bare LF in the start line
+        # One length check for every header line: none is longer than the
+        # block (heads over the line limit take the line-by-line path).
+        if not 0 < first_end <= self._max_line or end - first_end > self._max_header_line:
             return None
-        first = lines[0]
-        if not first or len(first) > self._max_line:
+        start = self._parse_start(data[:first_end])
+        # Field names are ASCII tokens and values are read as ISO-8859-1:
+        # decoding the block once gives the same strings as per field.
+        block = data[first_end + 2 : end + 2].decode("latin-1")
+        if _fields_re.fullmatch(block) is None:
             return None
-        start = self._parse_start(first)
-        max_line = self._max_header_line
-        token = _btoken_re.fullmatch
-        valid = _bvalue_re.fullmatch
+        pairs = _field_re.findall(block)
+        count = len(pairs)
+        if count > self._max_headers:
+            return None
         fields: list[str] = []
         index: dict[str, list[str]] = {}
-        for i in range(1, count + 1):
-            line = lines[i]
-            colon = line.find(b":")
-            if len(line) > max_line or line[0] in (0x20, 0x09) or colon < 0 or token(line, 0, colon) is None:
-                return None
-            value = line[colon + 1 :].strip(b" \t")
-            if valid(value) is None:
-                return None
-            name = line[:colon].decode("ascii")
-            text = value.decode("latin-1")
-            fields += (name, text)
+        for name, value in pairs:
+            if value[-1:] in _OWS:
+                value = value.rstrip(" \t")
+            fields += (name, value)
             key = name.lower()
             values = index.get(key)
             if values is None:
-                index[key] = [text]
+                index[key] = [value]
             else:
-                values.append(text)
+                values.append(value)
         headers = self._headers
         headers._fields = fields
         headers._index = index

@@ -11,7 +11,8 @@ have in common, with no I/O and no event loop:
 * :func:`client_tls` checks ``ssl`` against the URI's scheme and picks the
   default context for ``wss://``;
 * :class:`QueueMarks` (from :func:`queue_limits` and :func:`queue_bytes_low`)
-  holds the receive queue's high- and low-water marks;
+  holds the receive queue's high- and low-water marks, shared by the
+  connections made with the same options (:func:`queue_marks`);
   :func:`connection_options` gathers the options of a connection;
 * :data:`HOLD_LIMIT` and :data:`FAILURE_GRACE` bound the input held back by
   flow control and the time a protocol failure waits for the application;
@@ -20,6 +21,7 @@ have in common, with no I/O and no event loop:
 
 from __future__ import annotations
 
+import functools
 import ssl as ssl_module
 import sys
 from collections.abc import Mapping
@@ -40,6 +42,7 @@ __all__ = [
     "connection_options",
     "queue_bytes_low",
     "queue_limits",
+    "queue_marks",
     "server_protocol_options",
 ]
 
@@ -143,6 +146,19 @@ class QueueMarks:
             return True
         flow.queued = queued
         return flow.queued_bytes <= self.low_bytes
+
+
+@functools.lru_cache(maxsize=64)
+def queue_marks(max_queue: int | tuple[int, int | None] | None, max_queue_bytes: int | None) -> QueueMarks:
+    """The :class:`QueueMarks` of these options, one object for every connection made with them.
+
+    A server's connections share their options, and the marks are only
+    read once made: one per server instead of one per connection.
+
+    Raises:
+        ValueError: a mark out of range.
+    """
+    return QueueMarks(max_queue, max_queue_bytes)
 
 
 #: The options of ``connect`` and ``serve`` that configure each connection.

@@ -219,9 +219,10 @@ class Protocol(Closing):
     ) -> None:
         if deprecated:
             max_size = _deprecated_max_size(deprecated)
-        side = Side(side)
+        # Enum calls cost more than the rest of a field: skip them for members.
+        side = side if type(side) is Side else Side(side)
         self.side: Side = side
-        self.state: State = State(state)
+        self.state: State = state if type(state) is State else State(state)
         self.subprotocol = subprotocol
         self.auto_pong = bool(auto_pong)
         self.flow = FlowControl(max_queue=max_queue, max_queue_bytes=max_queue_bytes, max_work=max_work)

@@ -117,16 +117,24 @@ class Pings:
             if waiter is not None and not waiter.done():
                 waiter.set_result(round_trip)
 
-    def stop(self, exc: BaseException) -> None:
-        """The connection closed: stop the keepalive, fail every waiting ping with ``exc``."""
+    def stop(self, closed: Callable[[], BaseException]) -> None:
+        """The connection closed: stop the keepalive, fail every waiting ping.
+
+        Args:
+            closed: makes the exception the waiting pings fail with; called
+                only when a ping waits (most connections close with none).
+        """
         self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        exc: BaseException | None = None
         for waiter, _, handle in self._waiting.clear():
             if handle is not None:
                 handle.cancel()
             if waiter is not None and not waiter.done():
+                if exc is None:
+                    exc = closed()
                 waiter.set_exception(exc)
                 # Nobody may be awaiting it: cancel() on a done future does
                 # nothing but keep asyncio from logging the exception.

@@ -50,7 +50,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
-from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, QueueMarks
+from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, queue_marks
 from ..protocol import State
 from .keepalive import Pings
 
@@ -168,7 +168,7 @@ class Stream(asyncio.BufferedProtocol):
     ) -> None:
         self.protocol = protocol
         self.close_timeout = close_timeout
-        self._marks = QueueMarks(max_queue, max_queue_bytes)
+        self._marks = queue_marks(max_queue, max_queue_bytes)
         self._flow = protocol.flow
         self._flow.max_work = WORK_PER_TURN
         protocol.defer_failure = True
@@ -476,7 +476,7 @@ class Stream(asyncio.BufferedProtocol):
                 handle.cancel()
         self._close_handle = self._flush_handle = self._failure_handle = None
         self._continue_handle = None
-        self._pings.stop(self._closed_exception())
+        self._pings.stop(self._closed_exception)
         if self._recv_waiter is not None and not self._recv_waiter.done():
             self._recv_waiter.set_result(None)
         for waiter in self._drain_waiters:

@@ -311,7 +311,7 @@ class WebSocketProtocol(Connection):
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close with 1012 (service restart)."""
-        self._pings.stop(ConnectionClosed(None, None))
+        self._pings.stop(lambda: ConnectionClosed(None, None))
         if self._lost:
             return
         if self.protocol.state is not State.CONNECTING or self._denial is not None:
