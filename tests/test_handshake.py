@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fastws.exceptions import (
     InvalidHandshake,
@@ -131,6 +134,33 @@ class TestServerChecks:
             check_request(request_with(replace))
         assert info.value.name == name
         assert detail in info.value.detail
+
+    @given(
+        st.one_of(st.binary(min_size=16, max_size=16), st.binary(max_size=24)),
+        st.sampled_from(["canonical", "other last character", "unpadded"]),
+        st.integers(0, 63),
+    )
+    def test_key_accepted_when_it_decodes_to_16_bytes(self, raw: bytes, spelling: str, char: int) -> None:
+        # The judge is the standard library's strict base64 decoder, not the
+        # regular expression of the common case: a key is accepted exactly
+        # when it decodes to 16 bytes, whatever its spelling (for 16 bytes,
+        # a last character whose padding bits are not zero still decodes).
+        key = base64.b64encode(raw).decode()
+        if spelling == "other last character" and key.endswith("=="):
+            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+            key = key[:-3] + alphabet[char] + "=="
+        elif spelling == "unpadded":
+            key = key.rstrip("=")
+        try:
+            expected = len(base64.b64decode(key, validate=True)) == 16
+        except binascii.Error:
+            expected = False
+        request = request_with(("Sec-WebSocket-Key", f"Sec-WebSocket-Key: {key}"))
+        if expected:
+            assert check_request(request) == key
+        else:
+            with pytest.raises(InvalidHeader, match="Sec-WebSocket-Key"):
+                check_request(request)
 
     def test_repeated_host_and_key(self) -> None:
         with pytest.raises(InvalidHeader, match="invalid Host header: expected one value, got 2"):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import http
 import importlib
@@ -79,6 +80,9 @@ __all__ = [
 USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} fastws/{__version__}"
 
 # RFC 9110 section 7.2: Host = uri-host [ ":" port ] (RFC 3986 host: IP-literal or reg-name).
+# The canonical base64 of 16 bytes (RFC 4648 section 4): 21 characters, a
+# 22nd that carries 2 bits of data and 4 zero bits (A, Q, g or w), and "==".
+_key_re = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")
 _host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 
 # Names that lived here until 0.1: where they are now. Importing them from
@@ -137,7 +141,8 @@ def accept_key(key: str) -> str:
         The accept value, e.g. ``s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`` for the
         RFC's example key ``dGhlIHNhbXBsZSBub25jZQ==``.
     """
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode("latin-1")).digest()).decode("ascii")
+    digest = hashlib.sha1((key + WS_GUID).encode("latin-1")).digest()
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 def generate_key() -> str:
@@ -214,12 +219,17 @@ def check_request(request: Request) -> str:
     # "A |Sec-WebSocket-Key| header field with a base64-encoded value that,
     # when decoded, is 16 bytes in length."
     key = _single(fields, "Sec-WebSocket-Key")
-    try:
-        raw = base64.b64decode(key.encode("latin-1"), validate=True)
-    except binascii.Error:
-        raise InvalidHeader("Sec-WebSocket-Key", f"not base64: {key!r}") from None
-    if len(raw) != 16:
-        raise InvalidHeader("Sec-WebSocket-Key", f"expected 16 bytes once decoded, got {len(raw)}: {key!r}")
+    if _key_re.fullmatch(key) is None:
+        # Not the canonical base64 of 16 bytes (what every client sends):
+        # decode it to accept other spellings of 16 bytes, or say why not.
+        try:
+            raw = base64.b64decode(key.encode("latin-1"), validate=True)
+        except binascii.Error:
+            raise InvalidHeader("Sec-WebSocket-Key", f"not base64: {key!r}") from None
+        if len(raw) != 16:
+            raise InvalidHeader(
+                "Sec-WebSocket-Key", f"expected 16 bytes once decoded, got {len(raw)}: {key!r}"
+            )
     # "A |Sec-WebSocket-Version| header field, with a value of 13." Section
     # 4.4: otherwise answer with e.g. 426 and the versions we understand.
     versions = fields.get("sec-websocket-version")
@@ -365,8 +375,17 @@ def build_accept_response(
     if extensions is not None:
         headers.add("Sec-WebSocket-Extensions", extensions)
     if server is not None:
-        headers.add("Server", server)
+        headers._add_unchecked("Server", _server_value(server))
     return _http11.Response(101, "Switching Protocols", headers)
+
+
+@functools.lru_cache(maxsize=16)
+def _server_value(server: str) -> str:
+    # A server's Server header is the same for every connection: checked
+    # once (ValueError when it is not a valid field value), then reused.
+    headers = _headers.Headers()
+    headers.add("Server", server)
+    return headers["Server"]
 
 
 # RFC 9110 section 15 reason phrases for the statuses fastws sends itself;

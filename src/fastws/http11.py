@@ -421,9 +421,10 @@ class RequestParser(_HeadParser):
     def _finish(self, start: Any, headers: Headers) -> Request:
         # The opening handshake has no body; a request announcing one would
         # leave bytes that the frame parser must not see.
-        if "Transfer-Encoding" in headers:
+        fields = headers._by_name()
+        if "transfer-encoding" in fields:
             raise InvalidHTTPMessage(400, "the handshake request must not have a body (Transfer-Encoding)")
-        for length in headers.get_all("Content-Length"):
+        for length in fields.get("content-length", ()):
             if _digits_re.fullmatch(length) is None:
                 raise InvalidHTTPMessage(400, f"invalid Content-Length: {length!r}")
             if int(length) != 0:
