@@ -304,6 +304,8 @@ class TestParserDifferential:
         b"Host: h",
         b"X:y",
         b"X: \tcaf\xe9 \t",
+        b"X:  \t ",
+        b"X:  a b",
         b"Bad Name: v",
         b" folded",
         b"X: a\x00b",
@@ -369,3 +371,26 @@ def test_whole_head_path_taken_and_equal(head: bytes) -> None:
         list(slow.headers.raw_items()),
         slow_leftover,
     )
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "block",
+    [
+        # Many lines whose value follows more than one blank, then a bad
+        # one: a pattern where blanks could be split two ways between the
+        # separator and the value would try every combination (3**n).
+        b"X:  a\r\n" * 60 + b"Y: \x00\r\n",
+        # One long line of blanks and text that ends badly.
+        b"X:" + b" \t" * 3000 + b"a " * 3000 + b"\x00\r\n",
+    ],
+)
+def test_whole_head_refuses_a_bad_block_without_backtracking(block: bytes) -> None:
+    # The hostile peer's head: refused (400) by both paths, not after an
+    # exponential search (this would not finish within the timeout).
+    head = b"GET / HTTP/1.1\r\nHost: h\r\n" + block + b"\r\n"
+    limits = {"max_header_line": 20_000, "max_size": 65_536}
+    assert RequestParser(**limits)._feed_whole(head) is None
+    with pytest.raises(InvalidHTTPMessage) as caught:
+        RequestParser(**limits).feed(head)
+    assert caught.value.status == 400

@@ -79,10 +79,10 @@ __all__ = [
 #: The default User-Agent (client) and Server (server) header value.
 USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} fastws/{__version__}"
 
-# RFC 9110 section 7.2: Host = uri-host [ ":" port ] (RFC 3986 host: IP-literal or reg-name).
 # The canonical base64 of 16 bytes (RFC 4648 section 4): 21 characters, a
 # 22nd that carries 2 bits of data and 4 zero bits (A, Q, g or w), and "==".
 _key_re = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")
+# RFC 9110 section 7.2: Host = uri-host [ ":" port ] (RFC 3986 host: IP-literal or reg-name).
 _host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 
 # Names that lived here until 0.1: where they are now. Importing them from

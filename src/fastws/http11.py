@@ -57,9 +57,14 @@ _status_line_re = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([\t\x20-\x7
 # RFC 9110 section 5: field-line = field-name ":" OWS field-value OWS, each
 # ending with CRLF (RFC 9112 section 2.2), over text decoded as ISO-8859-1:
 # the name (a token) and the value (section 5.5: no CR, LF, NUL or other
-# control) without its surrounding whitespace. _fields_re matches a whole
-# block of such lines, _field_re picks out each name and value.
-_FIELD_VALUE = r":[ \t]*([\t\x20-\x7e\x80-\xff]*)\r\n"
+# control), its leading whitespace left out; trailing whitespace is removed
+# afterwards. _fields_re matches a whole block of such lines, _field_re picks
+# out each name and value. A value starts with a visible character, so the
+# whitespace before it is never split two ways: a line matches in one way
+# only, and a block that does not match is refused in time linear in its
+# size (overlapping classes there would backtrack exponentially in the
+# number of lines).
+_FIELD_VALUE = r":[ \t]*((?:[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*)?)\r\n"
 _OWS = (" ", "\t")
 _field_re = re.compile("(" + _TOKEN + ")" + _FIELD_VALUE)
 _fields_re = re.compile("(?:" + _TOKEN + _FIELD_VALUE + ")*")
