@@ -373,6 +373,31 @@ def test_whole_head_path_taken_and_equal(head: bytes) -> None:
     )
 
 
+# Bytes that matter to the grammar of a header line: token characters,
+# separators, blanks, controls, DEL, obs-text, and the line ends.
+_HEADER_BYTES = st.sampled_from(list(b'aZ0-!~:; \t\x00\x01\x0b\x7f\x80\xff\r\n"('))
+
+
+@given(
+    st.lists(st.lists(_HEADER_BYTES, max_size=12).map(bytes), max_size=8),
+    st.sampled_from([{}, {"max_headers": 3}, {"max_header_line": 6}]),
+)
+def test_whole_equals_bytewise_on_any_header_bytes(lines: list[bytes], limits: dict[str, int]) -> None:
+    # Arbitrary header lines (not only well-formed ones): the whole-head
+    # path and the line-by-line path give the same request or the same
+    # error, for every limit that decides which path judges the head.
+    data = b"GET / HTTP/1.1\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
+    outcomes = []
+    for feed in (feed_whole, feed_bytewise):
+        try:
+            result = feed(RequestParser(**limits), data)
+        except InvalidHTTPMessage as exc:
+            outcomes.append(("error", exc.status, exc.detail))
+        else:
+            outcomes.append(("ok", result))
+    assert outcomes[0] == outcomes[1]
+
+
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize(
     "block",
