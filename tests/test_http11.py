@@ -338,7 +338,7 @@ class TestParserDifferential:
             + b"\r\n"
             + tail
         )
-        outcomes = []
+        outcomes: list[tuple[Any, ...]] = []
         for feed in (feed_whole, feed_bytewise):
             try:
                 result = feed(RequestParser(**limits), data)
@@ -387,7 +387,7 @@ def test_whole_equals_bytewise_on_any_header_bytes(lines: list[bytes], limits: d
     # path and the line-by-line path give the same request or the same
     # error, for every limit that decides which path judges the head.
     data = b"GET / HTTP/1.1\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
-    outcomes = []
+    outcomes: list[tuple[Any, ...]] = []
     for feed in (feed_whole, feed_bytewise):
         try:
             result = feed(RequestParser(**limits), data)
