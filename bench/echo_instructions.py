@@ -18,6 +18,9 @@ of ``bench/test_bench_compression.py`` (fastws, websockets; both on their
 defaults: zlib level 6, memLevel 5, 12-bit windows); its ``zlib`` column is
 the floor, what zlib itself spends per round trip with those settings (one
 message inflated, one deflated), counted in a process that only does that.
+``--impls python-floor`` adds ``bench/echo_floor.py`` to the round-trip and
+burst modes: a Python ``BufferedProtocol`` that only unmasks and echoes,
+the floor of any server whose per-read code is Python.
 
 Run::
 
@@ -46,6 +49,9 @@ from handshakes import _one as one_handshake
 from test_bench_compression import available as compressed_available
 from test_bench_compression import json_messages
 
+#: The floor of a server whose per-read code is Python (``bench/echo_floor.py``):
+#: a column of the round-trip and burst modes.
+FLOOR = "python-floor"
 #: Columns of ``--mode compressed``: the two servers, then zlib's own share.
 COMPRESSED_IMPLS = ("fastws", "websockets", "zlib")
 #: What both servers compress with by default (and the floor measures).
@@ -147,6 +153,8 @@ def _total(impl: str, loop: str, size: int, messages: int, mode: str, folder: st
     else:
         if mode == "compressed":
             server = [os.path.join(_BENCH, "test_bench_compression.py"), "server", impl, loop, "on"]
+        elif impl == FLOOR:
+            server = [os.path.join(_BENCH, "echo_floor.py"), loop]
         else:
             server = [os.path.join(_BENCH, "echo_servers.py"), "server", impl, loop]
         process, port = start_server([*_callgrind(out), *server], f"{impl} server on {loop} under callgrind")
@@ -176,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--impls",
         nargs="+",
-        choices=sorted({*IMPLS, *COMPRESSED_IMPLS}),
-        help="default: fastws, fastws-callback, picows; with --mode compressed: fastws, websockets, zlib",
+        choices=sorted({*IMPLS, *COMPRESSED_IMPLS, FLOOR}),
+        help=(
+            "default: fastws, fastws-callback, picows; with --mode compressed: fastws, websockets, zlib; "
+            f"{FLOOR}: bench/echo_floor.py, the least a Python protocol costs"
+        ),
     )
     parser.add_argument("--loops", nargs="+", choices=LOOPS, default=["uvloop", "asyncio"])
     parser.add_argument(
@@ -199,9 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         if any(i not in COMPRESSED_IMPLS for i in impls):
             parser.error(f"--mode compressed compares {', '.join(COMPRESSED_IMPLS)}")
     else:
-        impls = [i for i in args.impls or ("fastws", "fastws-callback", "picows") if available(i)]
+        impls = [
+            i for i in args.impls or ("fastws", "fastws-callback", "picows") if i == FLOOR or available(i)
+        ]
         if "zlib" in impls:
             parser.error("the zlib column is only for --mode compressed")
+        if FLOOR in impls and args.mode == "handshake":
+            parser.error("the python-floor server has no handshake of its own to count")
     what = (
         "connection (connect, upgrade, close)"
         if args.mode == "handshake"

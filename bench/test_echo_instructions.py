@@ -25,6 +25,16 @@ def test_one_round_trip_costs_tens_of_thousands_of_instructions() -> None:
 
 
 @pytest.mark.timeout(170)
+def test_python_floor_costs_less_than_a_websocket_server() -> None:
+    # bench/echo_floor.py only unmasks and echoes: it must answer every
+    # message (or the count would hang) and cost less than fastws' callback
+    # server, which also validates, parses and keeps the protocol's state.
+    floor = echo_instructions.count("python-floor", "asyncio", 32, 200, "roundtrip")
+    server = echo_instructions.count("fastws-callback", "asyncio", 32, 200, "roundtrip")
+    assert 1_000 < floor < server
+
+
+@pytest.mark.timeout(170)
 def test_compressed_round_trip_costs_more_than_zlib_alone() -> None:
     # The floor is zlib's own work for one round trip (one inflate, one
     # deflate of 1 KiB of JSON at level 6): about 150,000 instructions. A

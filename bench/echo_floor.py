@@ -1,0 +1,111 @@
+"""The floor of a WebSocket echo server written in Python: the least its code can do per read.
+
+A plain ``asyncio.BufferedProtocol`` that answers the opening handshake
+and then, for every complete masked frame a read brings, unmasks the
+payload (``fastws.codec.apply_mask``) and writes it back in an unmasked
+frame. It checks nothing (no opcode, no UTF-8, no limits, no close
+handshake) and is not a WebSocket implementation: it is what two Python
+callbacks per read (``get_buffer``, ``buffer_updated``) and the event
+loop's own work cost, measured beside real servers by
+``bench/echo_instructions.py --impls python-floor``. A server whose
+per-read code runs in Python cannot go below it.
+
+Run: ``python bench/echo_floor.py asyncio|uvloop`` prints ``PORT n`` once
+listening and serves until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from fastws.codec import apply_mask
+from fastws.handshake import accept_key
+
+__all__ = ["FloorEcho", "main"]
+
+
+class FloorEcho(asyncio.BufferedProtocol):
+    """Unmask and echo every complete client frame; keep a partial one for the next read."""
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(65536))
+        self.pending = b""
+        self.open = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        assert self.transport is not None
+        data = self.pending + self.view[:nbytes] if self.pending else bytes(self.view[:nbytes])
+        if not self.open:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self.pending = data
+                return
+            key = data.split(b"Sec-WebSocket-Key: ", 1)[1].split(b"\r\n", 1)[0].decode()
+            self.transport.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
+            )
+            self.open = True
+            data = data[end + 4 :]
+        out = []
+        pos = 0
+        size = len(data)
+        # Each turn consumes one whole frame or stops: bounded by the read.
+        while size - pos >= 6:
+            length = data[pos + 1] & 0x7F
+            start = pos + 2
+            if length == 126:
+                length = int.from_bytes(data[start : start + 2], "big")
+                start += 2
+            elif length == 127:
+                length = int.from_bytes(data[start : start + 8], "big")
+                start += 8
+            end = start + 4 + length
+            if end > size:
+                break
+            payload = apply_mask(data[start + 4 : end], data[start : start + 4])
+            if length < 126:
+                out.append(bytes((data[pos], length)))
+            elif length < 65536:
+                out.append(bytes((data[pos], 126)) + length.to_bytes(2, "big"))
+            else:
+                out.append(bytes((data[pos], 127)) + length.to_bytes(8, "big"))
+            out.append(payload)
+            pos = end
+        self.pending = data[pos:]
+        if out:
+            self.transport.write(b"".join(out))
+
+
+async def _serve() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(FloorEcho, "127.0.0.1", 0)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    await stop
+    server.close()
+
+
+def main(loop: str) -> None:
+    """Serve on ``loop`` (``asyncio`` or ``uvloop``) until SIGTERM."""
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_serve())
+    else:
+        asyncio.run(_serve())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "asyncio")
