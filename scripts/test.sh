@@ -5,7 +5,8 @@
 # Every layer above the codec binds the twin at import time, so only two
 # processes test both. Extra arguments go to both pytest runs, e.g.
 #   bash scripts/test.sh -x -k mask
-# Sets up .venv first (scripts/setup.sh) when it is missing.
+# Sets up .venv first (scripts/setup.sh) when it is missing, and rebuilds
+# the compiled twins in place when their sources are newer than the build.
 #
 # Exit status: 0 when both passes ran tests and none failed; 1 otherwise
 # (pytest's "no tests collected", exit code 5, counts as a failure).
@@ -19,6 +20,26 @@ if [ -z "${FASTWS_PYTHON:-}" ] && { [ ! -x "$PY" ] || ! "$PY" -c "import fastws,
     echo "[test] no usable .venv: running scripts/setup.sh first"
     bash scripts/setup.sh
 fi
+
+# A compiled twin built before its sources last changed tests old code: for
+# this interpreter, rebuild the twins in place when a .pyx, .pxd or SIMD
+# source is newer than one of them (a checkout without them is left alone:
+# pass 1 then says they are missing).
+suffix="$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+for pyx in src/fastws/*.pyx; do
+    so="${pyx%.pyx}$suffix"
+    if [ -e "$so" ] && [ -n "$(find src/fastws -newer "$so" \( -name '*.pyx' -o -name '*.pxd' -o -path '*/_simd/*' \) -print -quit)" ]; then
+        echo "[test] $so is older than its sources: rebuilding the compiled twins for $("$PY" -c 'import sys; print(sys.version.split()[0])')"
+        log="$(mktemp)"
+        if ! FASTWS_BUILD_EXTENSION=yes "$PY" setup.py -q build_ext --inplace >"$log" 2>&1; then
+            cat "$log"
+            echo "[test] the rebuild failed"
+            exit 1
+        fi
+        rm -rf build "$log"
+        break
+    fi
+done
 
 reports="$(mktemp -d)"
 trap 'rm -rf "$reports"' EXIT
