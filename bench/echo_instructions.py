@@ -55,7 +55,7 @@ FLOOR = "python-floor"
 #: Columns of ``--mode compressed``: the two servers, then zlib's own share.
 COMPRESSED_IMPLS = ("fastws", "websockets", "zlib")
 #: What both servers compress with by default (and the floor measures).
-_ZLIB_SETTINGS = {"level": -1, "wbits": 12, "mem_level": 5}
+_ZLIB_SETTINGS = (-1, 12, 5)  # level, window bits, memLevel
 _BENCH = os.path.dirname(os.path.abspath(__file__))
 
 __all__ = ["count", "main"]
@@ -119,7 +119,7 @@ def _zlib_floor(size: int, messages: int) -> None:
     """
     import zlib
 
-    level, wbits, mem_level = _ZLIB_SETTINGS["level"], _ZLIB_SETTINGS["wbits"], _ZLIB_SETTINGS["mem_level"]
+    level, wbits, mem_level = _ZLIB_SETTINGS
     ends = [
         (zlib.compressobj(level, zlib.DEFLATED, -wbits, mem_level), zlib.decompressobj(-wbits))
         for _ in range(2)

@@ -200,6 +200,9 @@ class TestCompact:
         assert compacted.raw_items() == reference.raw_items()
         assert compacted.serialize() == reference.serialize()
         assert compacted == reference and len(compacted) == 4
+        # The handshake checks' view by name: the same, and the headers stay compact.
+        assert compacted._by_name() == reference._by_name()
+        assert compacted._index is None
 
     def test_changes_after_compact(self) -> None:
         headers = self.build()

@@ -152,15 +152,8 @@ class Headers:
         if _value_re.fullmatch(value) is None:
             raise ValueError(f"invalid value for header {name}: {value!r}")
         if self._index is None:
-            self._reindex()
+            self._index = self._by_name()
         self._add_unchecked(name, value)
-
-    def _reindex(self) -> None:
-        fields = self._fields
-        self._fields = []
-        self._index = {}
-        for i in range(0, len(fields), 2):
-            self._add_unchecked(fields[i], fields[i + 1])
 
     def update(self, items: HeadersLike) -> None:
         """Append every field of a mapping, a :class:`Headers` or pairs.

@@ -219,8 +219,7 @@ class Protocol(Closing):
     ) -> None:
         if deprecated:
             max_size = _deprecated_max_size(deprecated)
-        # Enum calls cost more than the rest of a field: skip them for members.
-        side = side if type(side) is Side else Side(side)
+        side = side if type(side) is Side else Side(side)  # an Enum call costs more than a field
         self.side: Side = side
         self.state: State = state if type(state) is State else State(state)
         self.subprotocol = subprotocol
