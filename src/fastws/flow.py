@@ -27,6 +27,7 @@ this module only keeps the account.
 from __future__ import annotations
 
 import collections
+import sys
 from typing import Any
 
 __all__ = ["HELD_FRAME_OVERHEAD", "FlowControl", "check_at_least_one"]
@@ -36,6 +37,9 @@ __all__ = ["HELD_FRAME_OVERHEAD", "FlowControl", "check_at_least_one"]
 #: both codec twins) and its payload's ``bytes`` header (33), rounded up. A
 #: peer that sends empty frames while messages are held makes each cost this.
 HELD_FRAME_OVERHEAD = 128
+
+#: What an unset limit is compared as: no count or size reaches it.
+_NO_LIMIT = sys.maxsize
 
 
 def check_at_least_one(name: str, value: int | None) -> int | None:
@@ -67,6 +71,7 @@ class FlowControl:
             set it to 0.
         limited: whether delivered messages are counted (a queue limit is
             set); read only.
+        paused: whether :meth:`pause` is in effect; read only.
         active: whether any limit is set, or :meth:`pause` is in effect;
             read only.
         held: what is held back, in order: frames, then possibly what ended
@@ -78,16 +83,19 @@ class FlowControl:
     """
 
     __slots__ = (
+        "_bytes_cap",
         "_max_queue",
         "_max_queue_bytes",
         "_max_work",
-        "_paused",
+        "_queue_cap",
         "_queued_bytes",
         "_sizes",
+        "_work_cap",
         "active",
         "held",
         "held_cost",
         "limited",
+        "paused",
         "unparsed",
         "work",
     )
@@ -103,7 +111,7 @@ class FlowControl:
         self._max_queue_bytes = check_at_least_one("max_queue_bytes", max_queue_bytes)
         self._max_work = check_at_least_one("max_work", max_work)
         self.work = 0
-        self._paused = False
+        self.paused = False
         # A list (at most max_queue entries, taken from the front): lighter
         # than a deque for the many connections that queue a few messages.
         self._sizes: list[int] = []
@@ -116,9 +124,14 @@ class FlowControl:
         self._update()
 
     def _update(self) -> None:
-        # Cached: the protocol reads these on every call and message.
+        # Cached: the protocol reads these on every call and message. The
+        # caps are the limits with None as a number never reached, so that
+        # a check is one comparison.
         self.limited = self._max_queue is not None or self._max_queue_bytes is not None
-        self.active = self.limited or self._max_work is not None or self._paused
+        self.active = self.limited or self._max_work is not None or self.paused
+        self._queue_cap = _NO_LIMIT if self._max_queue is None else self._max_queue
+        self._bytes_cap = _NO_LIMIT if self._max_queue_bytes is None else self._max_queue_bytes
+        self._work_cap = _NO_LIMIT if self._max_work is None else self._max_work
 
     @property
     def max_queue(self) -> int | None:
@@ -198,19 +211,14 @@ class FlowControl:
         """Payload bytes of the :attr:`queued` messages (UTF-8 bytes for text)."""
         return self._queued_bytes
 
-    @property
-    def paused(self) -> bool:
-        """Whether :meth:`pause` is in effect."""
-        return self._paused
-
     def pause(self) -> None:
         """Deliver nothing more until :meth:`unpause`."""
-        self._paused = True
+        self.paused = True
         self.active = True
 
     def unpause(self) -> None:
         """Undo :meth:`pause`."""
-        self._paused = False
+        self.paused = False
         self._update()
 
     def delivered(self, size: int) -> bool:
@@ -223,24 +231,21 @@ class FlowControl:
         sizes.append(size)
         queued_bytes = self._queued_bytes = self._queued_bytes + size
         return (
-            (self._max_queue is not None and len(sizes) >= self._max_queue)
-            or (self._max_queue_bytes is not None and queued_bytes >= self._max_queue_bytes)
-            or self._paused
-            or (self._max_work is not None and self.work >= self._max_work)
+            len(sizes) >= self._queue_cap
+            or queued_bytes >= self._bytes_cap
+            or self.paused
+            or self.work >= self._work_cap
         )
 
     def blocked(self) -> bool:
         """Whether delivering one more message would pass a limit."""
-        return (
-            self._paused
-            or (self._max_queue is not None and len(self._sizes) >= self._max_queue)
-            or (self._max_queue_bytes is not None and self._queued_bytes >= self._max_queue_bytes)
-            or (self._max_work is not None and self.work >= self._max_work)
-        )
+        if self.paused or self.work >= self._work_cap:
+            return True
+        return self.limited and (len(self._sizes) >= self._queue_cap or self._queued_bytes >= self._bytes_cap)
 
     def worked_out(self) -> bool:
         """Whether the work budget is spent (``work`` reached ``max_work``)."""
-        return self._max_work is not None and self.work >= self._max_work
+        return self.work >= self._work_cap
 
     def hold_frame(self, frame: Any) -> None:
         """Hold a frame after what is held already."""

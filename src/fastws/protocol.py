@@ -158,19 +158,6 @@ class Protocol(Closing):
         flow: the receive-side flow control (:class:`~fastws.flow.FlowControl`):
             the caller reports its queue in ``flow.queued`` and resets
             ``flow.work``.
-        on_message: None (the default), or a function that takes each
-            complete data message (``str`` for text, ``bytes`` for binary)
-            as soon as :meth:`receive_data` has it, instead of queuing a
-            :class:`~fastws.events.TextMessage` or
-            :class:`~fastws.events.BinaryMessage` event (one object less
-            per message); with queue limits set (:attr:`flow`), it counts
-            as a queued message, as an event would. A message is passed on
-            before the events of the frames that follow it. It may send, close or fail the connection
-            (the frames that follow are then handled as in that state), or
-            :meth:`pause`. If it raises, the exception propagates out of
-            :meth:`receive_data` and the frames that followed the message
-            are held, as after :meth:`pause`: nothing is lost, and
-            :meth:`resume` goes on with them.
         defer_failure: when True, a protocol error found in the input does
             not fail the connection at the next :meth:`data_to_send`: the
             caller does it with :meth:`commit_failure` (``send_close``,
@@ -185,17 +172,18 @@ class Protocol(Closing):
         "_extensions",
         "_input_ended",
         "_max_size",
+        "_on_message",
         "_output",
         "_parser",
         "_plain",
         "_reassembler",
         "_rsv_allowed",
+        "_sink_is_queue",
         "_writer",
         "auto_pong",
         "defer_failure",
         "flow",
         "handshake_exc",
-        "on_message",
         "side",
         "subprotocol",
     )
@@ -247,7 +235,7 @@ class Protocol(Closing):
         self._max_size = max_size
         self.extensions = extensions  # also applies max_size
         self._events: list[Any] = []
-        self.on_message: Callable[[str | bytes], object] | None = None
+        self.on_message = None
         self.defer_failure = False
         self._output: list[bytes] = []
         self.close_rcvd: CloseReceived | None = None
@@ -347,6 +335,32 @@ class Protocol(Closing):
     def fragment_size(self, value: int | None) -> None:
         self._writer.fragment_size = check_at_least_one("fragment_size", value)
 
+    @property
+    def on_message(self) -> Callable[[str | bytes], object] | None:
+        """A function that takes each complete data message, or None (the default).
+
+        It gets ``str`` for text and ``bytes`` for binary, as soon as
+        :meth:`receive_data` has the message, instead of an event queued for
+        :meth:`events_received` (one object less per message); with queue
+        limits set (:attr:`flow`), a message counts as queued, as an event
+        would. A message is passed on before the events of the frames that
+        follow it. The function may send, close or fail the connection (the
+        frames that follow are then handled as in that state), or
+        :meth:`pause`. If it raises, the exception propagates out of
+        :meth:`receive_data` and the frames that followed the message are
+        held, as after :meth:`pause`: nothing is lost, and :meth:`resume`
+        goes on with them.
+        """
+        return self._on_message
+
+    @on_message.setter
+    def on_message(self, sink: Callable[[str | bytes], object] | None) -> None:
+        self._on_message = sink
+        # A list's or deque's append cannot call back (see _lane).
+        self._sink_is_queue = (
+            type(sink) is _BUILTIN_METHOD and type(sink.__self__) in _QUEUES and sink.__name__ == "append"
+        )
+
     # -- flow control ----------------------------------------------------------
 
     @property
@@ -417,16 +431,17 @@ class Protocol(Closing):
             ``b""`` means: close the TCP connection (half-close, then close)
             after writing what precedes.
         """
-        if fail is None:
-            fail = not self.defer_failure
-        else:
+        if fail is not None:
             warnings.warn(
                 "data_to_send(fail=...) is deprecated; set Protocol.defer_failure and call commit_failure()",
                 DeprecationWarning,
                 stacklevel=2,
             )
-        if fail and self._pending_failure is not None:
-            self.commit_failure()
+        if self._pending_failure is not None:
+            if fail is None:
+                fail = not self.defer_failure
+            if fail:
+                self.commit_failure()
         output = self._output
         self._output = []
         return output
@@ -464,14 +479,18 @@ class Protocol(Closing):
             return
         view = memoryview(data).cast("B")
         size = len(view)
-        start = self._parse(view, PARSE_FRAMES)
-        while start < size and not self._discard:
+        start = 0
+        while True:
+            frames, used, error = self._feed(view[start:] if start else view, PARSE_FRAMES)
+            self._process(frames, error)
+            start += used
+            if start >= size or self._discard:
+                return
             if flow.held or flow.blocked():
                 # Delivery stopped: the rest stays raw, at its wire size.
                 flow.unparsed += view[start:]
                 self._parse_ahead()
                 return
-            start += self._parse(view[start:], PARSE_FRAMES)
 
     def receive_eof(self) -> None:
         """Signal that the peer closed the TCP connection (EOF).
@@ -538,6 +557,11 @@ class Protocol(Closing):
 
     # -- frame processing ----------------------------------------------------------
 
+    def _parse(self, data: Any) -> None:
+        """Parse bytes and process the frames."""
+        frames, _, error = self._feed(data)
+        self._process(frames, error)
+
     def _feed(self, data: Any, max_frames: int = 0) -> tuple[list[Frame], int, ProtocolError | None]:
         """Parse bytes: the frames (at most ``max_frames``; 0: all), the bytes
         consumed, and the error that stopped the parser, if any (the frames
@@ -550,12 +574,6 @@ class Protocol(Closing):
         except ProtocolError as exc:
             return exc.frames, len(data), exc
 
-    def _parse(self, data: Any, max_frames: int = 0) -> int:
-        """Parse bytes (at most ``max_frames`` frames) and process them; return the bytes consumed."""
-        frames, used, error = self._feed(data, max_frames)
-        self._process(frames, error)
-        return used
-
     def _process(self, frames: list[Frame], error: ProtocolError | None) -> None:
         """Process complete frames in order, then the error that ended them.
 
@@ -563,7 +581,6 @@ class Protocol(Closing):
         every other frame through :meth:`_frame`. The frames after the point
         where a flow-control limit stopped delivery are held.
         """
-        frame_handler = self._frame
         end = len(frames)
         taken = 0
         try:
@@ -578,9 +595,8 @@ class Protocol(Closing):
                             break
                     if taken == end:
                         continue
-                frame = frames[taken]
                 taken += 1
-                if frame_handler(frame):
+                if self._frame(frames[taken - 1]):
                     break
             else:
                 if error is not None:
@@ -599,13 +615,13 @@ class Protocol(Closing):
         message in progress, not OPEN). A list's or deque's ``append`` cannot call
         back: checked only when a queue limit counts; a callback after each message.
         """
-        if not self._plain or self.state is not _OPEN or self._reassembler.in_message or self._discard:
+        if not self._plain or self.state is not _OPEN or self._reassembler.opcode or self._discard:
             return None
         flow = self.flow
-        sink = self.on_message
+        sink = self._on_message
         if sink is None:
             return self._events.append, True, flow.delivered if flow.limited else None
-        if type(sink) is _BUILTIN_METHOD and type(sink.__self__) in _QUEUES and sink.__name__ == "append":
+        if self._sink_is_queue:
             return sink, False, flow.delivered if flow.limited else None
         return sink, False, self._after_callback
 
@@ -719,7 +735,7 @@ class Protocol(Closing):
             and self._plain
             and not (frame.rsv1 or frame.rsv2 or frame.rsv3)
             and self.state is _OPEN
-            and not self._reassembler.in_message
+            and not self._reassembler.opcode
         ):
             # The common case first: a whole message in one plain frame.
             return self._deliver(opcode, frame.payload)
@@ -767,7 +783,7 @@ class Protocol(Closing):
             True if it failed the connection, or if a flow-control limit
             stops delivery after it.
         """
-        sink = self.on_message
+        sink = self._on_message
         message: str | bytes
         if opcode == _TEXT:
             try:

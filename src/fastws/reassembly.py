@@ -42,9 +42,14 @@ class Reassembler:
         meter: where the bytes the extensions produce are added up, in its
             ``work`` attribute (the connection's
             :class:`~fastws.flow.FlowControl`).
+
+    Attributes:
+        opcode: the opcode of the fragmented message in progress
+            (``Opcode.TEXT`` or ``Opcode.BINARY``), 0 when none is; read
+            only.
     """
 
-    __slots__ = ("_buffer", "_count", "_opcode", "_utf8", "extensions", "max_fragments", "max_size", "meter")
+    __slots__ = ("_buffer", "_count", "_utf8", "extensions", "max_fragments", "max_size", "meter", "opcode")
 
     def __init__(
         self,
@@ -58,18 +63,14 @@ class Reassembler:
         self.max_size = max_size
         self.max_fragments = max_fragments
         self.meter = meter
-        # The message in progress: its opcode (0: none), its payload so far
-        # (fragments are joined as they arrive, so they cost no memory
+        # The message in progress: its opcode (0: none; an attribute, not a
+        # property, as the protocol reads it for every read), its payload so
+        # far (fragments are joined as they arrive, so they cost no memory
         # beyond the message), its frame count, the validator of its text.
-        self._opcode = 0
+        self.opcode = 0
         self._buffer = bytearray()
         self._count = 0
         self._utf8: Utf8Validator | None = None
-
-    @property
-    def in_message(self) -> bool:
-        """Whether a fragmented message is open (its first frame arrived)."""
-        return self._opcode != 0
 
     def feed(self, frame: Frame) -> tuple[int, bytes | bytearray] | None:
         """Take the next data frame; return the message it completes, if any.
@@ -94,7 +95,7 @@ class Reassembler:
         # continuation frame only inside a fragmented message, and "the
         # fragments of one message MUST NOT be interleaved between the
         # fragments of another message".
-        opcode = self._opcode
+        opcode = self.opcode
         if frame.opcode == _CONT:
             if not opcode:
                 raise InvalidFrame("continuation frame without a message to continue")
@@ -116,14 +117,14 @@ class Reassembler:
             size = before + len(payload)
             if limit is not None and size > limit:
                 raise PayloadTooBig(f"message of at least {size} bytes exceeds the limit of {limit} bytes")
-            if not self._opcode and opcode == _TEXT and not frame.fin:
+            if not self.opcode and opcode == _TEXT and not frame.fin:
                 # The codec could not validate text that an extension
                 # transformed: validate the decoded fragments one by one, so
                 # an invalid byte still fails in the fragment where it shows.
                 self._utf8 = Utf8Validator()
-        if frame.fin and not self._opcode:
+        if frame.fin and not self.opcode:
             return opcode, payload  # a message in one frame: no copy
-        self._opcode = opcode
+        self.opcode = opcode
         self._buffer += payload
         self._count += 1
         utf8 = self._utf8
@@ -132,7 +133,7 @@ class Reassembler:
         if not frame.fin:
             return None
         buffer = self._buffer
-        self._opcode = 0
+        self.opcode = 0
         self._buffer = bytearray()
         self._count = 0
         if utf8 is not None:

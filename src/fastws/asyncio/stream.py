@@ -315,7 +315,8 @@ class Stream(asyncio.BufferedProtocol):
         events = protocol.events_received()
         if events:
             self._process_events(events)
-        self._wake_recv()
+        if self._recv_waiter is not None:
+            self._wake_recv()
         # From recv() (_take), small sends may be held back for a flush at
         # the end of this turn (see send()): leave the output to it.
         if self._flush_handle is None:
