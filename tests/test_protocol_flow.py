@@ -15,6 +15,8 @@ import zlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fastws.events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 from fastws.exceptions import InvalidFrame
@@ -362,3 +364,57 @@ class TestRawInput:
         # ones as soon as the parse-ahead window reached it.
         assert [e for e in got if isinstance(e, BinaryMessage)] == [BinaryMessage(b"z" * 1000)] * 299
         assert [e for e in got if not isinstance(e, BinaryMessage)] == [Pong(b"late")]
+
+
+class TestLimitArithmetic:
+    """``blocked``, ``delivered`` and ``worked_out`` against the plain definitions of the limits.
+
+    FlowControl compares against cached caps (an unset limit as a number
+    never reached); these hold it to what the limits mean, whatever the
+    order in which they were set, changed or unset.
+    """
+
+    @staticmethod
+    def expected(
+        limits: tuple[int | None, int | None, int | None], sizes: list[int], work: int, paused: bool
+    ) -> bool:
+        max_queue, max_queue_bytes, max_work = limits
+        return (
+            paused
+            or (max_queue is not None and len(sizes) >= max_queue)
+            or (max_queue_bytes is not None and sum(sizes) >= max_queue_bytes)
+            or (max_work is not None and work >= max_work)
+        )
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        first=st.tuples(*[st.none() | st.integers(1, 40)] * 3),
+        then=st.tuples(*[st.none() | st.integers(1, 40)] * 3),
+        sizes=st.lists(st.integers(0, 12), max_size=8),
+        work=st.integers(0, 50),
+        paused=st.booleans(),
+    )
+    def test_checks_follow_the_limits(
+        self,
+        first: tuple[int | None, int | None, int | None],
+        then: tuple[int | None, int | None, int | None],
+        sizes: list[int],
+        work: int,
+        paused: bool,
+    ) -> None:
+        flow = FlowControl(max_queue=first[0], max_queue_bytes=first[1], max_work=first[2])
+        flow.max_queue, flow.max_queue_bytes, flow.max_work = then
+        if paused:
+            flow.pause()
+        flow.work = work
+        counted: list[int] = []
+        for size in sizes:
+            counted.append(size)
+            assert flow.delivered(size) == self.expected(then, counted, work, paused)
+            assert flow.blocked() == self.expected(then, counted, work, paused)
+        assert flow.worked_out() == (then[2] is not None and work >= then[2])
+        assert flow.limited == (then[0] is not None or then[1] is not None)
+        assert flow.active == (flow.limited or then[2] is not None or paused)
+        flow.unpause()
+        assert not flow.paused
+        assert flow.blocked() == self.expected(then, counted, work, False)

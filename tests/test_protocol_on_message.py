@@ -282,6 +282,31 @@ class TestWholeMessageLane:
         protocol.resume()
         assert list(got) == ["0", "1", "2", "3", "4"]
 
+    def test_replacing_the_function_changes_how_delivery_stops(self) -> None:
+        # A function may pause after each message; a list's append cannot
+        # call back, so it runs unchecked. Each assignment counts at once.
+        protocol = Protocol(Side.SERVER)
+        got: list[Any] = []
+
+        def pausing(message: Any) -> None:
+            got.append(message)
+            protocol.pause()
+
+        protocol.on_message = pausing
+        assert protocol.on_message is pausing
+        protocol.receive_data(b"".join(frame(TEXT, str(i).encode()) for i in range(4)))
+        assert got == ["0"] and protocol.paused
+        protocol.on_message = got.append
+        protocol.resume()
+        assert got == ["0", "1", "2", "3"] and not protocol.paused
+        protocol.on_message = pausing
+        protocol.receive_data(frame(TEXT, b"4") + frame(TEXT, b"5"))
+        assert got == ["0", "1", "2", "3", "4"] and protocol.paused
+        protocol.on_message = None
+        protocol.resume()
+        assert got == ["0", "1", "2", "3", "4"]
+        assert protocol.events_received() == [TextMessage("5")]
+
     def test_invalid_utf8_in_a_run_fails_after_the_valid_ones(self) -> None:
         protocol, got = server()
         protocol.receive_data(frame(TEXT, b"ok") + frame(TEXT, b"\xff") + frame(TEXT, b"lost"))

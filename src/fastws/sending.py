@@ -88,7 +88,7 @@ class FrameWriter:
         size = self.fragment_size
         mask = self.mask
         if size is None or len(payload) <= size:
-            if mask is None and type(payload) is bytes and len(payload) >= ZERO_COPY_MIN:
+            if type(payload) is bytes and len(payload) >= ZERO_COPY_MIN and mask is None:
                 output.append(encode_frame_header(opcode, len(payload), fin=fin))
                 output.append(payload)
                 return

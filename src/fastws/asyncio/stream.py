@@ -78,6 +78,7 @@ WORK_PER_TURN = 1 << 20
 logger = logging.getLogger("fastws")
 
 _OPEN = State.OPEN
+_CLOSED = State.CLOSED
 
 _read_buffers = threading.local()
 
@@ -244,7 +245,7 @@ class Stream(asyncio.BufferedProtocol):
 
     def _ended(self) -> bool:
         protocol = self.protocol
-        return protocol.close_rcvd is not None or self._lost or protocol.state is State.CLOSED
+        return protocol.close_rcvd is not None or self._lost or protocol.state is _CLOSED
 
     # -- reading -------------------------------------------------------------
 
