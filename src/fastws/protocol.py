@@ -49,13 +49,7 @@ from .closing import Closing
 from .codec import Frame, FrameParser, encode_frame
 from .constants import Opcode, Side, State, close_code_valid
 from .events import BinaryMessage, CloseReceived, Event, Ping, Pong, TextMessage
-from .exceptions import (
-    InvalidFrame,
-    InvalidMessage,
-    InvalidState,
-    InvalidUTF8,
-    ProtocolError,
-)
+from .exceptions import InvalidFrame, InvalidMessage, InvalidState, InvalidUTF8, ProtocolError
 from .extensions.base import Extension
 from .flow import FlowControl, check_at_least_one
 from .reassembly import Reassembler
@@ -64,14 +58,7 @@ from .sending import FrameWriter
 if TYPE_CHECKING:
     from .http11 import Request, Response
 
-__all__ = [
-    "DEFAULT_MAX_FRAGMENTS",
-    "Protocol",
-    "Side",
-    "State",
-    "close_code_valid",
-    "compressed_limit",
-]
+__all__ = ["DEFAULT_MAX_FRAGMENTS", "Protocol", "Side", "State", "close_code_valid", "compressed_limit"]
 
 
 _CONNECTING = State.CONNECTING
