@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import gc
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +26,19 @@ def server(**kwargs: Any) -> tuple[Protocol, list[Any]]:
     got: list[Any] = []
     protocol.on_message = got.append
     return protocol, got
+
+
+def pausing_server() -> tuple[Protocol, list[Any], Callable[[Any], None]]:
+    """A server protocol whose function takes a message, then pauses; the function too."""
+    protocol = Protocol(Side.SERVER)
+    got: list[Any] = []
+
+    def take_one(message: Any) -> None:
+        got.append(message)
+        protocol.pause()
+
+    protocol.on_message = take_one
+    return protocol, got, take_one
 
 
 def deflate(data: bytes) -> bytes:
@@ -139,14 +153,7 @@ class TestOnMessage:
         assert not protocol.paused
 
     def test_pause_from_the_function_holds_the_rest(self) -> None:
-        protocol = Protocol(Side.SERVER)
-        got: list[Any] = []
-
-        def take_one(message: Any) -> None:
-            got.append(message)
-            protocol.pause()
-
-        protocol.on_message = take_one
+        protocol, got, _ = pausing_server()
         protocol.receive_data(frame(TEXT, b"a") + frame(TEXT, b"b") + frame(CLOSE, close_payload(1000)))
         assert got == ["a"]
         assert protocol.paused and protocol.state is State.OPEN
@@ -285,14 +292,7 @@ class TestWholeMessageLane:
     def test_replacing_the_function_changes_how_delivery_stops(self) -> None:
         # A function may pause after each message; a list's append cannot
         # call back, so it runs unchecked. Each assignment counts at once.
-        protocol = Protocol(Side.SERVER)
-        got: list[Any] = []
-
-        def pausing(message: Any) -> None:
-            got.append(message)
-            protocol.pause()
-
-        protocol.on_message = pausing
+        protocol, got, pausing = pausing_server()
         assert protocol.on_message is pausing
         protocol.receive_data(b"".join(frame(TEXT, str(i).encode()) for i in range(4)))
         assert got == ["0"] and protocol.paused

@@ -200,6 +200,10 @@ async def _serve(args: argparse.Namespace, handler: Callable[[ServerConnection],
         for sock in server.sockets:
             host, port = sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
-            print(f"listening on {'wss' if context else 'ws'}://{shown}:{port}/{suffix}", flush=True)
+            # One write per line: the workers share the supervisor's stdout,
+            # and print() writes the end of line separately when unbuffered.
+            print(
+                f"listening on {'wss' if context else 'ws'}://{shown}:{port}/{suffix}\n", end="", flush=True
+            )
         await stop
     print("server closed", file=sys.stderr, flush=True)
