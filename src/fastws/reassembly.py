@@ -72,6 +72,11 @@ class Reassembler:
         self._count = 0
         self._utf8: Utf8Validator | None = None
 
+    @property
+    def in_message(self) -> bool:
+        """Whether a fragmented message is open (its first frame arrived)."""
+        return self.opcode != 0
+
     def feed(self, frame: Frame) -> tuple[int, bytes | bytearray] | None:
         """Take the next data frame; return the message it completes, if any.
 
