@@ -582,8 +582,9 @@ class Protocol(Closing):
                             break
                     if taken == end:
                         continue
+                frame = frames[taken]
                 taken += 1
-                if self._frame(frames[taken - 1]):
+                if self._frame(frame):
                     break
             else:
                 if error is not None:
