@@ -369,9 +369,9 @@ class TestRawInput:
 class TestLimitArithmetic:
     """``blocked``, ``delivered`` and ``worked_out`` against the plain definitions of the limits.
 
-    FlowControl compares against cached caps (an unset limit as a number
-    never reached); these hold it to what the limits mean, whatever the
-    order in which they were set, changed or unset.
+    FlowControl orders its checks for the common case and caches
+    ``limited`` and ``active``; these hold it to what the limits mean,
+    whatever the order in which they were set, changed or unset.
     """
 
     @staticmethod

@@ -27,7 +27,6 @@ this module only keeps the account.
 from __future__ import annotations
 
 import collections
-import sys
 from typing import Any
 
 __all__ = ["HELD_FRAME_OVERHEAD", "FlowControl", "check_at_least_one"]
@@ -37,9 +36,6 @@ __all__ = ["HELD_FRAME_OVERHEAD", "FlowControl", "check_at_least_one"]
 #: both codec twins) and its payload's ``bytes`` header (33), rounded up. A
 #: peer that sends empty frames while messages are held makes each cost this.
 HELD_FRAME_OVERHEAD = 128
-
-#: What an unset limit is compared as: no count or size reaches it.
-_NO_LIMIT = sys.maxsize
 
 
 def check_at_least_one(name: str, value: int | None) -> int | None:
@@ -83,14 +79,11 @@ class FlowControl:
     """
 
     __slots__ = (
-        "_bytes_cap",
         "_max_queue",
         "_max_queue_bytes",
         "_max_work",
-        "_queue_cap",
         "_queued_bytes",
         "_sizes",
-        "_work_cap",
         "active",
         "held",
         "held_cost",
@@ -124,14 +117,9 @@ class FlowControl:
         self._update()
 
     def _update(self) -> None:
-        # Cached: the protocol reads these on every call and message. The
-        # caps are the limits with None as a number never reached, so that
-        # a check is one comparison.
+        # Cached: the protocol reads these on every call and message.
         self.limited = self._max_queue is not None or self._max_queue_bytes is not None
         self.active = self.limited or self._max_work is not None or self.paused
-        self._queue_cap = _NO_LIMIT if self._max_queue is None else self._max_queue
-        self._bytes_cap = _NO_LIMIT if self._max_queue_bytes is None else self._max_queue_bytes
-        self._work_cap = _NO_LIMIT if self._max_work is None else self._max_work
 
     @property
     def max_queue(self) -> int | None:
@@ -230,22 +218,34 @@ class FlowControl:
         sizes = self._sizes
         sizes.append(size)
         queued_bytes = self._queued_bytes = self._queued_bytes + size
+        max_queue = self._max_queue
+        max_queue_bytes = self._max_queue_bytes
+        max_work = self._max_work
         return (
-            len(sizes) >= self._queue_cap
-            or queued_bytes >= self._bytes_cap
+            (max_queue is not None and len(sizes) >= max_queue)
+            or (max_queue_bytes is not None and queued_bytes >= max_queue_bytes)
             or self.paused
-            or self.work >= self._work_cap
+            or (max_work is not None and self.work >= max_work)
         )
 
     def blocked(self) -> bool:
         """Whether delivering one more message would pass a limit."""
-        if self.paused or self.work >= self._work_cap:
+        # Asked before every read and after every on_message call: the
+        # queue limits, unset there, are looked at last.
+        max_work = self._max_work
+        if self.paused or (max_work is not None and self.work >= max_work):
             return True
-        return self.limited and (len(self._sizes) >= self._queue_cap or self._queued_bytes >= self._bytes_cap)
+        if not self.limited:
+            return False
+        max_queue = self._max_queue
+        max_queue_bytes = self._max_queue_bytes
+        return (max_queue is not None and len(self._sizes) >= max_queue) or (
+            max_queue_bytes is not None and self._queued_bytes >= max_queue_bytes
+        )
 
     def worked_out(self) -> bool:
         """Whether the work budget is spent (``work`` reached ``max_work``)."""
-        return self.work >= self._work_cap
+        return self._max_work is not None and self.work >= self._max_work
 
     def hold_frame(self, frame: Any) -> None:
         """Hold a frame after what is held already."""
