@@ -1,4 +1,6 @@
-"""Build the optional Cython extensions ``fastws._codec`` and ``fastws._delivery``.
+"""Build the optional Cython extensions: ``fastws._codec``, ``fastws._delivery``
+and the compiled twins of the Python layers that have a ``.pxd`` beside them
+(``fastws.protocol`` and the others that ``fastws._layers`` lists).
 
 ``FASTWS_BUILD_EXTENSION``:
   * ``yes``: the extension must build; a compile error fails the build
@@ -73,11 +75,29 @@ def extensions() -> list:
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
+    # The Python layers compiled from their own source (fastws._layers): the
+    # .pxd makes their classes extension types; their annotations are left
+    # to type checkers, so the compiled twin accepts what the pure one does.
+    layers = [
+        Extension(
+            path[len("src/") : -len(".py")].replace("/", "."),
+            sources=[path],
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+        )
+        for path in sorted(glob.glob("src/fastws/**/*.py", recursive=True))
+        if os.path.exists(path[: -len(".py")] + ".pxd")
+    ]
     try:
         modules = cythonize(
             [codec, delivery],
             include_path=["src"],
             compiler_directives={"language_level": "3", "freethreading_compatible": True},
+        )
+        modules += cythonize(
+            layers,
+            include_path=["src"],
+            compiler_directives={"language_level": "3", "annotation_typing": False},
         )
     except Exception:
         if mode == "yes":

@@ -24,7 +24,7 @@ check() {
     "$@" || failed+=("$name")
 }
 
-pyx=(src/fastws/*.pyx src/fastws/*.pxd)
+pyx=(src/fastws/*.pyx src/fastws/*.pxd src/fastws/asyncio/*.pxd)
 check "ruff check" "$PY" -m ruff check src tests bench docs
 check "ruff format" "$PY" -m ruff format --check src tests bench docs
 if [ -e "${pyx[0]}" ]; then

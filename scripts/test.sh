@@ -23,23 +23,45 @@ fi
 
 # A compiled twin built before its sources last changed tests old code: for
 # this interpreter, rebuild the twins in place when a .pyx, .pxd or SIMD
-# source is newer than one of them (a checkout without them is left alone:
-# pass 1 then says they are missing).
+# source, or the .py of a compiled layer (one with a .pxd beside it), is
+# newer than one of them, or when a layer is missing beside a built codec
+# (a checkout without any build is left alone: pass 1 then says so).
 suffix="$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
-for pyx in src/fastws/*.pyx; do
-    so="${pyx%.pyx}$suffix"
-    if [ -e "$so" ] && [ -n "$(find src/fastws -newer "$so" \( -name '*.pyx' -o -name '*.pxd' -o -path '*/_simd/*' \) -print -quit)" ]; then
-        echo "[test] $so is older than its sources: rebuilding the compiled twins for $("$PY" -c 'import sys; print(sys.version.split()[0])')"
-        log="$(mktemp)"
-        if ! FASTWS_BUILD_EXTENSION=yes "$PY" setup.py -q build_ext --inplace >"$log" 2>&1; then
-            cat "$log"
-            echo "[test] the rebuild failed"
-            exit 1
-        fi
-        rm -rf build "$log"
-        break
+sources=(src/fastws/*.pyx src/fastws/_simd/*)
+targets=(src/fastws/*.pyx)
+while IFS= read -r pxd; do
+    sources+=("$pxd")
+    if [ -e "${pxd%.pxd}.py" ]; then
+        sources+=("${pxd%.pxd}.py")
+        targets+=("${pxd%.pxd}.py")
     fi
-done
+done < <(find src/fastws -name '*.pxd')
+rebuild=""
+if [ -e "src/fastws/_codec$suffix" ]; then
+    for target in "${targets[@]}"; do
+        so="${target%.*}$suffix"
+        if [ ! -e "$so" ]; then
+            rebuild="$so is missing"
+            break
+        fi
+        for source in "${sources[@]}"; do
+            if [ "$source" -nt "$so" ]; then
+                rebuild="$so is older than $source"
+                break 2
+            fi
+        done
+    done
+fi
+if [ -n "$rebuild" ]; then
+    echo "[test] $rebuild: rebuilding the compiled twins for $("$PY" -c 'import sys; print(sys.version.split()[0])')"
+    log="$(mktemp)"
+    if ! FASTWS_BUILD_EXTENSION=yes "$PY" setup.py -q build_ext --inplace >"$log" 2>&1; then
+        cat "$log"
+        echo "[test] the rebuild failed"
+        exit 1
+    fi
+    rm -rf build "$log"
+fi
 
 reports="$(mktemp -d)"
 trap 'rm -rf "$reports"' EXIT

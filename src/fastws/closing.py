@@ -41,6 +41,7 @@ from .sending import Sender
 
 if TYPE_CHECKING:
     from .codec import FrameParser
+    from .sending import FrameWriter
 
 __all__ = ["Closing"]
 
@@ -72,35 +73,42 @@ class Closing(Sender):
     It uses the protocol's state and output; see :mod:`fastws.closing`.
     """
 
-    # The attributes it sets; the protocol sets the others.
+    # Also declared, with the same names, in closing.pxd (the compiled twin).
     __slots__ = (
         "_discard",
-        "_eof_sent",
+        "_eof_rcvd",
+        "_events",
+        "_parser",
         "_pending_failure",
         "close_rcvd",
         "close_rcvd_then_sent",
         "close_sent",
         "error",
-        "state",
+        "side",
     )
 
-    state: State
-    close_rcvd: CloseReceived | None
-    close_sent: tuple[int, str] | None
-    close_rcvd_then_sent: bool | None
-    error: Exception | None
-    _discard: bool
-    _eof_sent: bool
-    _pending_failure: ProtocolError | None
-    side: Side
-    _events: list[Any]
-    _parser: FrameParser
-    _eof_rcvd: bool
+    def __init__(self, side: Side, state: State, writer: FrameWriter, parser: FrameParser) -> None:
+        super().__init__(state, writer)
+        self.side: Side = side
+        self._parser: FrameParser = parser
+        self._events: list[Any] = []
+        self._eof_rcvd = False
+        self.close_rcvd: CloseReceived | None = None
+        self.close_sent: tuple[int, str] | None = None
+        self.close_rcvd_then_sent: bool | None = None
+        self.error: Exception | None = None
+        self._discard = False
+        # A protocol error found in the input, whose failure (close frame,
+        # EOF) waits for commit_failure(); see _fail_exc().
+        self._pending_failure: ProtocolError | None = None
 
-    if TYPE_CHECKING:  # defined by Protocol
+    def resume(self) -> None:
+        """Deliver what was held back (the protocol's)."""
+        raise NotImplementedError
 
-        def resume(self) -> None: ...
-        def _drop_input(self) -> None: ...
+    def _drop_input(self) -> None:
+        """Forget the input that waits (the protocol's)."""
+        raise NotImplementedError
 
     @property
     def close_code(self) -> int:

@@ -9,7 +9,9 @@ pure-Python one; both satisfy ``_codec.pyi`` and behave identically.
   so that a broken build cannot pass for green;
 * otherwise the compiled twin is used when it imports, else the pure one.
 
-Every other module imports the codec from here, never from a twin.
+Every other module imports the codec from here, never from a twin. The
+Python layers that are compiled too (:mod:`fastws._layers`) follow the choice
+made here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import os
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+from . import _layers
 
 __all__ = [
     "IMPLEMENTATION",
@@ -83,6 +87,10 @@ else:
             encode_frame_header,
             validate_utf8,
         )
+
+
+# The Python layers compiled from their own source follow the codec's twin.
+_layers.install(compiled=IMPLEMENTATION == "cython", required=REQUIRE_EXTENSIONS)
 
 
 def load_twins() -> dict[str, ModuleType | str]:

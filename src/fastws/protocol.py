@@ -48,7 +48,7 @@ from ._delivery_select import deliver_frames
 from .closing import Closing
 from .codec import Frame, FrameParser, encode_frame
 from .constants import Opcode, Side, State, close_code_valid
-from .events import BinaryMessage, CloseReceived, Event, Ping, Pong, TextMessage
+from .events import BinaryMessage, Event, Ping, Pong, TextMessage
 from .exceptions import InvalidFrame, InvalidMessage, InvalidState, InvalidUTF8, ProtocolError
 from .extensions.base import Extension
 from .flow import FlowControl, check_at_least_one
@@ -152,26 +152,21 @@ class Protocol(Closing):
             application has answered the messages that came before the error.
     """
 
+    # Also declared, with the same names, in protocol.pxd (the compiled twin).
     __slots__ = (
         "_eof_held",
-        "_eof_rcvd",
-        "_events",
         "_extensions",
         "_input_ended",
         "_max_size",
         "_on_message",
-        "_output",
-        "_parser",
         "_plain",
         "_reassembler",
         "_rsv_allowed",
         "_sink_is_queue",
-        "_writer",
         "auto_pong",
         "defer_failure",
         "flow",
         "handshake_exc",
-        "side",
         "subprotocol",
     )
 
@@ -195,54 +190,40 @@ class Protocol(Closing):
         if deprecated:
             max_size = _deprecated_max_size(deprecated)
         side = side if type(side) is Side else Side(side)  # an Enum call costs more than a field
-        self.side: Side = side
-        self.state: State = state if type(state) is State else State(state)
-        self.subprotocol = subprotocol
-        self.auto_pong = bool(auto_pong)
-        self.flow = FlowControl(max_queue=max_queue, max_queue_bytes=max_queue_bytes, max_work=max_work)
+        state = state if type(state) is State else State(state)
+        flow = FlowControl(max_queue=max_queue, max_queue_bytes=max_queue_bytes, max_work=max_work)
+        self.flow = flow
         # Section 5.1: "A server MUST NOT mask any frames that it sends to
         # the client. A client MUST close a connection if it detects a
         # masked frame." and "The server MUST close the connection upon
         # receiving a frame that is not masked." Section 8.1: text must be
         # UTF-8; the parser checks it as bytes arrive, so invalid text fails
         # in the fragment, even in the read, where it shows up.
-        self._parser = FrameParser(
-            require_mask=side is _SERVER, max_frame_size=max_frame_size, validate_utf8=True
-        )
-        self._reassembler = Reassembler(
-            max_fragments=check_at_least_one("max_fragments", max_fragments), meter=self.flow
+        parser = FrameParser(require_mask=side is _SERVER, max_frame_size=max_frame_size, validate_utf8=True)
+        reassembler = Reassembler(
+            max_fragments=check_at_least_one("max_fragments", max_fragments), meter=flow
         )
         # Section 5.3: a client masks every frame with a fresh key from a
         # strong source of entropy (encode_frame(mask=True): os.urandom).
-        self._writer = FrameWriter(
+        writer = FrameWriter(
             mask=True if side is _CLIENT else None,
             fragment_size=check_at_least_one("fragment_size", fragment_size),
-            meter=self.flow,
+            meter=flow,
         )
+        super().__init__(side, state, writer, parser)
+        self._reassembler = reassembler
+        self.subprotocol = subprotocol
+        self.auto_pong = bool(auto_pong)
         self._max_size = max_size
         self.extensions = extensions  # also applies max_size
-        self._events: list[Any] = []
         self.on_message = None
         self.defer_failure = False
-        self._output: list[bytes] = []
-        self.close_rcvd: CloseReceived | None = None
-        self.close_sent: tuple[int, str] | None = None
-        self.close_rcvd_then_sent: bool | None = None
-        self.error: Exception | None = None
         self.handshake_exc: Exception | None = None
-        self._discard = False
-        self._eof_sent = False
-        self._eof_rcvd = False
         # Whether the input has ended behind held frames (a close frame or
         # an error is held: nothing received after it counts), and whether
         # the peer's EOF waits behind held frames or raw input.
         self._input_ended = False
         self._eof_held = False
-        # Outgoing fragmented message: its opcode (0: none).
-        self._send_frag = 0
-        # A protocol error found in the input, whose failure (close frame,
-        # EOF) waits for commit_failure(); see _fail_exc().
-        self._pending_failure: ProtocolError | None = None
 
     # -- configuration -------------------------------------------------------
 

@@ -135,18 +135,21 @@ class FrameWriter:
 class Sender:
     """Sending data and control frames: a base of :class:`~fastws.protocol.Protocol`.
 
-    It uses the protocol's ``state``, its :class:`FrameWriter` (``_writer``),
-    its output list (``_output``) and whether EOF was sent (``_eof_sent``).
+    It holds the connection's ``state``, its :class:`FrameWriter`
+    (``_writer``), its output list (``_output``) and whether EOF was sent
+    (``_eof_sent``).
     """
 
-    # The attributes it sets; the protocol sets the others.
-    __slots__ = ("_send_frag",)
+    # Also declared, with the same names, in sending.pxd (the compiled twin).
+    __slots__ = ("_eof_sent", "_output", "_send_frag", "_writer", "state")
 
-    _send_frag: int
-    state: State
-    _writer: FrameWriter
-    _output: list[bytes]
-    _eof_sent: bool
+    def __init__(self, state: State, writer: FrameWriter) -> None:
+        self.state: State = state
+        self._writer: FrameWriter = writer
+        self._output: list[bytes] = []
+        self._eof_sent = False
+        # Outgoing fragmented message: its opcode (0: none).
+        self._send_frag = 0
 
     def _check_data_send(self, continuation: bool) -> None:
         if self.state is not _OPEN:

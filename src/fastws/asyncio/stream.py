@@ -1,6 +1,6 @@
 """The bytes side of an asyncio WebSocket connection: :class:`Stream`.
 
-:class:`Stream` is the :class:`asyncio.BufferedProtocol` under every
+:class:`Stream` is the :class:`asyncio.BufferedProtocol` side of every
 :class:`~fastws.asyncio.connection.Connection`: it feeds what the transport
 reads to the sans-IO :class:`fastws.protocol.Protocol`, hands the messages
 that come out to the receive queue (or to ``on_message``), writes what the
@@ -105,10 +105,11 @@ def _read_buffer() -> memoryview:
 _NO_QUEUE: collections.deque[Any] = cast("collections.deque[Any]", ())
 
 
-class Stream(asyncio.BufferedProtocol):
+class Stream:
     """The transport side of a connection; see :class:`~fastws.asyncio.connection.Connection`.
 
-    Its constructor takes the arguments that ``Connection`` documents.
+    Its constructor takes the arguments that ``Connection`` documents. It has
+    the methods of an :class:`asyncio.BufferedProtocol`; ``Connection`` is one.
     """
 
     # Slots, not a __dict__: an idle connection costs a few hundred bytes less.
@@ -152,9 +153,9 @@ class Stream(asyncio.BufferedProtocol):
         "transport",
     )
 
-    if TYPE_CHECKING:  # the application side's
-
-        def _closed_exception(self) -> ConnectionClosed: ...
+    def _closed_exception(self) -> ConnectionClosed:
+        """The exception that says the connection is closed (the application side's)."""
+        raise NotImplementedError
 
     def __init__(
         self,

@@ -1,0 +1,85 @@
+"""Which twin of the compiled Python layers is imported (private).
+
+The modules in :data:`COMPILED` are plain Python, the pure twin, and are
+also compiled by Cython from the same source, each with the ``.pxd`` beside
+it that makes its classes extension types (their slots become C fields, so
+the read path reads them without a dictionary or descriptor lookup). An
+installed compiled module sits beside its ``.py`` and Python's own import
+would always prefer it, so :func:`install` puts a finder in front that
+follows the codec's choice (:mod:`fastws.codec`):
+
+* the codec is compiled: the compiled modules, where they are built; with
+  ``FASTWS_REQUIRE_EXTENSIONS=1`` a missing one is an ImportError, so that a
+  broken build cannot pass for green;
+* the codec is pure (``FASTWS_NO_EXTENSIONS=1``, or no compiled codec): the
+  ``.py`` sources, even where compiled modules are installed.
+
+The compiled classes are the pure ones: same names, attributes, methods and
+errors, and Python subclasses of them work as before. A layer compiled
+against another needs that one compiled too (``Closing`` extends
+``Sender``), so a build has all of them or none.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ExtensionFileLoader, ModuleSpec, PathFinder
+from types import ModuleType
+
+__all__ = ["COMPILED", "install", "is_compiled"]
+
+#: The modules built from their ``.py`` by ``setup.py`` (each has a ``.pxd``).
+COMPILED = frozenset(
+    {
+        "fastws.asyncio.stream",
+        "fastws.closing",
+        "fastws.flow",
+        "fastws.protocol",
+        "fastws.reassembly",
+        "fastws.sending",
+    }
+)
+
+
+class _TwinFinder(MetaPathFinder):
+    """Finds the twin of a module of :data:`COMPILED` that the codec's choice asks for."""
+
+    def __init__(self, compiled: bool, required: bool) -> None:
+        self.compiled = compiled
+        self.required = required
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname not in COMPILED:
+            return None
+        spec = PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None:
+            return spec
+        built = isinstance(spec.loader, ExtensionFileLoader)
+        if self.compiled:
+            if self.required and not built:
+                raise ImportError(
+                    f"{fullname}: the compiled twin is not built, and FASTWS_REQUIRE_EXTENSIONS is set",
+                    name=fullname,
+                )
+            return spec
+        if not built:
+            return spec
+        source = os.path.join(os.path.dirname(spec.origin), fullname.rpartition(".")[2] + ".py")
+        return importlib.util.spec_from_file_location(fullname, source)
+
+
+def install(compiled: bool, required: bool) -> None:
+    """Put the finder first on ``sys.meta_path`` (once per process; the last call wins)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TwinFinder)]
+    sys.meta_path.insert(0, _TwinFinder(compiled, required))
+
+
+def is_compiled(module: ModuleType) -> bool:
+    """Whether ``module`` was imported from its compiled twin."""
+    return isinstance(getattr(module, "__loader__", None), ExtensionFileLoader)

@@ -1,0 +1,42 @@
+# The compiled twin's declarations for stream.py: its classes become
+# extension types, their slots C fields (see fastws._layers).
+
+
+cdef class Stream:
+    cdef object __weakref__
+    cdef public object _addresses
+    cdef public object _answers_paused
+    cdef public object _close_handle
+    cdef public object _closed
+    cdef public object _coalesced
+    cdef public object _continue_handle
+    cdef public object _counted
+    cdef public object _dispatch_bytes
+    cdef public object _dispatching
+    cdef public object _drain_waiters
+    cdef public object _eof_sent
+    cdef public object _failure_handle
+    cdef public object _flow
+    cdef public object _flush_handle
+    cdef public object _fragmented_send
+    cdef public object _handshaking
+    cdef public object _input_waiting
+    cdef public object _lost
+    cdef public object _lost_exc
+    cdef public object _marks
+    cdef public object _on_message
+    cdef public object _pings
+    cdef public object _queue
+    cdef public object _read_view
+    cdef public object _recv_waiter
+    cdef public object _transport_paused
+    cdef public object _write_high
+    cdef public object _write_low
+    cdef public object _writing_paused
+    cdef public object bytes_sent
+    cdef public object close_timeout
+    cdef public object loop
+    cdef public object protocol
+    cdef public object request
+    cdef public object response
+    cdef public object transport

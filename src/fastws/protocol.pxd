@@ -1,0 +1,21 @@
+# The compiled twin's declarations for protocol.py: its classes become
+# extension types, their slots C fields (see fastws._layers).
+
+from fastws.closing cimport Closing
+
+
+cdef class Protocol(Closing):
+    cdef public object _eof_held
+    cdef public object _extensions
+    cdef public object _input_ended
+    cdef public object _max_size
+    cdef public object _on_message
+    cdef public object _plain
+    cdef public object _reassembler
+    cdef public object _rsv_allowed
+    cdef public object _sink_is_queue
+    cdef public object auto_pong
+    cdef public object defer_failure
+    cdef public object flow
+    cdef public object handshake_exc
+    cdef public object subprotocol

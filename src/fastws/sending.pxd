@@ -1,0 +1,17 @@
+# The compiled twin's declarations for sending.py: its classes become
+# extension types, their slots C fields (see fastws._layers).
+
+
+cdef class FrameWriter:
+    cdef public object extensions
+    cdef public object fragment_size
+    cdef public object mask
+    cdef public object meter
+
+
+cdef class Sender:
+    cdef public object _eof_sent
+    cdef public object _output
+    cdef public object _send_frag
+    cdef public object _writer
+    cdef public object state

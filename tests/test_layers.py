@@ -1,0 +1,139 @@
+"""The compiled twins of the Python layers (``fastws._layers``).
+
+The modules of ``_layers.COMPILED`` are compiled by Cython from their own
+``.py`` with the ``.pxd`` beside it. These tests hold the two descriptions of
+each class (``__slots__`` in the ``.py``, C fields in the ``.pxd``) to each
+other, check that each pass of ``scripts/test.sh`` imports the twin it
+stands for, and drive the import finder on files made here.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pathlib
+import re
+import sysconfig
+
+import pytest
+
+from fastws import _layers, codec
+
+SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
+_CDEF_CLASS = re.compile(r"^cdef class (\w+)(?:\((\w+)\))?:$")
+_FIELD = re.compile(r"^    cdef (?:public )?object (\w+)$")
+
+
+def _pxd_classes(path: pathlib.Path) -> dict[str, tuple[str | None, list[str]]]:
+    """``{class: (base, fields)}`` as the ``.pxd`` declares them."""
+    classes: dict[str, tuple[str | None, list[str]]] = {}
+    current: list[str] = []
+    for line in path.read_text().splitlines():
+        if match := _CDEF_CLASS.match(line):
+            current = []
+            classes[match[1]] = (match[2], current)
+        elif match := _FIELD.match(line):
+            current.append(match[1])
+        elif line.strip() and not line.startswith(("#", "from ", "cimport ")):
+            raise AssertionError(f"{path.name}: unexpected line {line!r}")
+    return classes
+
+
+def _py_classes(path: pathlib.Path) -> dict[str, tuple[str | None, list[str]]]:
+    """``{class: (first base, __slots__)}`` for the classes of the ``.py`` that have slots."""
+    classes: dict[str, tuple[str | None, list[str]]] = {}
+    for node in ast.parse(path.read_text()).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for statement in node.body:
+            if isinstance(statement, ast.Assign) and ast.unparse(statement.targets[0]) == "__slots__":
+                base = ast.unparse(node.bases[0]) if node.bases else None
+                classes[node.name] = (base, list(ast.literal_eval(statement.value)))
+    return classes
+
+
+def _source(module: str) -> pathlib.Path:
+    return SRC.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def test_the_list_is_every_module_with_a_pxd() -> None:
+    # setup.py compiles every .py that has a .pxd beside it.
+    paired = {
+        ".".join(path.relative_to(SRC).with_suffix("").parts)
+        for path in SRC.joinpath("fastws").rglob("*.py")
+        if path.with_suffix(".pxd").exists()
+    }
+    assert paired == set(_layers.COMPILED)
+
+
+@pytest.mark.parametrize("module", sorted(_layers.COMPILED))
+def test_the_pxd_declares_the_slots_and_bases_of_the_py(module: str) -> None:
+    source = _source(module)
+    declared = _pxd_classes(source.with_suffix(".pxd"))
+    assert declared, "the .pxd declares no class"
+    slotted = _py_classes(source)
+    for name, (base, fields) in declared.items():
+        assert name in slotted, f"{name} has no __slots__ in {source.name}"
+        py_base, slots = slotted[name]
+        assert sorted(fields) == sorted(slots)
+        assert base == py_base
+
+
+def test_this_pass_imports_the_twin_it_stands_for() -> None:
+    compiled = codec.IMPLEMENTATION == "cython"
+    for name in sorted(_layers.COMPILED):
+        module = importlib.import_module(name)
+        if compiled and codec.REQUIRE_EXTENSIONS:
+            assert _layers.is_compiled(module), name
+        elif not compiled:
+            assert not _layers.is_compiled(module), name
+
+
+def test_a_compiled_class_is_the_pure_class_in_its_interface() -> None:
+    # The names a user or a subclass reaches are those of the source.
+    from fastws.protocol import Protocol
+
+    source = _py_classes(_source("fastws.protocol"))["Protocol"][1]
+    for name in source:
+        assert hasattr(Protocol, name), name
+    assert Protocol.__module__ == "fastws.protocol"
+    assert Protocol.__mro__[1].__name__ == "Closing"
+
+
+# -- the finder, on files made here ------------------------------------------------
+
+
+@pytest.fixture
+def layer_files(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A folder with ``protocol.py`` and a (never loaded) compiled ``protocol``."""
+    (tmp_path / "protocol.py").write_text("")
+    (tmp_path / ("protocol" + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"")
+    return tmp_path
+
+
+def test_the_pure_choice_takes_the_source_beside_a_compiled_module(layer_files: pathlib.Path) -> None:
+    spec = _layers._TwinFinder(compiled=False, required=False).find_spec(
+        "fastws.protocol", [str(layer_files)]
+    )
+    assert spec is not None and spec.origin == str(layer_files / "protocol.py")
+
+
+def test_the_compiled_choice_takes_the_compiled_module(layer_files: pathlib.Path) -> None:
+    spec = _layers._TwinFinder(compiled=True, required=True).find_spec("fastws.protocol", [str(layer_files)])
+    assert spec is not None and spec.origin is not None
+    assert spec.origin.endswith(sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+def test_a_missing_compiled_module_fails_only_when_required(layer_files: pathlib.Path) -> None:
+    next(layer_files.glob("protocol.*[!y]")).unlink()  # the compiled one
+    finder = _layers._TwinFinder(compiled=True, required=False)
+    spec = finder.find_spec("fastws.protocol", [str(layer_files)])
+    assert spec is not None and spec.origin == str(layer_files / "protocol.py")
+    with pytest.raises(ImportError, match="FASTWS_REQUIRE_EXTENSIONS"):
+        _layers._TwinFinder(compiled=True, required=True).find_spec("fastws.protocol", [str(layer_files)])
+
+
+def test_other_modules_are_left_to_the_usual_finders(layer_files: pathlib.Path) -> None:
+    (layer_files / "events.py").write_text("")
+    finder = _layers._TwinFinder(compiled=False, required=True)
+    assert finder.find_spec("fastws.events", [str(layer_files)]) is None
