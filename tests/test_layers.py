@@ -34,7 +34,7 @@ def _pxd_classes(path: pathlib.Path) -> dict[str, tuple[str | None, list[str]]]:
             classes[match[1]] = (match[2], current)
         elif match := _FIELD.match(line):
             current.append(match[1])
-        elif line.strip() and not line.startswith(("#", "from ", "cimport ")):
+        elif line.strip() and line != "    pass" and not line.startswith(("#", "from ", "cimport ")):
             raise AssertionError(f"{path.name}: unexpected line {line!r}")
     return classes
 

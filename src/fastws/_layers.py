@@ -35,6 +35,7 @@ __all__ = ["COMPILED", "install", "is_compiled"]
 #: The modules built from their ``.py`` by ``setup.py`` (each has a ``.pxd``).
 COMPILED = frozenset(
     {
+        "fastws.asyncio.connection",
         "fastws.asyncio.stream",
         "fastws.closing",
         "fastws.flow",

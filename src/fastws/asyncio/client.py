@@ -42,7 +42,7 @@ BACKOFF_MAX = 60.0
 _RETRY_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
 
 
-class ClientConnection(Connection):
+class ClientConnection(Connection, asyncio.BufferedProtocol):
     """The client side of one WebSocket connection (what :func:`connect` returns).
 
     Besides the :class:`~fastws.asyncio.connection.Connection` API it has

@@ -33,7 +33,7 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 _OPEN = State.OPEN
 
 
-class Connection(Stream, asyncio.BufferedProtocol):
+class Connection(Stream):
     """One WebSocket connection on top of an asyncio transport.
 
     Applications get instances from :func:`fastws.connect` (client side) or as

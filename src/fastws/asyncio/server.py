@@ -44,7 +44,7 @@ ProcessResponse = Callable[
 ]
 
 
-class ServerConnection(Connection):
+class ServerConnection(Connection, asyncio.BufferedProtocol):
     """The server side of one WebSocket connection (the handler's argument).
 
     Besides the :class:`~fastws.asyncio.connection.Connection` API it has

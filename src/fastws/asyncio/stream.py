@@ -109,7 +109,8 @@ class Stream:
     """The transport side of a connection; see :class:`~fastws.asyncio.connection.Connection`.
 
     Its constructor takes the arguments that ``Connection`` documents. It has
-    the methods of an :class:`asyncio.BufferedProtocol`; ``Connection`` is one.
+    the methods of an :class:`asyncio.BufferedProtocol`; the classes that
+    transports are given (``ServerConnection``, ``ClientConnection``) are one.
     """
 
     # Slots, not a __dict__: an idle connection costs a few hundred bytes less.

@@ -163,7 +163,7 @@ def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
     return "".join(lines).encode("latin-1")
 
 
-class WebSocketProtocol(Connection):
+class WebSocketProtocol(Connection, asyncio.BufferedProtocol):
     """uvicorn's WebSocket protocol class, on fastws (see the module doc).
 
     uvicorn creates one per upgraded connection; applications do not.
