@@ -14,27 +14,41 @@ import importlib
 import pathlib
 import re
 import sysconfig
+from typing import Any
 
 import pytest
 
 from fastws import _layers, codec
+from fastws.codec import encode_frame
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
 _CDEF_CLASS = re.compile(r"^cdef class (\w+)(?:\((\w+)\))?:$")
-_FIELD = re.compile(r"^    cdef (?:public )?object (\w+)$")
+_FIELD = re.compile(r"^    cdef (?:public )?\w+ (\w+)$")
+_CPDEF = re.compile(r"^    cpdef (\w+)\(self(?:, )?(.*)\)$")
 
 
-def _pxd_classes(path: pathlib.Path) -> dict[str, tuple[str | None, list[str]]]:
-    """``{class: (base, fields)}`` as the ``.pxd`` declares them."""
-    classes: dict[str, tuple[str | None, list[str]]] = {}
-    current: list[str] = []
+class _Declared:
+    """What a ``.pxd`` says of one class."""
+
+    def __init__(self, base: str | None) -> None:
+        self.base = base
+        self.fields: list[str] = []
+        #: cpdef method: its parameters after ``self`` (``=*`` marks a default)
+        self.methods: dict[str, list[str]] = {}
+
+
+def _pxd_classes(path: pathlib.Path) -> dict[str, _Declared]:
+    """The classes a ``.pxd`` declares, by name."""
+    classes: dict[str, _Declared] = {}
+    current = _Declared(None)
     for line in path.read_text().splitlines():
         if match := _CDEF_CLASS.match(line):
-            current = []
-            classes[match[1]] = (match[2], current)
+            current = classes[match[1]] = _Declared(match[2])
         elif match := _FIELD.match(line):
-            current.append(match[1])
-        elif line.strip() and line != "    pass" and not line.startswith(("#", "from ", "cimport ")):
+            current.fields.append(match[1])
+        elif match := _CPDEF.match(line):
+            current.methods[match[1]] = match[2].split(", ") if match[2] else []
+        elif line.strip() and not line.startswith(("#", "from ", "cimport ")):
             raise AssertionError(f"{path.name}: unexpected line {line!r}")
     return classes
 
@@ -72,11 +86,33 @@ def test_the_pxd_declares_the_slots_and_bases_of_the_py(module: str) -> None:
     declared = _pxd_classes(source.with_suffix(".pxd"))
     assert declared, "the .pxd declares no class"
     slotted = _py_classes(source)
-    for name, (base, fields) in declared.items():
+    for name, cls in declared.items():
         assert name in slotted, f"{name} has no __slots__ in {source.name}"
         py_base, slots = slotted[name]
-        assert sorted(fields) == sorted(slots)
-        assert base == py_base
+        assert sorted(cls.fields) == sorted(slots)
+        assert cls.base == py_base
+
+
+@pytest.mark.parametrize("module", sorted(_layers.COMPILED))
+def test_cpdef_methods_take_what_the_py_takes_positionally(module: str) -> None:
+    # The compiled twin calls a Python subclass's override of a cpdef method
+    # with positional arguments: keyword-only or variadic ones would break it.
+    source = _source(module)
+    methods = {
+        (cls.name, item.name): item.args
+        for cls in ast.parse(source.read_text()).body
+        if isinstance(cls, ast.ClassDef)
+        for item in cls.body
+        if isinstance(item, ast.FunctionDef)
+    }
+    for name, cls in _pxd_classes(source.with_suffix(".pxd")).items():
+        for method, params in cls.methods.items():
+            args = methods[name, method]
+            assert not (args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs), method
+            names = [a.arg for a in args.args[1:]]
+            assert [p.removesuffix("=*") for p in params] == names, method
+            defaults = len(args.defaults)
+            assert [p.endswith("=*") for p in params] == [i >= len(names) - defaults for i in range(len(names))]
 
 
 def test_this_pass_imports_the_twin_it_stands_for() -> None:
@@ -98,6 +134,25 @@ def test_a_compiled_class_is_the_pure_class_in_its_interface() -> None:
         assert hasattr(Protocol, name), name
     assert Protocol.__module__ == "fastws.protocol"
     assert Protocol.__mro__[1].__name__ == "Closing"
+
+
+def test_a_subclass_override_of_a_compiled_method_is_called() -> None:
+    # receive_data calls _process from inside the compiled class.
+    from fastws.constants import Opcode, Side
+    from fastws.protocol import Protocol
+
+    class Counting(Protocol):
+        __slots__ = ("batches",)
+
+        def _process(self, frames: Any, error: Any) -> None:
+            self.batches.append(len(frames))
+            super()._process(frames, error)
+
+    protocol = Counting(Side.SERVER)
+    protocol.batches = []
+    protocol.receive_data(encode_frame(Opcode.TEXT, b"hi", mask=True) * 2)
+    assert protocol.batches == [2]
+    assert [event.data for event in protocol.events_received()] == ["hi", "hi"]
 
 
 # -- the finder, on files made here ------------------------------------------------

@@ -15,3 +15,7 @@ cdef class FlowControl:
     cdef public object paused
     cdef public object unparsed
     cdef public object work
+
+    cpdef delivered(self, size)
+    cpdef blocked(self)
+    cpdef worked_out(self)

@@ -2,6 +2,8 @@
 # extension types, their slots C fields (see fastws._layers).
 
 from fastws.closing cimport Closing
+from fastws.flow cimport FlowControl
+from fastws.reassembly cimport Reassembler
 
 
 cdef class Protocol(Closing):
@@ -11,11 +13,18 @@ cdef class Protocol(Closing):
     cdef public object _max_size
     cdef public object _on_message
     cdef public object _plain
-    cdef public object _reassembler
+    cdef public Reassembler _reassembler
     cdef public object _rsv_allowed
     cdef public object _sink_is_queue
     cdef public object auto_pong
     cdef public object defer_failure
-    cdef public object flow
+    cdef public FlowControl flow
     cdef public object handshake_exc
     cdef public object subprotocol
+
+    cpdef events_received(self)
+    cpdef receive_data(self, data)
+    cpdef _feed(self, data, max_frames=*)
+    cpdef _process(self, frames, error)
+    cpdef _lane(self)
+    cpdef _after_callback(self, size)

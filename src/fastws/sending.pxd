@@ -8,10 +8,12 @@ cdef class FrameWriter:
     cdef public object mask
     cdef public object meter
 
+    cpdef write(self, output, opcode, payload, fin)
+
 
 cdef class Sender:
     cdef public object _eof_sent
     cdef public object _output
     cdef public object _send_frag
-    cdef public object _writer
+    cdef public FrameWriter _writer
     cdef public object state

@@ -5,4 +5,7 @@ from fastws.asyncio.stream cimport Stream
 
 
 cdef class Connection(Stream):
-    pass
+    cpdef send_nowait(self, message)
+    cpdef _not_open(self)
+    cpdef _check_open(self)
+    cpdef _send_message(self, message)

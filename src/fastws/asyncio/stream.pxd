@@ -1,6 +1,9 @@
 # The compiled twin's declarations for stream.py: its classes become
 # extension types, their slots C fields (see fastws._layers).
 
+from fastws.flow cimport FlowControl
+from fastws.protocol cimport Protocol
+
 
 cdef class Stream:
     cdef object __weakref__
@@ -16,7 +19,7 @@ cdef class Stream:
     cdef public object _drain_waiters
     cdef public object _eof_sent
     cdef public object _failure_handle
-    cdef public object _flow
+    cdef public FlowControl _flow
     cdef public object _flush_handle
     cdef public object _fragmented_send
     cdef public object _handshaking
@@ -36,7 +39,13 @@ cdef class Stream:
     cdef public object bytes_sent
     cdef public object close_timeout
     cdef public object loop
-    cdef public object protocol
+    cdef public Protocol protocol
     cdef public object request
     cdef public object response
     cdef public object transport
+
+    cpdef get_buffer(self, sizehint)
+    cpdef buffer_updated(self, nbytes)
+    cpdef _dispatch(self, data)
+    cpdef _after_input(self)
+    cpdef _write(self, chunks)

@@ -296,16 +296,19 @@ class Stream:
         if self._on_message is None:
             protocol.receive_data(self._read_view[:nbytes])
         else:
-            self._dispatch(protocol.receive_data, self._read_view[:nbytes])
+            self._dispatch(self._read_view[:nbytes])
         self._after_input()
         if self._handshaking:
             self._after_handshake_input()
 
-    def _dispatch(self, method: Callable[..., None], *args: Any) -> None:
-        """Run a protocol input method that may call on_message."""
+    def _dispatch(self, data: Any) -> None:
+        """Feed ``data`` to the protocol, or ``resume()`` it if None, where on_message may be called."""
         self._dispatching = True
         try:
-            method(*args)
+            if data is None:
+                self.protocol.resume()
+            else:
+                self.protocol.receive_data(data)
         except Exception:
             self._on_message_failed()
         finally:
@@ -354,7 +357,7 @@ class Stream:
         if self._on_message is None:
             protocol.resume()
         else:
-            self._dispatch(protocol.resume)
+            self._dispatch(None)
         self._after_input()
 
     def _update_reading(self) -> None:
