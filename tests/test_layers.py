@@ -112,7 +112,9 @@ def test_cpdef_methods_take_what_the_py_takes_positionally(module: str) -> None:
             names = [a.arg for a in args.args[1:]]
             assert [p.removesuffix("=*") for p in params] == names, method
             defaults = len(args.defaults)
-            assert [p.endswith("=*") for p in params] == [i >= len(names) - defaults for i in range(len(names))]
+            assert [p.endswith("=*") for p in params] == [
+                i >= len(names) - defaults for i in range(len(names))
+            ]
 
 
 def test_this_pass_imports_the_twin_it_stands_for() -> None:

@@ -164,6 +164,31 @@ class TestDataFrames:
         p.receive_data(memoryview(frame(TEXT, b"b")))
         assert p.events_received() == [TextMessage("a"), TextMessage("b")]
 
+    @pytest.mark.parametrize(
+        "shape",
+        ["bytes", "slice of a read buffer", "signed chars", "rows", "words"],
+    )
+    def test_any_buffer_counts_in_bytes(self, shape: str) -> None:
+        # A contiguous 1-D view of bytes is read as it is; any other buffer
+        # as its bytes (the views below are 44 bytes: 11 frames of 4).
+        wire = frame(TEXT, b"ab", mask=None) * 11
+        buffer = bytearray(wire + b"\x00" * 8)
+        data: Any = {
+            "bytes": wire,
+            "slice of a read buffer": memoryview(buffer)[: len(wire)],
+            "signed chars": memoryview(bytearray(wire)).cast("b"),
+            "rows": memoryview(wire).cast("B", shape=[11, 4]),
+            "words": memoryview(wire).cast("I"),
+        }[shape]
+        p = client()
+        p.receive_data(data)
+        assert p.events_received() == [TextMessage("ab")] * 11
+
+    def test_a_strided_view_is_refused(self) -> None:
+        p = client()
+        with pytest.raises(TypeError):
+            p.receive_data(memoryview(frame(TEXT, b"ab", mask=None) * 2)[::2])
+
     def test_client_receives_unmasked_frames(self, feed: Feed) -> None:
         p = client()
         feed(p, frame(TEXT, b"hi", mask=None) + frame(BINARY, b"\x01", mask=None))

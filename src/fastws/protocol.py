@@ -445,7 +445,9 @@ class Protocol(Closing):
             flow.unparsed += data
             self._parse_ahead()
             return
-        view = memoryview(data).cast("B")
+        view = data
+        if type(view) is not memoryview or view.itemsize != 1 or view.ndim != 1 or not view.c_contiguous:
+            view = memoryview(data).cast("B")  # a transport's read buffer is already one
         size = len(view)
         start = 0
         while True:

@@ -49,7 +49,7 @@ class Pings:
         self,
         loop: asyncio.AbstractEventLoop,
         protocol: Protocol,
-        flush: Callable[[], None],
+        flush: Callable[[], object],
         fail: Callable[[int, str], None],
         interval: float | None,
         timeout: float | None,

@@ -48,4 +48,5 @@ cdef class Stream:
     cpdef buffer_updated(self, nbytes)
     cpdef _dispatch(self, data)
     cpdef _after_input(self)
+    cpdef _flush(self)
     cpdef _write(self, chunks)

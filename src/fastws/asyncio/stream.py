@@ -325,8 +325,11 @@ class Stream:
             self._wake_recv()
         # From recv() (_take), small sends may be held back for a flush at
         # the end of this turn (see send()): leave the output to it.
-        if self._flush_handle is None:
-            self._flush(answers=True)
+        # What goes out answers the peer's input (automatic pongs, the close
+        # echo, on_message's answers): if it leaves the write buffer above
+        # its mark, reading pauses until it drains.
+        if self._flush_handle is None and self._flush() and self._writing_paused:
+            self._answers_paused = True
         if protocol.error is not None and protocol.failure_pending and self._failure_handle is None:
             self._keep_failure_back()
         if protocol.paused:
@@ -494,14 +497,8 @@ class Stream:
 
     # -- writing -------------------------------------------------------------
 
-    def _flush(self, answers: bool = False) -> None:
-        """Hand everything the protocol has to send to the transport.
-
-        Args:
-            answers: what goes out answers the peer's input (automatic pongs,
-                the close echo, ``on_message``'s answers): if it leaves the
-                write buffer above its mark, reading pauses until it drains.
-        """
+    def _flush(self) -> bool:
+        """Hand everything the protocol has to send to the transport; whether anything went."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -513,8 +510,8 @@ class Stream:
         chunks = self.protocol.data_to_send()
         if chunks and not self._lost:
             self._write(chunks)
-            if answers and self._writing_paused and not self._answers_paused:
-                self._answers_paused = True
+            return True
+        return False
 
     def _write_frame(self, frame: bytes) -> None:
         """Write a data frame encoded elsewhere (``broadcast``), after what is pending."""
