@@ -9,3 +9,5 @@ cdef class Connection(Stream):
     cpdef _not_open(self)
     cpdef _check_open(self)
     cpdef _send_message(self, message)
+    cpdef _take(self)
+    cpdef _flush_or_hold(self, size)

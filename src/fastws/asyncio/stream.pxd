@@ -49,4 +49,5 @@ cdef class Stream:
     cpdef _dispatch(self, data)
     cpdef _after_input(self)
     cpdef _flush(self)
+    cpdef _wake_recv(self)
     cpdef _write(self, chunks)
