@@ -159,35 +159,56 @@ def test_a_subclass_override_of_a_compiled_method_is_called() -> None:
 
 # -- the finder, on files made here ------------------------------------------------
 
+_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
+
 
 @pytest.fixture
 def layer_files(tmp_path: pathlib.Path) -> pathlib.Path:
-    """A folder with ``protocol.py`` and a (never loaded) compiled ``protocol``."""
-    (tmp_path / "protocol.py").write_text("")
-    (tmp_path / ("protocol" + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"")
+    """A package folder with every layer's ``.py`` and a (never loaded) compiled file."""
+    for name in _layers.COMPILED:
+        *folders, leaf = name.split(".")[1:]
+        folder = tmp_path.joinpath(*folders)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{leaf}.py").write_text("")
+        (folder / f"{leaf}{_SUFFIX}").write_bytes(b"")
     return tmp_path
 
 
+def _spec(finder: Any, name: str, root: pathlib.Path) -> Any:
+    *folders, _ = name.split(".")[1:]
+    return finder.find_spec(name, [str(root.joinpath(*folders))])
+
+
 def test_the_pure_choice_takes_the_source_beside_a_compiled_module(layer_files: pathlib.Path) -> None:
-    spec = _layers._TwinFinder(compiled=False, required=False).find_spec(
-        "fastws.protocol", [str(layer_files)]
-    )
-    assert spec is not None and spec.origin == str(layer_files / "protocol.py")
+    finder = _layers._TwinFinder(compiled=False, required=False)
+    for name in sorted(_layers.COMPILED):
+        assert _spec(finder, name, layer_files).origin.endswith(".py"), name
 
 
-def test_the_compiled_choice_takes_the_compiled_module(layer_files: pathlib.Path) -> None:
-    spec = _layers._TwinFinder(compiled=True, required=True).find_spec("fastws.protocol", [str(layer_files)])
-    assert spec is not None and spec.origin is not None
-    assert spec.origin.endswith(sysconfig.get_config_var("EXT_SUFFIX"))
+def test_the_compiled_choice_takes_the_compiled_modules(layer_files: pathlib.Path) -> None:
+    finder = _layers._TwinFinder(compiled=True, required=True)
+    for name in sorted(_layers.COMPILED):
+        assert _spec(finder, name, layer_files).origin.endswith(_SUFFIX), name
 
 
-def test_a_missing_compiled_module_fails_only_when_required(layer_files: pathlib.Path) -> None:
-    next(layer_files.glob("protocol.*[!y]")).unlink()  # the compiled one
+@pytest.mark.parametrize("missing", ["fastws.asyncio.stream", "fastws.sending"])
+def test_one_missing_compiled_layer_makes_all_come_from_source(
+    layer_files: pathlib.Path, missing: str
+) -> None:
+    # Closing is compiled against Sender, Connection against Stream: a mix
+    # of twins would not import.
+    *folders, leaf = missing.split(".")[1:]
+    layer_files.joinpath(*folders, leaf + _SUFFIX).unlink()
     finder = _layers._TwinFinder(compiled=True, required=False)
-    spec = finder.find_spec("fastws.protocol", [str(layer_files)])
-    assert spec is not None and spec.origin == str(layer_files / "protocol.py")
-    with pytest.raises(ImportError, match="FASTWS_REQUIRE_EXTENSIONS"):
-        _layers._TwinFinder(compiled=True, required=True).find_spec("fastws.protocol", [str(layer_files)])
+    for name in sorted(_layers.COMPILED):
+        assert _spec(finder, name, layer_files).origin.endswith(".py"), name
+
+
+def test_a_missing_compiled_layer_fails_when_required(layer_files: pathlib.Path) -> None:
+    layer_files.joinpath("asyncio", "stream" + _SUFFIX).unlink()
+    finder = _layers._TwinFinder(compiled=True, required=True)
+    with pytest.raises(ImportError, match=r"fastws\.asyncio\.stream is not built.*FASTWS_REQUIRE_EXTENSIONS"):
+        _spec(finder, "fastws.protocol", layer_files)
 
 
 def test_other_modules_are_left_to_the_usual_finders(layer_files: pathlib.Path) -> None:
