@@ -16,6 +16,5 @@ cdef class FlowControl:
     cdef public object unparsed
     cdef public object work
 
-    cpdef delivered(self, size)
     cpdef blocked(self)
     cpdef worked_out(self)

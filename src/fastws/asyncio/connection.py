@@ -367,8 +367,7 @@ class Connection(Stream):
             coalesced = self._coalesced + size
             self._coalesced = coalesced
             if coalesced < COALESCE_LIMIT:
-                if self._flush_handle is None:
-                    self._flush_handle = self.loop.call_soon(self._flush)
+                self._flush_later()
                 return
         self._flush()
 

@@ -49,5 +49,6 @@ cdef class Stream:
     cpdef _dispatch(self, data)
     cpdef _after_input(self)
     cpdef _flush(self)
+    cpdef _flush_later(self)
     cpdef _wake_recv(self)
     cpdef _write(self, chunks)

@@ -513,6 +513,11 @@ class Stream:
             return True
         return False
 
+    def _flush_later(self) -> None:
+        """Flush at the end of this turn of the loop (once, however many sends ask)."""
+        if self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._flush)
+
     def _write_frame(self, frame: bytes) -> None:
         """Write a data frame encoded elsewhere (``broadcast``), after what is pending."""
         if self._flush_handle is not None or self._dispatching:
