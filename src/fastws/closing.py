@@ -70,7 +70,9 @@ def _truncate_reason(reason: str) -> bytes:
 class Closing(Sender):
     """Closing and failing: a base of :class:`~fastws.protocol.Protocol`, on :class:`~fastws.sending.Sender`.
 
-    It uses the protocol's state and output; see :mod:`fastws.closing`.
+    It holds the close frames sent and received, the error, the side, the
+    parser and the event list; the state and the output are
+    :class:`~fastws.sending.Sender`'s. See :mod:`fastws.closing`.
     """
 
     # Also declared, with the same names, in closing.pxd (the compiled twin).
