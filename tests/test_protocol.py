@@ -22,6 +22,8 @@ import pytest
 from fastws.codec import Frame
 from fastws.events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 from fastws.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
     InvalidCloseCode,
     InvalidFrame,
     InvalidState,
@@ -633,6 +635,44 @@ class TestClose:
         p.receive_eof()
         assert p.data_to_send() == [b""]
         assert p.state is State.CLOSED
+
+    @pytest.mark.parametrize(
+        ("ours", "theirs", "ok"),
+        [
+            # ours: the code we send first (None: the peer starts);
+            # theirs: the payload of the peer's close frame (None: EOF only).
+            (None, close_payload(1000), True),
+            (None, close_payload(1001, b"away"), True),
+            (None, b"", True),  # no code: 1005
+            (None, close_payload(1011), False),
+            (None, close_payload(4000), False),
+            (1000, close_payload(1000), True),
+            (1001, b"", True),
+            (1000, close_payload(4001), False),
+            (4000, close_payload(4000), False),
+            (1000, None, False),
+            (None, None, False),
+            (None, close_payload(999), False),  # invalid: failed with 1002
+        ],
+    )
+    def test_closed_ok_says_which_exception_closed_exception_gives(
+        self, feed: Feed, ours: int | None, theirs: bytes | None, ok: bool
+    ) -> None:
+        p = server()
+        if ours is not None:
+            p.send_close(ours)
+        if theirs is not None:
+            feed(p, frame(CLOSE, theirs))
+        p.receive_eof()
+        assert p.state is State.CLOSED
+        assert p.closed_ok is ok
+        exc = p.closed_exception()
+        assert type(exc) is (ConnectionClosedOK if ok else ConnectionClosedError)
+
+    def test_closed_ok_is_false_while_open(self) -> None:
+        p = server()
+        assert p.closed_ok is False
+        assert type(p.closed_exception()) is ConnectionClosedError
 
     def test_send_close_without_code(self) -> None:
         p = server()

@@ -125,6 +125,22 @@ class Closing(Sender):
         return "" if close is None else close.reason
 
     @property
+    def closed_ok(self) -> bool:
+        """Whether :meth:`closed_exception` gives :class:`~fastws.ConnectionClosedOK`.
+
+        True when close frames went both ways, each with 1000, 1001 or no
+        code (1005): the closing handshake completed normally.
+        """
+        rcvd = self.close_rcvd
+        sent = self.close_sent
+        return (
+            rcvd is not None
+            and sent is not None
+            and rcvd.code in _OK_CLOSE_CODES
+            and sent[0] in _OK_CLOSE_CODES
+        )
+
+    @property
     def close_was_clean(self) -> bool:
         """Whether close frames were both sent and received (section 7.1.4)."""
         return self.close_rcvd is not None and self.close_sent is not None
@@ -147,15 +163,8 @@ class Closing(Sender):
         rcvd = None if close is None else Close(close.code, close.reason)
         sent = None if self.close_sent is None else Close(*self.close_sent)
         rcvd_then_sent = self.close_rcvd_then_sent if rcvd is not None and sent is not None else None
-        if (
-            rcvd is not None
-            and sent is not None
-            and rcvd.code in _OK_CLOSE_CODES
-            and sent.code in _OK_CLOSE_CODES
-        ):
-            exc: ConnectionClosed = ConnectionClosedOK(rcvd, sent, rcvd_then_sent)
-        else:
-            exc = ConnectionClosedError(rcvd, sent, rcvd_then_sent)
+        kind = ConnectionClosedOK if self.closed_ok else ConnectionClosedError
+        exc: ConnectionClosed = kind(rcvd, sent, rcvd_then_sent)
         cause = self.error or cause
         if cause is not None:
             exc.__cause__ = cause

@@ -58,16 +58,16 @@ _status_line_re = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([\t\x20-\x7
 # ending with CRLF (RFC 9112 section 2.2), over text decoded as ISO-8859-1:
 # the name (a token) and the value (section 5.5: no CR, LF, NUL or other
 # control), its leading whitespace left out; trailing whitespace is removed
-# afterwards. _fields_re matches a whole block of such lines, _field_re picks
-# out each name and value. A value starts with a visible character, so the
-# whitespace before it is never split two ways: a line matches in one way
-# only, and a block that does not match is refused in time linear in its
-# size (overlapping classes there would backtrack exponentially in the
-# number of lines).
+# afterwards. A value starts with a visible character, so the whitespace
+# before it is never split two ways: a line matches in one way only, and a
+# line that does not match is refused in time linear in its size.
+# _fields_re reads a whole block of such lines in one pass: each match is a
+# line's (name, value, ""), except that from the first position where no
+# line matches, the rest of the block is one match ("", "", rest). A block
+# is valid exactly when that last kind of match is absent.
 _FIELD_VALUE = r":[ \t]*((?:[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*)?)\r\n"
 _OWS = (" ", "\t")
-_field_re = re.compile("(" + _TOKEN + ")" + _FIELD_VALUE)
-_fields_re = re.compile("(?:" + _TOKEN + _FIELD_VALUE + ")*")
+_fields_re = re.compile("(" + _TOKEN + ")" + _FIELD_VALUE + r"|([\s\S]+)")
 # RFC 9110 section 8.6: Content-Length = 1*DIGIT.
 _digits_re = re.compile(r"[0-9]+")
 
@@ -254,9 +254,9 @@ class _HeadParser:
     def _feed_whole(self, data: bytes) -> tuple[Any, bytes] | None:
         """Parse a head that arrived in one piece, or return None.
 
-        It accepts exactly what :meth:`_line` accepts, with two regular
-        expressions over the whole block of header lines instead of a few
-        calls per line; on anything unusual (incomplete head, a limit
+        It accepts exactly what :meth:`_line` accepts, with one regular
+        expression pass over the whole block of header lines instead of a
+        few calls per line; on anything unusual (incomplete head, a limit
         reached, a malformed line) it returns None and the line-by-line
         path, which gives the precise error, takes over from the start.
         """
@@ -274,15 +274,13 @@ class _HeadParser:
         # Field names are ASCII tokens and values are read as ISO-8859-1:
         # decoding the block once gives the same strings as per field.
         block = data[first_end + 2 : end + 2].decode("latin-1")
-        if _fields_re.fullmatch(block) is None:
-            return None
-        pairs = _field_re.findall(block)
-        count = len(pairs)
-        if count > self._max_headers:
+        lines = _fields_re.findall(block)
+        count = len(lines)
+        if count > self._max_headers or (count and lines[-1][2]):
             return None
         fields: list[str] = []
         index: dict[str, list[str]] = {}
-        for name, value in pairs:
+        for name, value, _ in lines:
             if value[-1:] in _OWS:
                 value = value.rstrip(" \t")
             fields += (name, value)

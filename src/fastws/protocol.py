@@ -542,6 +542,9 @@ class Protocol(Closing):
                 return frames, used, None
             return self._parser.feed(data), len(data), None
         except ProtocolError as exc:
+            # It is kept (``error``); its traceback would keep the parser's
+            # frames, and with them this protocol, in a reference cycle.
+            exc.__traceback__ = None
             return exc.frames, len(data), exc
 
     def _process(self, frames: list[Frame], error: ProtocolError | None) -> None:

@@ -20,7 +20,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from ..exceptions import ConnectionClosed, ConnectionClosedOK, InvalidState
+from ..exceptions import ConnectionClosed, InvalidState
 from ..options import COALESCE_LIMIT
 from ..protocol import State
 from .stream import FAILURE_GRACE, HOLD_LIMIT, READ_BUFFER_SIZE, WORK_PER_TURN, Data, Stream
@@ -131,7 +131,10 @@ class Connection(Stream):
         """
         if self._queue:
             return self._take()
-        return await self._recv_wait()
+        message = await self._recv_wait()
+        if message is None:
+            raise self._closed_exception()
+        return message
 
     def _take(self) -> Data:
         """Take the oldest queued message; go on with waiting input at the low-water mark."""
@@ -141,8 +144,12 @@ class Connection(Stream):
             self._resume_input()
         return message
 
-    async def _recv_wait(self) -> Data:
-        """``recv`` when the queue is empty: wait for a message or the end."""
+    async def _recv_wait(self) -> Data | None:
+        """``recv`` when the queue is empty: wait for a message, or None at the end.
+
+        None: the connection ended and every message was returned (the
+        caller raises, or ends an iteration without making the exception).
+        """
         while True:
             # self._queue, not a local: the first message makes the queue.
             if self._queue:
@@ -159,7 +166,7 @@ class Connection(Stream):
                 # answers it had to send are out; fail the connection now.
                 self._send_failure()
             if self._ended() and not self._input_waiting:
-                raise self._closed_exception()
+                return None
             if self._recv_waiter is not None:
                 raise InvalidState("another coroutine is already waiting for the next message")
             if self._on_message is not None:
@@ -182,10 +189,12 @@ class Connection(Stream):
         """
         if self._queue:
             return self._take()
-        try:
-            return await self._recv_wait()
-        except ConnectionClosedOK:
-            raise StopAsyncIteration from None
+        message = await self._recv_wait()
+        if message is not None:
+            return message
+        if self.protocol.closed_ok:
+            raise StopAsyncIteration
+        raise self._closed_exception()
 
     @property
     def on_message(self) -> Callable[[Data], object] | None:

@@ -33,6 +33,10 @@ __all__ = ["Pings"]
 logger = logging.getLogger("fastws")
 
 
+def _inert(*args: object) -> None:
+    """What the stopped keepalive holds instead of the connection's methods."""
+
+
 class Pings:
     """The pings of one connection that wait for their pong, and the keepalive timer.
 
@@ -125,6 +129,9 @@ class Pings:
                 only when a ping waits (most connections close with none).
         """
         self._stopped = True
+        # Nothing calls them once stopped; they are the connection's bound
+        # methods, and a reference cycle would keep it until the collector runs.
+        self._flush = self._fail = _inert
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

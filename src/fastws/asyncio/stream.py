@@ -494,6 +494,12 @@ class Stream:
                 waiter.set_result(None)
         if not self._closed.done():
             self._closed.set_result(None)
+        if not protocol.paused:
+            # Nothing more can reach on_message (no input waits, and none
+            # will arrive): the protocol lets go of this connection's bound
+            # method, so that a closed connection is freed when the last
+            # reference goes, not by the cycle collector.
+            protocol.on_message = None
 
     # -- writing -------------------------------------------------------------
 

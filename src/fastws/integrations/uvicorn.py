@@ -437,12 +437,11 @@ class WebSocketProtocol(Connection, asyncio.BufferedProtocol):
         if self._final is not None:
             return self._final
         try:
-            return self._event(await self._recv_wait())
+            data = await self._recv_wait()
         except _Finished:
             assert self._final is not None
             return self._final
-        except ConnectionClosed:
-            return self._disconnect()
+        return self._disconnect() if data is None else self._event(data)
 
     @staticmethod
     def _event(data: str | bytes) -> dict[str, Any]:
