@@ -41,6 +41,10 @@ from .uri import WebSocketURI, parse_uri
 
 __all__ = ["ClientProtocol"]
 
+_CLIENT = Side.CLIENT
+_CONNECTING = State.CONNECTING
+_OPEN = State.OPEN
+
 
 class ClientProtocol(Protocol):
     """The client side of a WebSocket connection, from the opening handshake on.
@@ -96,7 +100,7 @@ class ClientProtocol(Protocol):
         max_header_size: int = MAX_HEADER_SIZE,
         **protocol_kwargs: Any,
     ) -> None:
-        super().__init__(Side.CLIENT, state=State.CONNECTING, **protocol_kwargs)
+        super().__init__(_CLIENT, state=_CONNECTING, **protocol_kwargs)
         if isinstance(uri, str):
             self.uri = parse_uri(uri)
         elif isinstance(uri, WebSocketURI):
@@ -153,7 +157,7 @@ class ClientProtocol(Protocol):
             InvalidState: a request was sent already, or the connection is
                 not CONNECTING.
         """
-        if self.state is not State.CONNECTING or self.request is not None:
+        if self.state is not _CONNECTING or self.request is not None:
             raise InvalidState("the opening handshake request was already sent")
         data = request.serialize()
         self.request = request
@@ -180,8 +184,9 @@ class ClientProtocol(Protocol):
         response.headers.compact()  # kept for reference only from now on
         self.response = response
         self.subprotocol = subprotocol
-        self.extensions = extensions
-        self.state = State.OPEN
+        if extensions:  # none: the protocol is set up for none already
+            self.extensions = extensions
+        self.state = _OPEN
         self._events.append(response)
         # Frames the server sent right after its 101, possibly in the same
         # packet, are parsed by Protocol.receive_data from here.

@@ -366,10 +366,10 @@ def build_accept_response(
         extensions: the Sec-WebSocket-Extensions value, if any.
         server: a Server header value, if any.
     """
-    headers = _headers.Headers()
-    headers._add_unchecked("Upgrade", "websocket")
-    headers._add_unchecked("Connection", "Upgrade")
-    headers._add_unchecked("Sec-WebSocket-Accept", accept_key(key))
+    # Without the lookup index, which send_response() drops anyway.
+    headers = _headers.Headers._unchecked(
+        ["Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Accept", accept_key(key)]
+    )
     if subprotocol is not None:
         headers.add("Sec-WebSocket-Protocol", subprotocol)
     if extensions is not None:

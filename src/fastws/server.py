@@ -56,6 +56,11 @@ from .protocol import Protocol, Side, State
 
 __all__ = ["ServerProtocol"]
 
+_SERVER = Side.SERVER
+_CLOSED = State.CLOSED
+_CONNECTING = State.CONNECTING
+_OPEN = State.OPEN
+
 
 class ServerProtocol(Protocol):
     """The server side of a WebSocket connection, from the opening handshake on.
@@ -116,7 +121,7 @@ class ServerProtocol(Protocol):
         max_header_size: int = MAX_HEADER_SIZE,
         **protocol_kwargs: Any,
     ) -> None:
-        super().__init__(Side.SERVER, state=State.CONNECTING, **protocol_kwargs)
+        super().__init__(_SERVER, state=_CONNECTING, **protocol_kwargs)
         self.origins = list(origins) if origins is not None else None
         self.available_subprotocols = list(subprotocols) if subprotocols else None
         self._available_extensions = list(extensions) if extensions else None
@@ -242,9 +247,9 @@ class ServerProtocol(Protocol):
             InvalidState: no request was received yet, a response was sent
                 already, or a 101 without a successful :meth:`accept`.
         """
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             return
-        if self.state is not State.CONNECTING or self.request is None:
+        if self.state is not _CONNECTING or self.request is None:
             raise InvalidState("no request to answer, or the response was already sent")
         # The request and the response are kept for the connection's
         # lifetime (applications read them): their headers need no lookup
@@ -257,9 +262,11 @@ class ServerProtocol(Protocol):
                 raise InvalidState("a 101 response needs a successful accept()")
             self._output.append(response.serialize())
             self.response = response
-            self.subprotocol, self.extensions = pending
+            self.subprotocol, extensions = pending
+            if extensions:  # none: the protocol is set up for none already
+                self.extensions = extensions
             self._pending = None
-            self.state = State.OPEN
+            self.state = _OPEN
             early = self._early
             self._early = None
             if early:

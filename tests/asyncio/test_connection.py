@@ -392,6 +392,33 @@ class TestClosing:
             assert info.value.rcvd_then_sent is True
             await asyncio.wait_for(client.wait_closed(), 5)
 
+    async def test_a_cancelled_wait_leaves_the_connection_alone(self) -> None:
+        async with pair() as (server, client):
+            waits = [asyncio.ensure_future(client.wait_closed()) for _ in range(50)]
+            await asyncio.sleep(0)
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+            assert all(wait.cancelled() for wait in waits)
+            # Nothing of the cancelled waits stays behind, and the
+            # connection is as open as it was.
+            assert not client._closed._callbacks
+            assert client.state is State.OPEN
+            await client.send("still open")
+            assert await server.recv() == "still open"
+            # A close() cancelled while it waits for the peer goes on all the same.
+            closing = asyncio.ensure_future(client.close(1000, "done"))
+            waiting = asyncio.ensure_future(client.wait_closed())
+            await asyncio.sleep(0)
+            closing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await closing
+            with pytest.raises(ConnectionClosedOK):
+                await server.recv()
+            await asyncio.wait_for(waiting, 5)
+            assert client.close_code == 1000
+            assert not client._closed.cancelled()
+
     async def test_send_after_close_raises(self) -> None:
         async with pair() as (_server, client):
             await client.close()

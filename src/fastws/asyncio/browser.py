@@ -60,6 +60,8 @@ __all__ = [
     "WebSocket",
 ]
 
+_OPEN = State.OPEN
+
 logger = logging.getLogger("fastws.browser")
 
 # RFC 6455 section 4.1 / RFC 7230 token: what a subprotocol name may be.
@@ -343,7 +345,7 @@ class WebSocket:
             self._ready_state != self.OPEN
             or connection is None
             or connection._lost
-            or connection.protocol.state is not State.OPEN
+            or connection.protocol.state is not _OPEN
         ):
             # WHATWG: "If the WebSocket is closing or closed, increase
             # bufferedAmount by the number of bytes" and do nothing else.

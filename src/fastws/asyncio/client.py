@@ -27,6 +27,8 @@ from .connection import Connection
 
 __all__ = ["BACKOFF_FACTOR", "BACKOFF_MAX", "BACKOFF_MIN", "ClientConnection", "connect"]
 
+_CLOSED = State.CLOSED
+
 logger = logging.getLogger("fastws.client")
 
 #: ``async for ws in connect(...)`` waits this long after the first failed
@@ -268,7 +270,7 @@ class connect:
             try:
                 yield connection
             finally:
-                if connection.state is not State.CLOSED:
+                if connection.state is not _CLOSED:
                     await connection.close()
 
     async def __aexit__(

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Pings"]
 
+_OPEN = State.OPEN
+
 logger = logging.getLogger("fastws")
 
 
@@ -48,6 +50,18 @@ class Pings:
         interval: seconds between keepalive pings; None: no keepalive.
         timeout: seconds a keepalive ping may wait for its pong; None: forever.
     """
+
+    __slots__ = (
+        "_fail",
+        "_flush",
+        "_loop",
+        "_protocol",
+        "_stopped",
+        "_timer",
+        "_waiting",
+        "interval",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -96,7 +110,7 @@ class Pings:
 
     def _keepalive(self) -> None:
         self._timer = None
-        if self._stopped or self._protocol.state is not State.OPEN:
+        if self._stopped or self._protocol.state is not _OPEN:
             return
         payload = self.fresh_payload()
         self._protocol.send_ping(payload)

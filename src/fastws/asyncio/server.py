@@ -35,6 +35,10 @@ from .topics import Topics
 
 __all__ = ["Server", "ServerConnection", "serve"]
 
+_CLOSED = State.CLOSED
+_CONNECTING = State.CONNECTING
+_OPEN = State.OPEN
+
 logger = logging.getLogger("fastws.server")
 
 Handler = Callable[["ServerConnection"], Awaitable[Any]]
@@ -97,7 +101,7 @@ class ServerConnection(Connection, asyncio.BufferedProtocol):
 
     def _open_timed_out(self) -> None:
         self._open_handle = None
-        if self.protocol.state is State.CONNECTING and not self._lost:
+        if self.protocol.state is _CONNECTING and not self._lost:
             # The request did not arrive (or was not answered) in time: a
             # slow or idle peer must not hold a connection forever.
             logger.debug("opening handshake timed out; dropping %s", self.remote_address)
@@ -105,7 +109,7 @@ class ServerConnection(Connection, asyncio.BufferedProtocol):
 
     def _after_handshake_input(self) -> None:
         protocol = self.protocol
-        if protocol.state is State.CLOSED and self._open_handle is not None:
+        if protocol.state is _CLOSED and self._open_handle is not None:
             # A malformed request: the protocol queued its 4xx answer and
             # the end of the connection; nothing else will happen.
             exc = getattr(protocol, "handshake_exc", None)
@@ -135,7 +139,7 @@ class ServerConnection(Connection, asyncio.BufferedProtocol):
             self._answer(request, response)
         except Exception:
             logger.error("process_request / process_response failed", exc_info=True)
-            if not self._lost and self.protocol.state is State.CONNECTING:
+            if not self._lost and self.protocol.state is _CONNECTING:
                 self._send_response(self.protocol.reject(500, "Internal Server Error\n"))  # type: ignore[attr-defined]
 
     def _answer(self, request: Request, response: Response | None) -> None:
@@ -178,7 +182,7 @@ class ServerConnection(Connection, asyncio.BufferedProtocol):
         if self._open_handle is not None:
             self._open_handle.cancel()
             self._open_handle = None
-        if protocol.state is State.OPEN:
+        if protocol.state is _OPEN:
             self._handshaking = False
             self._start_keepalive()
             self.handler_task = self.loop.create_task(self._run_handler())
@@ -348,7 +352,7 @@ class Server:
             await asyncio.sleep(0)
             if close_connections:
                 for connection in list(self.connections):
-                    if connection.protocol.state is State.CONNECTING:
+                    if connection.protocol.state is _CONNECTING:
                         connection.transport.abort()
                     else:
                         # RFC 6455 section 7.4.1: 1001 "indicates that an

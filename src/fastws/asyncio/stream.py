@@ -79,6 +79,7 @@ logger = logging.getLogger("fastws")
 
 _OPEN = State.OPEN
 _CLOSED = State.CLOSED
+_CONNECTING = State.CONNECTING
 
 _read_buffers = threading.local()
 
@@ -224,7 +225,7 @@ class Stream:
 
         # Whether the opening handshake is in progress: reads then also go
         # through _after_handshake_input (the subclasses clear it).
-        self._handshaking = protocol.state is State.CONNECTING
+        self._handshaking = protocol.state is _CONNECTING
         self._lost = False
         self._lost_exc: BaseException | None = None
         self._closed: asyncio.Future[None] = self.loop.create_future()
@@ -256,7 +257,7 @@ class Stream:
         # Read now: some transports (uvloop's) cannot tell once closed.
         self._addresses = (transport.get_extra_info("sockname"), transport.get_extra_info("peername"))
         transport.set_write_buffer_limits(self._write_high, self._write_low)  # type: ignore[attr-defined]
-        if self.protocol.state is State.OPEN:
+        if self.protocol.state is _OPEN:
             # Created open (no opening handshake to wait for).
             self._start_keepalive()
 
@@ -457,7 +458,7 @@ class Stream:
         self._on_message = None
         self._queue = _NO_QUEUE
         self._route_messages()
-        if self.protocol.state is State.OPEN and not self._lost:
+        if self.protocol.state is _OPEN and not self._lost:
             self.protocol.fail(1011, "internal error")
             self._set_closing()
 
@@ -473,7 +474,7 @@ class Stream:
         self._lost = True
         self._lost_exc = exc
         protocol = self.protocol
-        if protocol.state is not State.CLOSED:
+        if protocol.state is not _CLOSED:
             try:
                 protocol.receive_eof()
             except Exception:  # pragma: no cover - the protocol is already done
@@ -630,7 +631,7 @@ class Stream:
         """Fail the connection: close frame with ``code``, then close TCP."""
         if self._lost:
             return
-        if self.protocol.state is State.OPEN:
+        if self.protocol.state is _OPEN:
             self.protocol.fail(code, reason)
             self._after_close_sent()
         else:

@@ -117,6 +117,8 @@ from uvicorn.protocols.utils import (  # noqa: E402
 logger = logging.getLogger("uvicorn.error")
 
 _OPEN = State.OPEN
+_CLOSED = State.CLOSED
+_CONNECTING = State.CONNECTING
 
 
 def _lost() -> dict[str, Any]:
@@ -314,7 +316,7 @@ class WebSocketProtocol(Connection, asyncio.BufferedProtocol):
         self._pings.stop(lambda: ConnectionClosed(None, None))
         if self._lost:
             return
-        if self.protocol.state is not State.CONNECTING or self._denial is not None:
+        if self.protocol.state is not _CONNECTING or self._denial is not None:
             if self.protocol.state is _OPEN and self._final is None:
                 # RFC 6455 section 7.4.1 (IANA registry): 1012 "Service Restart".
                 self._end({"type": "websocket.disconnect", "code": 1012})
@@ -399,7 +401,7 @@ class WebSocketProtocol(Connection, asyncio.BufferedProtocol):
         # As uvicorn's classes: an application that returns without closing
         # drops the TCP connection (the client sees 1006); a closing
         # handshake under way ends by itself, within the close timeout.
-        if not self._lost and self.protocol.state in (_OPEN, State.CONNECTING):
+        if not self._lost and self.protocol.state in (_OPEN, _CONNECTING):
             self.transport.close()
 
     def _send_500(self) -> None:
@@ -453,7 +455,7 @@ class WebSocketProtocol(Connection, asyncio.BufferedProtocol):
         protocol = self.protocol
         if protocol.close_rcvd is not None:
             code, reason = protocol.close_code, protocol.close_reason
-        elif protocol.close_sent is not None and protocol.state is State.CLOSED:
+        elif protocol.close_sent is not None and protocol.state is _CLOSED:
             code, reason = protocol.close_sent  # we failed the connection (1009, 1011...)
         else:
             return _lost()

@@ -26,6 +26,8 @@ from .transport import Transport
 
 __all__ = ["ClientConnection", "connect", "unix_connect"]
 
+_CONNECTING = State.CONNECTING
+
 
 class ClientConnection(Connection):
     """The client side of one WebSocket connection (what :func:`connect` returns).
@@ -61,7 +63,7 @@ class ClientConnection(Connection):
                 exc = protocol.handshake_exc
                 if exc is not None:
                     raise exc
-                if self._aborted or protocol.state is not State.CONNECTING:
+                if self._aborted or protocol.state is not _CONNECTING:
                     error = InvalidMessage("connection closed during the opening handshake")
                     error.__cause__ = self._lost_exc
                     raise error

@@ -35,6 +35,7 @@ __all__ = ["Connection", "Data"]
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _OPEN = State.OPEN
+_CONNECTING = State.CONNECTING
 
 
 class Connection(Stream):
@@ -394,7 +395,7 @@ class Connection(Stream):
             protocol.send_close(code, reason)  # may raise ValueError: nothing changed then
             self._after_input()
             self._flush(self._close_deadline)
-        elif protocol.state is State.CONNECTING:
+        elif protocol.state is _CONNECTING:
             self._abort(None)
 
     def wait_closed(self, timeout: float | None = None) -> bool:

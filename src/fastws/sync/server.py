@@ -46,6 +46,9 @@ from .transport import Transport
 
 __all__ = ["Server", "ServerConnection", "serve", "unix_serve"]
 
+_CONNECTING = State.CONNECTING
+_OPEN = State.OPEN
+
 logger = logging.getLogger("fastws.server")
 
 Handler = Callable[["ServerConnection"], Any]
@@ -106,7 +109,7 @@ class ServerConnection(Connection):
         protocol: ServerProtocol = self.protocol  # type: ignore[assignment]
         with self._lock:
             while self.request is None:
-                if self._aborted or protocol.state is not State.CONNECTING:
+                if self._aborted or protocol.state is not _CONNECTING:
                     # A malformed request: the protocol answered it (4xx)
                     # and ends the connection.
                     if protocol.handshake_exc is not None:
@@ -143,9 +146,9 @@ class ServerConnection(Connection):
             # Frames the client sent before the 101 are parsed by send_response.
             self._after_input()
             self._flush(deadline)
-            if self._outbox and protocol.state is State.OPEN:
+            if self._outbox and protocol.state is _OPEN:
                 self._abort(TimeoutError("the opening handshake timed out"))
-            if protocol.state is not State.OPEN or self._aborted:
+            if protocol.state is not _OPEN or self._aborted:
                 self._wait_finished()
                 return False
         self._start_background(f"fastws-server-{self.remote_address}")
@@ -170,7 +173,7 @@ class ServerConnection(Connection):
     def _going_away(self) -> None:
         """The server shuts down: close with 1001, without waiting (abort if not open yet)."""
         with self._lock:
-            if self.protocol.state is State.CONNECTING:
+            if self.protocol.state is _CONNECTING:
                 self._abort(None)
             else:
                 # RFC 6455 section 7.4.1: 1001 "indicates that an endpoint is
