@@ -279,28 +279,15 @@ class _HeadParser:
         count = len(lines)
         if count > self._max_headers or (count and lines[-1][2]):
             return None
-        # Headers._add_unchecked for each line, inlined (2.8 to 1.9 us for
-        # six lines, CPython 3.11).
-        fields: list[str] = []
-        add = fields.append
-        index: dict[str, list[str]] = {}
+        add = self._headers._add_unchecked
         for name, value, _ in lines:
             if value[-1:] in _OWS:
                 value = value.rstrip(" \t")
-            add(name)
-            add(value)
-            key = name.lower()
-            if key in index:
-                index[key].append(value)
-            else:
-                index[key] = [value]
-        headers = self._headers
-        headers._fields = fields
-        headers._index = index
+            add(name, value)
         self._start = start
         self._count = count
         self._size = end + 4
-        return self._finish(start, headers), data[end + 4 :]
+        return self._finish(start, self._headers), data[end + 4 :]
 
     def _limit(self) -> tuple[int, int, str]:
         if self._start is None:
