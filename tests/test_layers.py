@@ -23,8 +23,13 @@ from fastws.codec import encode_frame
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src"
 _CDEF_CLASS = re.compile(r"^cdef class (\w+)(?:\((\w+)\))?:$")
-_FIELD = re.compile(r"^    cdef (?:public )?\w+ (\w+)$")
+_FIELD = re.compile(r"^    cdef (?:public )?(\w+) (\w+)$")
 _CPDEF = re.compile(r"^    cpdef (\w+)\(self(?:, )?(.*)\)$")
+_LOCALS = re.compile(r"^    @cython\.locals\((.*)\)$")
+_MODULE_VARIABLE = re.compile(r"^cdef (\w+) (\w+)$")
+#: The C types a field, a parameter or a local may have besides ``object``
+#: and a layer's class: a byte count or a position the layer keeps itself.
+_C_INTEGER = "Py_ssize_t"
 
 
 class _Declared:
@@ -33,24 +38,48 @@ class _Declared:
     def __init__(self, base: str | None) -> None:
         self.base = base
         self.fields: list[str] = []
+        #: field: its declared type
+        self.types: dict[str, str] = {}
         #: cpdef method: its parameters after ``self`` (``=*`` marks a default)
         self.methods: dict[str, list[str]] = {}
+        #: cpdef method: its typed parameters and locals, ``{name: type}``
+        self.typed: dict[str, dict[str, str]] = {}
 
 
 def _pxd_classes(path: pathlib.Path) -> dict[str, _Declared]:
     """The classes a ``.pxd`` declares, by name."""
+    return _parse_pxd(path)[0]
+
+
+def _parse_pxd(path: pathlib.Path) -> tuple[dict[str, _Declared], dict[str, str]]:
+    """The classes a ``.pxd`` declares, by name, and its module-level C variables."""
     classes: dict[str, _Declared] = {}
+    variables: dict[str, str] = {}
     current = _Declared(None)
+    local_types: dict[str, str] = {}
     for line in path.read_text().splitlines():
         if match := _CDEF_CLASS.match(line):
             current = classes[match[1]] = _Declared(match[2])
         elif match := _FIELD.match(line):
-            current.fields.append(match[1])
+            current.fields.append(match[2])
+            current.types[match[2]] = match[1]
+        elif match := _LOCALS.match(line):
+            local_types = {name: kind for name, kind in (item.split("=") for item in match[1].split(", "))}
         elif match := _CPDEF.match(line):
-            current.methods[match[1]] = match[2].split(", ") if match[2] else []
-        elif line.strip() and not line.startswith(("#", "from ", "cimport ")):
+            params = match[2].split(", ") if match[2] else []
+            typed = dict(local_types)
+            local_types = {}
+            for param in params:
+                if " " in param:
+                    kind, name = param.split(" ")
+                    typed[name.removesuffix("=*")] = kind
+            current.methods[match[1]] = [p.split(" ")[-1] for p in params]
+            current.typed[match[1]] = typed
+        elif match := _MODULE_VARIABLE.match(line):
+            variables[match[2]] = match[1]
+        elif line.strip() and not line.startswith(("#", "from ", "cimport ", "    #")):
             raise AssertionError(f"{path.name}: unexpected line {line!r}")
-    return classes
+    return classes, variables
 
 
 def _py_classes(path: pathlib.Path) -> dict[str, tuple[str | None, list[str]]]:
@@ -115,6 +144,72 @@ def test_cpdef_methods_take_what_the_py_takes_positionally(module: str) -> None:
             assert [p.endswith("=*") for p in params] == [
                 i >= len(names) - defaults for i in range(len(names))
             ]
+
+
+def _cimported(path: pathlib.Path) -> set[str]:
+    """The names a ``.pxd`` cimports from other ``.pxd`` files."""
+    return {
+        name
+        for line in path.read_text().splitlines()
+        if line.startswith("from ") and " cimport " in line
+        for name in line.split(" cimport ")[1].split(", ")
+    }
+
+
+def _functions(source: pathlib.Path) -> dict[tuple[str, str], ast.FunctionDef]:
+    return {
+        (cls.name, item.name): item
+        for cls in ast.parse(source.read_text()).body
+        if isinstance(cls, ast.ClassDef)
+        for item in cls.body
+        if isinstance(item, ast.FunctionDef)
+    }
+
+
+@pytest.mark.parametrize("module", sorted(_layers.COMPILED))
+def test_c_integers_hold_only_what_the_source_keeps_as_ints(module: str) -> None:
+    # A field, local or module variable declared as a C integer refuses
+    # anything but an int in the compiled twin: only counts and positions
+    # that the layer itself starts at an int may be declared so.
+    source = _source(module)
+    tree = ast.parse(source.read_text())
+    classes, variables = _parse_pxd(source.with_suffix(".pxd"))
+    functions = _functions(source)
+    for name, cls in classes.items():
+        for field, kind in cls.types.items():
+            if kind == "object" or kind in classes or kind in _cimported(source.with_suffix(".pxd")):
+                continue  # any object, or a layer's class
+            assert kind == _C_INTEGER, (name, field, kind)
+            starts = [
+                node.value.value
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Assign)
+                and ast.unparse(node.targets[0]) == f"self.{field}"
+                and isinstance(node.value, ast.Constant)
+            ]
+            assert starts and all(type(value) is int for value in starts), (name, field)
+        for method, typed in cls.typed.items():
+            function = functions[name, method]
+            params = {a.arg for a in function.args.args}
+            assigned = {
+                target.id
+                for node in ast.walk(function)
+                if isinstance(node, (ast.Assign, ast.AugAssign))
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Name)
+            }
+            for local, kind in typed.items():
+                assert kind == _C_INTEGER, (name, method, local)
+                assert local in params | assigned, (name, method, local)
+    module_names = {
+        ast.unparse(node.targets[0]): node.value for node in tree.body if isinstance(node, ast.Assign)
+    }
+    for variable, kind in variables.items():
+        # Private, so that the module's public name stays a Python int.
+        assert kind == _C_INTEGER and variable.startswith("_"), variable
+        value = module_names[variable]
+        public = isinstance(value, ast.Name) and isinstance(module_names.get(value.id), ast.Constant)
+        assert public and type(module_names[value.id].value) is int, variable
 
 
 def test_this_pass_imports_the_twin_it_stands_for() -> None:

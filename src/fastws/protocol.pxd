@@ -1,6 +1,8 @@
 # The compiled twin's declarations for protocol.py: its classes become
 # extension types, their slots C fields (see fastws._layers).
 
+cimport cython
+
 from fastws.closing cimport Closing
 from fastws.flow cimport FlowControl
 from fastws.reassembly cimport Reassembler
@@ -23,7 +25,11 @@ cdef class Protocol(Closing):
     cdef public object subprotocol
 
     cpdef events_received(self)
+
+    # C integers: no int object per read for a position past 256.
+    @cython.locals(size=Py_ssize_t, start=Py_ssize_t)
     cpdef receive_data(self, data)
+
     cpdef _feed(self, data, max_frames=*)
     cpdef _process(self, frames, error)
     cpdef _lane(self)

@@ -2,6 +2,11 @@
 # extension types, their slots C fields (see fastws._layers).
 
 
+# ZERO_COPY_MIN as a C integer: a payload's length is compared with it
+# without making an int object per frame.
+cdef Py_ssize_t _ZERO_COPY
+
+
 cdef class FrameWriter:
     cdef public object extensions
     cdef public object fragment_size

@@ -31,6 +31,7 @@ __all__ = ["ZERO_COPY_MIN", "FrameWriter", "Sender"]
 #: header + payload instead of being copied into one frame: past this size
 #: the copy costs more than a second chunk does.
 ZERO_COPY_MIN = 65536
+_ZERO_COPY = ZERO_COPY_MIN  # a C integer in the compiled twin (sending.pxd)
 
 _CONT = Opcode.CONTINUATION
 _TEXT = Opcode.TEXT
@@ -88,7 +89,7 @@ class FrameWriter:
         size = self.fragment_size
         mask = self.mask
         if size is None or len(payload) <= size:
-            if type(payload) is bytes and len(payload) >= ZERO_COPY_MIN and mask is None:
+            if type(payload) is bytes and len(payload) >= _ZERO_COPY and mask is None:
                 output.append(encode_frame_header(opcode, len(payload), fin=fin))
                 output.append(payload)
                 return

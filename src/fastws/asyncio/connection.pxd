@@ -10,4 +10,4 @@ cdef class Connection(Stream):
     cpdef _check_open(self)
     cpdef _send_message(self, message)
     cpdef _take(self)
-    cpdef _flush_or_hold(self, size)
+    cpdef _flush_or_hold(self, Py_ssize_t size)

@@ -11,10 +11,10 @@ cdef class Stream:
     cdef public object _answers_paused
     cdef public object _close_handle
     cdef public object _closed
-    cdef public object _coalesced
+    cdef public Py_ssize_t _coalesced
     cdef public object _continue_handle
     cdef public object _counted
-    cdef public object _dispatch_bytes
+    cdef public Py_ssize_t _dispatch_bytes
     cdef public object _dispatching
     cdef public object _drain_waiters
     cdef public object _eof_sent
@@ -36,7 +36,7 @@ cdef class Stream:
     cdef public object _write_high
     cdef public object _write_low
     cdef public object _writing_paused
-    cdef public object bytes_sent
+    cdef public Py_ssize_t bytes_sent
     cdef public object close_timeout
     cdef public object loop
     cdef public Protocol protocol
