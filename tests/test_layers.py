@@ -122,18 +122,23 @@ def test_the_pxd_declares_the_slots_and_bases_of_the_py(module: str) -> None:
         assert cls.base == py_base
 
 
-@pytest.mark.parametrize("module", sorted(_layers.COMPILED))
-def test_cpdef_methods_take_what_the_py_takes_positionally(module: str) -> None:
-    # The compiled twin calls a Python subclass's override of a cpdef method
-    # with positional arguments: keyword-only or variadic ones would break it.
-    source = _source(module)
-    methods = {
-        (cls.name, item.name): item.args
+def _functions(source: pathlib.Path) -> dict[tuple[str, str], ast.FunctionDef]:
+    """The methods of the ``.py``'s classes, by ``(class, method)``."""
+    return {
+        (cls.name, item.name): item
         for cls in ast.parse(source.read_text()).body
         if isinstance(cls, ast.ClassDef)
         for item in cls.body
         if isinstance(item, ast.FunctionDef)
     }
+
+
+@pytest.mark.parametrize("module", sorted(_layers.COMPILED))
+def test_cpdef_methods_take_what_the_py_takes_positionally(module: str) -> None:
+    # The compiled twin calls a Python subclass's override of a cpdef method
+    # with positional arguments: keyword-only or variadic ones would break it.
+    source = _source(module)
+    methods = {key: function.args for key, function in _functions(source).items()}
     for name, cls in _pxd_classes(source.with_suffix(".pxd")).items():
         for method, params in cls.methods.items():
             args = methods[name, method]
@@ -156,16 +161,6 @@ def _cimported(path: pathlib.Path) -> set[str]:
     }
 
 
-def _functions(source: pathlib.Path) -> dict[tuple[str, str], ast.FunctionDef]:
-    return {
-        (cls.name, item.name): item
-        for cls in ast.parse(source.read_text()).body
-        if isinstance(cls, ast.ClassDef)
-        for item in cls.body
-        if isinstance(item, ast.FunctionDef)
-    }
-
-
 @pytest.mark.parametrize("module", sorted(_layers.COMPILED))
 def test_c_integers_hold_only_what_the_source_keeps_as_ints(module: str) -> None:
     # A field, local or module variable declared as a C integer refuses
@@ -175,9 +170,10 @@ def test_c_integers_hold_only_what_the_source_keeps_as_ints(module: str) -> None
     tree = ast.parse(source.read_text())
     classes, variables = _parse_pxd(source.with_suffix(".pxd"))
     functions = _functions(source)
+    layer_classes = set(classes) | _cimported(source.with_suffix(".pxd"))
     for name, cls in classes.items():
         for field, kind in cls.types.items():
-            if kind == "object" or kind in classes or kind in _cimported(source.with_suffix(".pxd")):
+            if kind == "object" or kind in layer_classes:
                 continue  # any object, or a layer's class
             assert kind == _C_INTEGER, (name, field, kind)
             starts = [
