@@ -78,6 +78,7 @@ def extensions() -> list:
     delivery = Extension(
         "fastws._delivery",
         sources=["src/fastws/_delivery.pyx"],
+        include_dirs=["src/fastws/_simd"],  # _codec.pxd's FrameParser holds a struct of fastws_simd.h
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
@@ -88,6 +89,7 @@ def extensions() -> list:
         Extension(
             path[len("src/") : -len(".py")].replace("/", "."),
             sources=[path],
+            include_dirs=["src/fastws/_simd"],
             extra_compile_args=compile_args,
             extra_link_args=link_args,
         )

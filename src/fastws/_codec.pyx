@@ -37,9 +37,6 @@ __all__ = [
 ]
 
 cdef extern from "fastws_simd.h" nogil:
-    ctypedef struct fws_utf8_state:
-        uint8_t pend_len
-        uint8_t valid
     int fws_simd_init(const char *force)
     const char *fws_simd_mask_name()
     const char *fws_simd_utf8_name()
@@ -561,34 +558,6 @@ cdef class FrameParser:
     section 8.1).
     """
 
-    cdef object _require_mask
-    cdef int _require_mask_c            # -1: either; 0: unmasked; 1: masked
-    cdef object _max_frame_size
-    cdef object _max_message_size
-    cdef object _max_compressed_size
-    cdef bint _has_max_frame, _has_max_message, _has_max_compressed
-    cdef uint64_t _max_frame, _max_message, _max_compressed
-    cdef object _error
-    cdef uint64_t _message_size
-    cdef bint _compressed              # the data message in progress set RSV1 on its first frame
-    # Header of the frame being received.
-    cdef uint8_t _hdr[14]
-    cdef Py_ssize_t _hdr_len           # bytes of an incomplete header held
-    cdef uint8_t _b0
-    cdef bint _masked
-    cdef uint8_t _key[4]
-    cdef uint64_t _length
-    # Payload of the frame being received (header complete, payload not).
-    cdef bint _in_payload
-    cdef PyObject *_pbuf               # owned bytes object being filled
-    cdef Py_ssize_t _cap, _have
-    cdef bint _busy
-    # UTF-8 validation of text messages.
-    cdef bint _validate_utf8
-    cdef bint _text                    # the data message in progress is text to validate
-    cdef fws_utf8_state _utf8
-    cdef Py_ssize_t _checked           # payload bytes of the frame in progress validated
-
     def __cinit__(self):
         self._require_mask_c = -1
         self._pbuf = NULL
@@ -722,7 +691,7 @@ cdef class FrameParser:
         finally:
             _release(&b)
 
-    def feed_some(self, data, max_frames):
+    cpdef tuple feed_some(self, data, Py_ssize_t max_frames):
         """Parse ``data`` until ``max_frames`` frames are complete.
 
         Args:
@@ -742,15 +711,14 @@ cdef class FrameParser:
             ValueError: ``max_frames`` is below 1.
         """
         cdef _Buf b
-        cdef Py_ssize_t limit = max_frames
-        if limit < 1:
+        if max_frames < 1:
             raise ValueError("max_frames must be >= 1")
         _acquire(data, &b)
         try:
             if self._error is not None:
                 error = self._error
                 raise type(error)(*error.args)
-            return self._feed_alone(b.ptr, b.len, limit)
+            return self._feed_alone(b.ptr, b.len, max_frames)
         finally:
             _release(&b)
 

@@ -40,7 +40,9 @@ from .frames import Close
 from .sending import Sender
 
 if TYPE_CHECKING:
-    from .codec import FrameParser
+    # A module, not the class: the compiled twin's name FrameParser is the
+    # C type closing.pxd cimports.
+    from . import codec
     from .sending import FrameWriter
 
 __all__ = ["Closing"]
@@ -89,10 +91,10 @@ class Closing(Sender):
         "side",
     )
 
-    def __init__(self, side: Side, state: State, writer: FrameWriter, parser: FrameParser) -> None:
+    def __init__(self, side: Side, state: State, writer: FrameWriter, parser: codec.FrameParser) -> None:
         super().__init__(state, writer)
         self.side: Side = side
-        self._parser: FrameParser = parser
+        self._parser: codec.FrameParser = parser
         self._events: list[Any] = []
         self._eof_rcvd = False
         self.close_rcvd: CloseReceived | None = None

@@ -34,3 +34,4 @@ cdef class Protocol(Closing):
     cpdef _process(self, frames, error)
     cpdef _lane(self)
     cpdef _after_callback(self, size)
+    cpdef _take_output(self)

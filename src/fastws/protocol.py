@@ -405,11 +405,12 @@ class Protocol(Closing):
                 DeprecationWarning,
                 stacklevel=2,
             )
-        if self._pending_failure is not None:
-            if fail is None:
-                fail = not self.defer_failure
-            if fail:
-                self.commit_failure()
+        if self._pending_failure is not None and (not self.defer_failure if fail is None else fail):
+            self.commit_failure()
+        return self._take_output()
+
+    def _take_output(self) -> list[bytes]:
+        """``data_to_send()`` with ``defer_failure`` set: what was queued, handed over."""
         output = self._output
         self._output = []
         return output
@@ -560,7 +561,8 @@ class Protocol(Closing):
             while taken < end:
                 lane = self._lane()
                 if lane is not None:
-                    taken, outcome = deliver_frames(frames, taken, *lane)
+                    sink, wrap, stop = lane
+                    taken, outcome = deliver_frames(frames, taken, sink, wrap, stop)
                     if outcome is not None:
                         if isinstance(outcome, BaseException):
                             raise outcome  # from on_message: held below, like any other

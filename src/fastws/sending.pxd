@@ -22,3 +22,5 @@ cdef class Sender:
     cdef public object _send_frag
     cdef public FrameWriter _writer
     cdef public object state
+
+    cpdef _send_whole(self, data)

@@ -199,6 +199,23 @@ class Sender:
         if not fin:
             self._send_frag = _BINARY
 
+    def _send_whole(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Send a whole message: ``str`` as text, bytes-like as binary.
+
+        ``send_text`` / ``send_binary`` without ``fin``, in one positional
+        call, for the I/O layers' sends of whole messages.
+
+        Raises:
+            InvalidState: as :meth:`send_binary`.
+            TypeError: ``data`` is neither str nor bytes-like.
+        """
+        if self.state is not _OPEN or self._send_frag:
+            self._check_data_send(False)  # raises
+        if isinstance(data, str):
+            self._writer.write(self._output, _TEXT, data.encode(), True)
+        else:
+            self._writer.write(self._output, _BINARY, data, True)
+
     def send_continuation(self, data: str | bytes | bytearray | memoryview, *, fin: bool) -> None:
         """Send the next fragment of the message started with ``fin=False``.
 

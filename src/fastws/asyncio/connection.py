@@ -31,6 +31,8 @@ __all__ = ["FAILURE_GRACE", "HOLD_LIMIT", "READ_BUFFER_SIZE", "WORK_PER_TURN", "
 logger = logging.getLogger("fastws")
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+#: What send() and send_nowait() take as one message (str: text).
+_MESSAGE_TYPES = (str, *_BYTES_LIKE)
 _OPEN = State.OPEN
 _CONNECTING = State.CONNECTING
 
@@ -327,13 +329,10 @@ class Connection(Stream):
     def _send_message(self, message: Any) -> bool:
         """Queue ``str`` as a text message, bytes-like as binary; False otherwise."""
         kind = type(message)
-        if kind is bytes or (kind is not str and isinstance(message, _BYTES_LIKE)):
-            self.protocol.send_binary(message)
-        elif isinstance(message, str):
-            self.protocol.send_text(message)
-        else:
-            return False
-        return True
+        if kind is bytes or kind is str or isinstance(message, _MESSAGE_TYPES):
+            self.protocol._send_whole(message)
+            return True
+        return False
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its high-water mark.

@@ -514,7 +514,8 @@ class Stream:
             self._failure_handle.cancel()
             self._failure_handle = None
         self._coalesced = 0
-        chunks = self.protocol.data_to_send()
+        # data_to_send() under defer_failure, which this stream always sets.
+        chunks = self.protocol._take_output()
         if chunks and not self._lost:
             self._write(chunks)
             return True
