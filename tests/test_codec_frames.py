@@ -1441,6 +1441,12 @@ class TestFeedSome:
             codec.FrameParser().feed_some(b"", value)
         assert str(exc.value) == "max_frames must be >= 1"
 
+    @pytest.mark.parametrize("value", [1.5, "2", None])
+    def test_max_frames_is_an_integer(self, codec, value):
+        with pytest.raises(TypeError) as exc:
+            codec.FrameParser().feed_some(b"", value)
+        assert str(exc.value) == f"'{type(value).__name__}' object cannot be interpreted as an integer"
+
     def test_errors_carry_the_frames_before_them(self, codec):
         parser = codec.FrameParser()
         with pytest.raises(InvalidFrame) as exc:

@@ -1087,6 +1087,27 @@ class TestSending:
         with pytest.raises(TypeError):
             server().send_text(42)  # type: ignore[arg-type]
 
+    def test_send_whole_sends_str_as_text_and_bytes_like_as_binary(self) -> None:
+        # The I/O layers' one positional call for a whole message.
+        p = server()
+        p._send_whole("é")
+        p._send_whole(b"raw")
+        p._send_whole(bytearray(b"\x01"))
+        p._send_whole(memoryview(b"mv"))
+        assert p.data_to_send() == [b"\x81\x02\xc3\xa9", b"\x82\x03raw", b"\x82\x01\x01", b"\x82\x02mv"]
+
+    def test_send_whole_refuses_what_send_binary_refuses(self) -> None:
+        p = server()
+        with pytest.raises(TypeError):
+            p._send_whole(42)  # type: ignore[arg-type]
+        p.send_binary(b"a", fin=False)
+        with pytest.raises(InvalidState):
+            p._send_whole(b"b")
+        closing = server()
+        closing.send_close()
+        with pytest.raises(InvalidState):
+            closing._send_whole("x")
+
 
 class TestHandshakeHook:
     """The CONNECTING state that ClientProtocol / ServerProtocol build on."""

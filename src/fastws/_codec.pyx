@@ -707,7 +707,8 @@ cdef class FrameParser:
             PayloadTooBig: a frame or data message exceeds its limit (1009).
             InvalidUTF8: ``validate_utf8`` is on and a text message is not
                 UTF-8 (1007).
-            TypeError: ``data`` is not a C-contiguous bytes-like object.
+            TypeError: ``data`` is not a C-contiguous bytes-like object, or
+                ``max_frames`` is not an integer.
             ValueError: ``max_frames`` is below 1.
         """
         cdef _Buf b

@@ -483,9 +483,11 @@ class FrameParser:
         Raises:
             InvalidFrame: a header breaks RFC 6455 section 5 (1002).
             PayloadTooBig: a frame or data message exceeds its limit (1009).
-            TypeError: ``data`` is not a C-contiguous bytes-like object.
+            TypeError: ``data`` is not a C-contiguous bytes-like object, or
+                ``max_frames`` is not an integer.
             ValueError: ``max_frames`` is below 1.
         """
+        max_frames = operator.index(max_frames)  # as the compiled twin's C integer takes it
         if max_frames < 1:
             raise ValueError("max_frames must be >= 1")
         return self._feed(_view(data), max_frames)
