@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 
 import pytest
 from hypothesis import given
@@ -1446,6 +1447,17 @@ class TestFeedSome:
         with pytest.raises(TypeError) as exc:
             codec.FrameParser().feed_some(b"", value)
         assert str(exc.value) == f"'{type(value).__name__}' object cannot be interpreted as an integer"
+
+    @pytest.mark.parametrize("value", [sys.maxsize + 1, -sys.maxsize - 2, 1 << 100])
+    def test_max_frames_beyond_a_c_integer(self, codec, value):
+        # The compiled twin takes max_frames as a Py_ssize_t: both refuse the same values.
+        with pytest.raises(OverflowError, match="too large to convert to C ssize_t"):
+            codec.FrameParser().feed_some(b"", value)
+
+    def test_the_largest_max_frames(self, codec):
+        frames, taken = codec.FrameParser().feed_some(build_frame(0x2, b"ab"), sys.maxsize)
+        check_frames(frames, [(True, 0x2, b"ab")])
+        assert taken == 4
 
     def test_errors_carry_the_frames_before_them(self, codec):
         parser = codec.FrameParser()

@@ -709,6 +709,8 @@ cdef class FrameParser:
                 UTF-8 (1007).
             TypeError: ``data`` is not a C-contiguous bytes-like object, or
                 ``max_frames`` is not an integer.
+            OverflowError: ``max_frames`` is beyond a C ``Py_ssize_t``
+                (``sys.maxsize``).
             ValueError: ``max_frames`` is below 1.
         """
         cdef _Buf b

@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 import os
 import struct
+import sys
 from codecs import getincrementaldecoder
 from typing import Any, Final, Literal
 
@@ -485,9 +486,13 @@ class FrameParser:
             PayloadTooBig: a frame or data message exceeds its limit (1009).
             TypeError: ``data`` is not a C-contiguous bytes-like object, or
                 ``max_frames`` is not an integer.
+            OverflowError: ``max_frames`` is beyond a C ``Py_ssize_t``
+                (``sys.maxsize``).
             ValueError: ``max_frames`` is below 1.
         """
         max_frames = operator.index(max_frames)  # as the compiled twin's C integer takes it
+        if not -sys.maxsize - 1 <= max_frames <= sys.maxsize:
+            raise OverflowError("Python int too large to convert to C ssize_t")
         if max_frames < 1:
             raise ValueError("max_frames must be >= 1")
         return self._feed(_view(data), max_frames)
