@@ -30,6 +30,7 @@ encode_frame_header: length negative          ValueError      ``length must be >
 encode_frame_header: length 2**63 or more     ValueError      ``length must be < 2**63``
 negative limit (``max_*_size``)               ValueError      ``{name} must be >= 0``
 feed_some: ``max_frames`` below 1             ValueError      ``max_frames must be >= 1``
+feed_some: ``max_frames`` over sys.maxsize    OverflowError   ``Python int too large to convert to C ssize_t``
 ============================================  ==============  ==========================================================
 
 ``encode_frame*`` is :func:`encode_frame` and :func:`encode_frame_header`;
@@ -194,7 +195,10 @@ class FrameParser:
             PayloadTooBig: a frame or data message exceeds its limit (1009).
             InvalidUTF8: ``validate_utf8`` is on and a text message is not
                 UTF-8 (1007).
-            TypeError: ``data`` is not a C-contiguous bytes-like object.
+            TypeError: ``data`` is not a C-contiguous bytes-like object, or
+                ``max_frames`` is not an integer.
+            OverflowError: ``max_frames`` is beyond a C ``Py_ssize_t``
+                (``sys.maxsize``).
             ValueError: ``max_frames`` is below 1.
         """
     @property
