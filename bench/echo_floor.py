@@ -3,27 +3,37 @@
 A plain ``asyncio.BufferedProtocol`` that answers the opening handshake
 and then, for every complete masked frame a read brings, unmasks the
 payload (``fastws.codec.apply_mask``) and writes it back in an unmasked
-frame. It checks nothing (no opcode, no UTF-8, no limits, no close
-handshake) and is not a WebSocket implementation: it is what two Python
-callbacks per read (``get_buffer``, ``buffer_updated``) and the event
-loop's own work cost, measured beside real servers by
-``bench/echo_instructions.py --impls python-floor``. A server whose
-per-read code runs in Python cannot go below it.
+frame. It checks nothing (no opcode, no UTF-8, no limits; a close frame
+is echoed like any other, then the connection closed) and is not a
+WebSocket implementation: it is what two Python callbacks per read
+(``get_buffer``, ``buffer_updated``) and the event loop's own work cost,
+measured beside real servers by ``bench/echo_instructions.py --impls
+python-floor`` (round trips, bursts, and whole connections with ``--mode
+handshake``). A server whose per-read code runs in Python cannot go below
+it.
 
-Run: ``python bench/echo_floor.py asyncio|uvloop`` prints ``PORT n`` once
-listening and serves until SIGTERM.
+``TaskFloorEcho`` (``--impls python-floor-task``) is the floor of the
+``async for message in ws: await ws.send(message)`` style: the same
+callbacks queue each payload and wake one task per connection, which awaits
+a future for the next message and writes its echo. Besides the read
+callbacks it pays only what any asyncio task that waits for a message
+pays: a future made and resolved, a task step, the task's own frame.
+
+Run: ``python bench/echo_floor.py asyncio|uvloop [task]`` prints ``PORT n``
+once listening and serves until SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import signal
 import sys
 
 from fastws.codec import apply_mask
 from fastws.handshake import accept_key
 
-__all__ = ["FloorEcho", "main"]
+__all__ = ["FloorEcho", "TaskFloorEcho", "main"]
 
 
 class FloorEcho(asyncio.BufferedProtocol):
@@ -56,7 +66,7 @@ class FloorEcho(asyncio.BufferedProtocol):
             )
             self.open = True
             data = data[end + 4 :]
-        out = []
+        out: list[bytes] = []
         pos = 0
         size = len(data)
         # Each turn consumes one whole frame or stops: bounded by the read.
@@ -83,12 +93,56 @@ class FloorEcho(asyncio.BufferedProtocol):
             pos = end
         self.pending = data[pos:]
         if out:
-            self.transport.write(b"".join(out))
+            self.received(out)
+
+    def received(self, out: list[bytes]) -> None:
+        """Echo the frames of one read: ``out`` holds a header, then its payload, for each."""
+        assert self.transport is not None
+        self.transport.write(b"".join(out))
+        if out[-2][0] & 0x0F == 0x8:
+            # A close frame, echoed: the closing handshake's answer. End TCP.
+            self.transport.close()
 
 
-async def _serve() -> None:
+class TaskFloorEcho(FloorEcho):
+    """The frames of a read go to a task that awaits each message and echoes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.task = asyncio.get_running_loop().create_task(self.echo())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def received(self, out: list[bytes]) -> None:
+        self.messages.extend(zip(out[::2], out[1::2], strict=True))
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def echo(self) -> None:
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        messages = self.messages
+        while True:  # until connection_lost cancels the task
+            if not messages:
+                self.waiter = loop.create_future()
+                await self.waiter
+                self.waiter = None
+                continue
+            header, payload = messages.popleft()
+            self.transport.write(header + payload)
+
+
+async def _serve(protocol: type[FloorEcho]) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(FloorEcho, "127.0.0.1", 0)
+    server = await loop.create_server(protocol, "127.0.0.1", 0)
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -97,15 +151,16 @@ async def _serve() -> None:
     server.close()
 
 
-def main(loop: str) -> None:
-    """Serve on ``loop`` (``asyncio`` or ``uvloop``) until SIGTERM."""
+def main(loop: str, task: bool = False) -> None:
+    """Serve on ``loop`` (``asyncio`` or ``uvloop``) until SIGTERM; ``task``: echo from a task."""
+    serving = _serve(TaskFloorEcho if task else FloorEcho)
     if loop == "uvloop":
         import uvloop
 
-        uvloop.run(_serve())
+        uvloop.run(serving)
     else:
-        asyncio.run(_serve())
+        asyncio.run(serving)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "asyncio")
+    main(sys.argv[1] if len(sys.argv) > 1 else "asyncio", sys.argv[2:3] == ["task"])

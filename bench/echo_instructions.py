@@ -18,9 +18,12 @@ of ``bench/test_bench_compression.py`` (fastws, websockets; both on their
 defaults: zlib level 6, memLevel 5, 12-bit windows); its ``zlib`` column is
 the floor, what zlib itself spends per round trip with those settings (one
 message inflated, one deflated), counted in a process that only does that.
-``--impls python-floor`` adds ``bench/echo_floor.py`` to the round-trip and
-burst modes: a Python ``BufferedProtocol`` that only unmasks and echoes,
-the floor of any server whose per-read code is Python.
+``--impls python-floor`` adds ``bench/echo_floor.py`` to the round-trip,
+burst and handshake modes: a Python ``BufferedProtocol`` that only answers
+the upgrade, unmasks and echoes (a close frame too, then it closes), the
+floor of any server whose per-read code is Python; ``python-floor-task``
+(round trips and bursts) the same with each message handed to a task that
+awaits it, the floor of the ``async for`` style on asyncio's tasks.
 
 Run::
 
@@ -52,6 +55,9 @@ from test_bench_compression import json_messages
 #: The floor of a server whose per-read code is Python (``bench/echo_floor.py``):
 #: a column of the round-trip and burst modes.
 FLOOR = "python-floor"
+#: The same, echoing from a task that awaits each message (``async for``'s floor).
+TASK_FLOOR = "python-floor-task"
+FLOORS = (FLOOR, TASK_FLOOR)
 #: Columns of ``--mode compressed``: the two servers, then zlib's own share.
 COMPRESSED_IMPLS = ("fastws", "websockets", "zlib")
 #: What both servers compress with by default (and the floor measures).
@@ -153,8 +159,8 @@ def _total(impl: str, loop: str, size: int, messages: int, mode: str, folder: st
     else:
         if mode == "compressed":
             server = [os.path.join(_BENCH, "test_bench_compression.py"), "server", impl, loop, "on"]
-        elif impl == FLOOR:
-            server = [os.path.join(_BENCH, "echo_floor.py"), loop]
+        elif impl in FLOORS:
+            server = [os.path.join(_BENCH, "echo_floor.py"), loop, *(["task"] if impl == TASK_FLOOR else [])]
         else:
             server = [os.path.join(_BENCH, "echo_servers.py"), "server", impl, loop]
         process, port = start_server([*_callgrind(out), *server], f"{impl} server on {loop} under callgrind")
@@ -184,10 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--impls",
         nargs="+",
-        choices=sorted({*IMPLS, *COMPRESSED_IMPLS, FLOOR}),
+        choices=sorted({*IMPLS, *COMPRESSED_IMPLS, *FLOORS}),
         help=(
             "default: fastws, fastws-callback, picows; with --mode compressed: fastws, websockets, zlib; "
-            f"{FLOOR}: bench/echo_floor.py, the least a Python protocol costs"
+            f"{FLOOR}: bench/echo_floor.py, the least a Python protocol costs; "
+            f"{TASK_FLOOR}: the same, echoing from a task"
         ),
     )
     parser.add_argument("--loops", nargs="+", choices=LOOPS, default=["uvloop", "asyncio"])
@@ -211,12 +218,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--mode compressed compares {', '.join(COMPRESSED_IMPLS)}")
     else:
         impls = [
-            i for i in args.impls or ("fastws", "fastws-callback", "picows") if i == FLOOR or available(i)
+            i for i in args.impls or ("fastws", "fastws-callback", "picows") if i in FLOORS or available(i)
         ]
         if "zlib" in impls:
             parser.error("the zlib column is only for --mode compressed")
-        if FLOOR in impls and args.mode == "handshake":
-            parser.error("the python-floor server has no handshake of its own to count")
+        if args.mode == "handshake" and TASK_FLOOR in impls:
+            parser.error(f"{TASK_FLOOR} is for echoes: count handshakes with {FLOOR}")
     what = (
         "connection (connect, upgrade, close)"
         if args.mode == "handshake"

@@ -7,13 +7,16 @@ a time: TCP connect, the upgrade request, the ``101`` response, a masked
 close frame (1000), the server's close frame, the end of TCP. The figure is
 the server's CPU time per connection in microseconds (from
 ``/proc/PID/schedstat``, as in ``echo_servers.py``), with the ratio to
-fastws's in the same run.
+fastws's in the same run. A second table gives the part of it spent in the
+kernel (system time from ``/proc/PID/stat``, in clock ticks of 10 ms, so
+within a few percent): the socket work that every server does.
 
 Usage::
 
     python bench/handshakes.py                   # 3 runs, both loops, every server
     python bench/handshakes.py --quick           # 1 run, a few hundred connections each
     python bench/handshakes.py --impls fastws websockets --loops asyncio
+    python bench/handshakes.py --impls fastws python-floor websockets   # with the Python floor
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ __all__ = ["IMPLS", "main", "measure"]
 
 # The callback flavour of fastws has the same handshake as "fastws".
 IMPLS = ("fastws", "websockets", "aiohttp", "picows")
+#: bench/echo_floor.py: the least a Python server can do per connection (a column on request).
+FLOOR = "python-floor"
 
 REQUEST = (
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -60,7 +65,16 @@ async def _one(port: int) -> None:
         writer.close()
 
 
-async def _run(port: int, pid: int, total: int, parallel: int, budget: float) -> tuple[int, float, float]:
+def server_system_s(pid: int) -> float:
+    """System (kernel) CPU time of the process, all threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")  # stime
+
+
+async def _run(
+    port: int, pid: int, total: int, parallel: int, budget: float
+) -> tuple[int, float, float, float]:
     for _ in range(20):  # warm-up
         await _one(port)
     done = 0
@@ -72,20 +86,24 @@ async def _run(port: int, pid: int, total: int, parallel: int, budget: float) ->
             done += 1
             await asyncio.wait_for(_one(port), 10)
 
-    cpu0, t0 = server_cpu_ns(pid), time.perf_counter()
+    cpu0, sys0, t0 = server_cpu_ns(pid), server_system_s(pid), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(parallel)))
     t1 = time.perf_counter()
     await asyncio.sleep(0.2)  # the server's last connection_lost callbacks
-    cpu1 = server_cpu_ns(pid)
-    return done, t1 - t0, (cpu1 - cpu0) / 1e9
+    cpu1, sys1 = server_cpu_ns(pid), server_system_s(pid)
+    return done, t1 - t0, (cpu1 - cpu0) / 1e9, sys1 - sys0
 
 
 def measure(impl: str, loop: str, total: int, parallel: int, budget: float) -> dict[str, Any]:
     """Start ``impl``'s server on ``loop``, open ``total`` connections to it, stop it."""
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_servers.py")
-    process, port = start_server([sys.executable, script, "server", impl, loop], f"{impl} server on {loop}")
+    bench = os.path.dirname(os.path.abspath(__file__))
+    if impl == FLOOR:
+        command = [sys.executable, os.path.join(bench, "echo_floor.py"), loop]
+    else:
+        command = [sys.executable, os.path.join(bench, "echo_servers.py"), "server", impl, loop]
+    process, port = start_server(command, f"{impl} server on {loop}")
     try:
-        count, seconds, cpu = asyncio.run(
+        count, seconds, cpu, system = asyncio.run(
             asyncio.wait_for(_run(port, process.pid, total, parallel, budget), budget + 60)
         )
     finally:
@@ -96,6 +114,7 @@ def measure(impl: str, loop: str, total: int, parallel: int, budget: float) -> d
         "connections": count,
         "per_s": round(count / seconds) if seconds else 0,
         "server_cpu_us": round(cpu * 1e6 / count, 1) if count else 0.0,
+        "kernel_us": round(system * 1e6 / count, 1) if count else 0.0,
     }
 
 
@@ -103,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table of server CPU per connection."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one run of 300 connections per cell")
-    parser.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS)
+    parser.add_argument(
+        "--impls",
+        nargs="+",
+        default=list(IMPLS),
+        choices=(*IMPLS, FLOOR),
+        help=f"default: {', '.join(IMPLS)}; {FLOOR}: bench/echo_floor.py, the least a Python server does",
+    )
     parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
     parser.add_argument("--runs", type=int, default=None, help="runs per cell (median; default 3)")
     parser.add_argument("--connections", type=int, default=None, help="connections per run (default 3,000)")
@@ -113,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     total = args.connections or (300 if args.quick else 3_000)
     budget = 5.0 if args.quick else 20.0
-    impls = [i for i in args.impls if available(i)]
+    impls = [i for i in args.impls if i == FLOOR or available(i)]
     loops = [lp for lp in args.loops if lp != "uvloop" or available("uvloop")]
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     # Runs interleaved across the servers, so that a disturbance of the
@@ -127,28 +152,39 @@ def main(argv: list[str] | None = None) -> int:
     for (loop, impl), samples in cells.items():
         cpu = statistics.median(s["server_cpu_us"] for s in samples)
         rate = statistics.median(s["per_s"] for s in samples)
+        kernel = statistics.median(s["kernel_us"] for s in samples)
         results.append(
-            {"loop": loop, "impl": impl, "server_cpu_us": cpu, "per_s": rate, "runs": len(samples)}
+            {
+                "loop": loop,
+                "impl": impl,
+                "server_cpu_us": cpu,
+                "kernel_us": kernel,
+                "per_s": rate,
+                "runs": len(samples),
+            }
         )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(
-        f"server CPU per connection (connect, upgrade, close), us; median of {runs} run(s); ratio to fastws"
-        f"; {GC_NOTE}"
-    )
+    what = f"per connection (connect, upgrade, close), us; median of {runs} run(s); ratio to fastws"
+    _table(f"server CPU {what}; {GC_NOTE}", "server_cpu_us", results, impls, loops)
+    _table(f"of it, in the kernel (system time) {what}", "kernel_us", results, impls, loops)
+    return 0
+
+
+def _table(title: str, key: str, results: list[dict[str, Any]], impls: list[str], loops: list[str]) -> None:
+    print(title)
     print("| loop | " + " | ".join(impls) + " |")
     print("|---|" + "---|" * len(impls))
     for loop in loops:
         row = {r["impl"]: r for r in results if r["loop"] == loop}
-        base = row["fastws"]["server_cpu_us"] if "fastws" in row else None
+        base = row["fastws"][key] if "fastws" in row else None
         cells_text = []
         for impl in impls:
-            cpu = row[impl]["server_cpu_us"]
-            ratio = f" ({cpu / base:.2f}x)" if base and impl != "fastws" else ""
-            cells_text.append(f"{cpu:.1f}{ratio}")
+            value = row[impl][key]
+            ratio = f" ({value / base:.2f}x)" if base and impl != "fastws" else ""
+            cells_text.append(f"{value:.1f}{ratio}")
         print(f"| {loop} | " + " | ".join(cells_text) + " |")
-    return 0
 
 
 if __name__ == "__main__":

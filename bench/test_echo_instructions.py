@@ -40,6 +40,17 @@ def test_python_floor_costs_less_than_a_python_websocket_server(monkeypatch: pyt
 
 
 @pytest.mark.timeout(170)
+def test_task_floor_adds_a_task_wake_up_to_the_floor() -> None:
+    # The task floor does the floor's work and hands each message to a
+    # task through a future (about 26,000 more instructions per round trip
+    # on asyncio): it must answer every message, and cost more than the
+    # floor by that wake-up, not by a multiple.
+    floor = echo_instructions.count("python-floor", "asyncio", 32, 200, "roundtrip")
+    task = echo_instructions.count("python-floor-task", "asyncio", 32, 200, "roundtrip")
+    assert floor + 5_000 < task < 4 * floor
+
+
+@pytest.mark.timeout(170)
 def test_compressed_round_trip_costs_more_than_zlib_alone() -> None:
     # The floor is zlib's own work for one round trip (one inflate, one
     # deflate of 1 KiB of JSON at level 6): about 150,000 instructions. A
