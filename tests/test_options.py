@@ -20,6 +20,7 @@ from fastws.options import (
     queue_bytes_low,
     queue_limits,
     server_protocol_options,
+    write_marks,
 )
 
 
@@ -47,6 +48,44 @@ class TestQueueLimits:
         assert queue_bytes_low(None) is None
         with pytest.raises(ValueError):
             queue_bytes_low(0)
+
+
+class TestWriteMarks:
+    @pytest.mark.parametrize(
+        ("option", "marks"),
+        [
+            (32768, (32768, None)),
+            (0, (0, None)),
+            ((100, 10), (100, 10)),
+            ((100, 100), (100, 100)),
+            ((100, None), (100, None)),
+        ],
+    )
+    def test_marks(self, option: object, marks: tuple[int, int | None]) -> None:
+        assert write_marks(option) == marks  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("option", "message"),
+        [
+            (-1, "write_limit must be >= 0"),
+            ((100, -1), "the low-water mark of write_limit must be >= 0"),
+            ((10, 20), r"the low-water mark of write_limit \(20\) is above its high-water mark \(10\)"),
+        ],
+    )
+    def test_out_of_range(self, option: object, message: str) -> None:
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            write_marks(option)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("option", "kind"),
+        [("32768", "str"), (1.5, "float"), (True, "bool"), (None, "NoneType"), ([10, 5], "list"),
+         ((1, 2, 3), "tuple"), ((10, 2.5), "float"), ((None, 5), "NoneType")],
+    )  # fmt: skip
+    def test_not_ints(self, option: object, kind: str) -> None:
+        with pytest.raises(
+            TypeError, match=f"must be an int or a \\(high, low\\) tuple of ints, not {kind}$"
+        ):
+            write_marks(option)  # type: ignore[arg-type]
 
 
 #: The arguments of ``connect`` and of ``serve`` that the protocol options read, with defaults.
@@ -111,6 +150,18 @@ class TestProtocolOptions:
         assert connection_options({**arguments, "max_size": 1, "self": None}) == arguments
         with pytest.raises(KeyError):
             connection_options({"ping_interval": 1})
+
+    @pytest.mark.parametrize(
+        ("bad", "error"),
+        [({"write_limit": -1}, ValueError), ({"write_limit": "64k"}, TypeError),
+         ({"max_queue": 0}, ValueError), ({"max_queue_bytes": 0}, ValueError)],
+    )  # fmt: skip
+    def test_connection_options_are_checked(self, bad: dict[str, object], error: type[Exception]) -> None:
+        arguments = {"ping_interval": 20, "ping_timeout": 20, "close_timeout": 10, "max_queue": 128,
+                     "max_queue_bytes": 2**20, "write_limit": 32768}  # fmt: skip
+        assert connection_options(arguments) == arguments
+        with pytest.raises(error):
+            connection_options({**arguments, **bad})
 
 
 class TestClientTLS:

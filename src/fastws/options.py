@@ -44,6 +44,7 @@ __all__ = [
     "queue_limits",
     "queue_marks",
     "server_protocol_options",
+    "write_marks",
 ]
 
 #: While delivery is stopped (the receive queue is full), reading goes on
@@ -89,6 +90,39 @@ def queue_limits(max_queue: int | tuple[int, int | None] | None) -> tuple[int | 
     if not 0 <= low < high:
         raise ValueError("the low-water mark of max_queue must be in [0, high)")
     return high, low
+
+
+def write_marks(write_limit: int | tuple[int, int | None]) -> tuple[int, int | None]:
+    """Return the (high, low) water marks of the write buffer, in bytes.
+
+    Args:
+        write_limit: an int (the high-water mark; the transport picks the
+            low one, a quarter of it for asyncio's and uvloop's), or a
+            ``(high, low)`` tuple (``low`` None: the transport's choice).
+
+    Raises:
+        TypeError: a mark is not an int (``bool`` and ``float`` included).
+        ValueError: a mark is below 0, or ``low`` is above ``high``.
+    """
+    if isinstance(write_limit, tuple) and len(write_limit) == 2:
+        high, low = write_limit
+    else:
+        high, low = write_limit, None
+    _check_bytes("write_limit", high)
+    if low is not None:
+        _check_bytes("the low-water mark of write_limit", low)
+        if low > high:
+            raise ValueError(
+                f"the low-water mark of write_limit ({low}) is above its high-water mark ({high})"
+            )
+    return high, low
+
+
+def _check_bytes(name: str, value: object) -> None:
+    if type(value) is bool or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or a (high, low) tuple of ints, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0")
 
 
 def queue_bytes_low(max_queue_bytes: int | None) -> int | None:
@@ -175,11 +209,22 @@ CONNECTION_OPTIONS = (
 def connection_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """A connection's keyword arguments, picked from the arguments of ``connect`` or ``serve``.
 
+    The queue and write-buffer marks are checked here, so that a bad one
+    fails the call instead of each connection it makes.
+
     Args:
         arguments: the call's arguments by name (``locals()`` at its start),
             among which every name of :data:`CONNECTION_OPTIONS`.
+
+    Raises:
+        TypeError, ValueError: ``max_queue``, ``max_queue_bytes`` or
+            ``write_limit`` is out of range (see :func:`queue_limits`,
+            :func:`queue_bytes_low` and :func:`write_marks`).
     """
-    return {name: arguments[name] for name in CONNECTION_OPTIONS}
+    options = {name: arguments[name] for name in CONNECTION_OPTIONS}
+    queue_marks(options["max_queue"], options["max_queue_bytes"])
+    write_marks(options["write_limit"])
+    return options
 
 
 def client_tls(

@@ -144,6 +144,10 @@ class TestFailures:
             connect("ws://127.0.0.1/", ssl=ssl.create_default_context())
         with pytest.raises(ValueError, match="compression"):
             connect("ws://127.0.0.1/", compression="gzip")
+        with pytest.raises(TypeError, match="write_limit"):
+            connect("ws://127.0.0.1/", write_limit=1.5)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="write_limit"):
+            connect("ws://127.0.0.1/", write_limit=(10, 20))
 
     async def test_connection_refused(self) -> None:
         with socket.socket() as s:

@@ -177,6 +177,15 @@ class TestServe:
         with pytest.raises(ValueError, match="compression"):
             serve(echo, "127.0.0.1", 0, compression="gzip")
 
+    async def test_bad_write_limit_fails_the_call(self, echo: Callable[..., Any]) -> None:
+        # Not each connection's connection_made, later, where the loop only logs it.
+        with pytest.raises(ValueError, match="write_limit"):
+            serve(echo, "127.0.0.1", 0, write_limit=-1)
+        with pytest.raises(TypeError, match="write_limit"):
+            serve(echo, "127.0.0.1", 0, write_limit=(32768, "low"))
+        with pytest.raises(ValueError, match="max_queue"):
+            serve(echo, "127.0.0.1", 0, max_queue=0)
+
 
 class TestHandshake:
     async def test_slow_handshake_is_dropped(

@@ -147,6 +147,13 @@ class TestHandshake:
         with pytest.raises(ValueError):
             connect(uri)
 
+    def test_bad_write_limit_fails_before_connecting(self) -> None:
+        # Nothing listens at this URI: a connection attempt would raise OSError.
+        with pytest.raises(ValueError, match="write_limit"):
+            connect("ws://127.0.0.1:1/", write_limit=(10, 20))
+        with pytest.raises(TypeError, match="write_limit"):
+            connect("ws://127.0.0.1:1/", write_limit=None)  # type: ignore[arg-type]
+
 
 class TestTLS:
     def test_echo_over_tls(self, sync_server: Any, certificate: tuple[Path, Path]) -> None:

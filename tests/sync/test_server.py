@@ -28,6 +28,19 @@ def http_status(port: int, request: bytes, timeout: float = 5) -> tuple[int, byt
     return int(data.split(b" ", 2)[1]), data
 
 
+class TestOptions:
+    def test_bad_write_limit_fails_before_the_socket_is_made(self) -> None:
+        # The port is taken: binding first would raise OSError instead.
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            port = taken.getsockname()[1]
+            with pytest.raises(ValueError, match="write_limit"):
+                serve(lambda ws: None, "127.0.0.1", port, write_limit=-1)
+            with pytest.raises(TypeError, match="write_limit"):
+                serve(lambda ws: None, "127.0.0.1", port, write_limit="64k")  # type: ignore[arg-type]
+            with pytest.raises(OSError):
+                serve(lambda ws: None, "127.0.0.1", port)
+
+
 class TestHandlers:
     def test_handler_return_closes_with_1000(self, sync_server: Any) -> None:
         def quick(ws: ServerConnection) -> None:

@@ -134,7 +134,9 @@ class connect:
 
     Raises:
         ValueError: a bad URI, ``ssl`` with ``ws://`` (or False with
-            ``wss://``), or an unknown ``compression``.
+            ``wss://``), an unknown ``compression``, or ``max_queue``,
+            ``max_queue_bytes`` or ``write_limit`` out of range.
+        TypeError: ``write_limit`` is not an int or a tuple of ints.
         InvalidHandshake: the server refused or botched the handshake.
         TimeoutError: the opening handshake took longer than ``open_timeout``.
         OSError: the TCP connection failed.

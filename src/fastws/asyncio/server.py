@@ -470,7 +470,9 @@ class serve:
             ``reuse_port``, ``backlog``, ``start_serving`` ...).
 
     Raises:
-        ValueError: an unknown ``compression``.
+        ValueError: an unknown ``compression``, or ``max_queue``,
+            ``max_queue_bytes`` or ``write_limit`` out of range.
+        TypeError: ``write_limit`` is not an int or a tuple of ints.
         OSError: the address cannot be bound.
     """
 

@@ -456,11 +456,14 @@ def serve(
         The server, listening.
 
     Raises:
-        ValueError: an unknown ``compression``.
+        ValueError: an unknown ``compression``, or ``max_queue``,
+            ``max_queue_bytes`` or ``write_limit`` out of range.
+        TypeError: ``write_limit`` is not an int or a tuple of ints.
         OSError: the address cannot be bound.
     """
     arguments = locals()
     protocol_kwargs = server_protocol_options(arguments)
+    connection_kwargs = connection_options(arguments)  # checked before the socket is made
     if sock is None:
         sock = socket.create_server((host or "", port or 0), backlog=backlog, reuse_port=reuse_port)
     return Server(
@@ -473,7 +476,7 @@ def serve(
         close_timeout=close_timeout,
         forwarded_allow_ips=forwarded_allow_ips,
         protocol_kwargs=protocol_kwargs,
-        connection_kwargs=connection_options(arguments),
+        connection_kwargs=connection_kwargs,
     )
 
 
