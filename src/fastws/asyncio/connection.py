@@ -89,7 +89,6 @@ class Connection(Stream):
             (the low-water mark is a quarter of it) or a ``(high, low)`` tuple.
 
     Raises:
-        TypeError: ``write_limit`` is not an int or a tuple of ints.
         ValueError: an argument is out of range.
     """
 

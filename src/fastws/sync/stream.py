@@ -81,7 +81,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..events import CloseReceived, Ping, Pong
 from ..exceptions import ConnectionClosed, InvalidState
-from ..options import FAILURE_GRACE, HOLD_LIMIT, queue_marks, write_marks
+from ..options import FAILURE_GRACE, HOLD_LIMIT, queue_marks
 from ..pings import PingTracker
 from ..protocol import State
 
@@ -143,7 +143,8 @@ class Stream:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self._marks = queue_marks(max_queue, max_queue_bytes)
-        self._write_limit = write_marks(write_limit)[0]
+        # Checked once by serve() and connect() (options.write_marks).
+        self._write_limit = write_limit[0] if isinstance(write_limit, tuple) else write_limit
         flow = self._flow = protocol.flow
         self._marks.apply(flow)
         flow.max_work = None  # threads of its own: see the module doc
