@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import signal
 import sys
 
 from fastws.codec import apply_mask
 from fastws.handshake import accept_key
 
-__all__ = ["FloorEcho", "TaskFloorEcho", "main"]
+__all__ = ["FloorEcho", "TaskFloorEcho", "main", "server_arguments"]
 
 
 class FloorEcho(asyncio.BufferedProtocol):
@@ -149,6 +150,11 @@ async def _serve(protocol: type[FloorEcho]) -> None:
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
     await stop
     server.close()
+
+
+def server_arguments(loop: str, task: bool = False) -> list[str]:
+    """The command line, after the interpreter, that serves this floor on ``loop``."""
+    return [os.path.abspath(__file__), loop, *(["task"] if task else [])]
 
 
 def main(loop: str, task: bool = False) -> None:

@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 
+from echo_floor import server_arguments as floor_arguments
 from echo_servers import GC_NOTE, IMPLS, LOOPS, _client, available, start_server, stop_process
 from handshakes import _one as one_handshake
 from test_bench_compression import available as compressed_available
@@ -160,7 +161,7 @@ def _total(impl: str, loop: str, size: int, messages: int, mode: str, folder: st
         if mode == "compressed":
             server = [os.path.join(_BENCH, "test_bench_compression.py"), "server", impl, loop, "on"]
         elif impl in FLOORS:
-            server = [os.path.join(_BENCH, "echo_floor.py"), loop, *(["task"] if impl == TASK_FLOOR else [])]
+            server = floor_arguments(loop, task=impl == TASK_FLOOR)
         else:
             server = [os.path.join(_BENCH, "echo_servers.py"), "server", impl, loop]
         process, port = start_server([*_callgrind(out), *server], f"{impl} server on {loop} under callgrind")

@@ -184,10 +184,18 @@ def server_cpu_ns(pid: int) -> int:
         with open(f"/proc/{pid}/schedstat") as f:
             return int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime + stime
-        return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+        return round(sum(cpu_times_s(pid)) * 1e9)
+
+
+def cpu_times_s(pid: int) -> tuple[float, float]:
+    """User and system (kernel) CPU time of the process, all threads, in seconds.
+
+    From ``/proc/PID/stat``, counted in clock ticks (10 ms).
+    """
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime
 
 
 # -- the common client -------------------------------------------------------------------

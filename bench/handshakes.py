@@ -30,7 +30,8 @@ import sys
 import time
 from typing import Any
 
-from echo_servers import GC_NOTE, LOOPS, available, server_cpu_ns, start_server, stop_process
+from echo_floor import server_arguments as floor_arguments
+from echo_servers import GC_NOTE, LOOPS, available, cpu_times_s, server_cpu_ns, start_server, stop_process
 
 __all__ = ["IMPLS", "main", "measure"]
 
@@ -65,13 +66,6 @@ async def _one(port: int) -> None:
         writer.close()
 
 
-def server_system_s(pid: int) -> float:
-    """System (kernel) CPU time of the process, all threads, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[12]) / os.sysconf("SC_CLK_TCK")  # stime
-
-
 async def _run(
     port: int, pid: int, total: int, parallel: int, budget: float
 ) -> tuple[int, float, float, float]:
@@ -86,21 +80,21 @@ async def _run(
             done += 1
             await asyncio.wait_for(_one(port), 10)
 
-    cpu0, sys0, t0 = server_cpu_ns(pid), server_system_s(pid), time.perf_counter()
+    cpu0, sys0, t0 = server_cpu_ns(pid), cpu_times_s(pid)[1], time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(parallel)))
     t1 = time.perf_counter()
     await asyncio.sleep(0.2)  # the server's last connection_lost callbacks
-    cpu1, sys1 = server_cpu_ns(pid), server_system_s(pid)
+    cpu1, sys1 = server_cpu_ns(pid), cpu_times_s(pid)[1]
     return done, t1 - t0, (cpu1 - cpu0) / 1e9, sys1 - sys0
 
 
 def measure(impl: str, loop: str, total: int, parallel: int, budget: float) -> dict[str, Any]:
     """Start ``impl``'s server on ``loop``, open ``total`` connections to it, stop it."""
-    bench = os.path.dirname(os.path.abspath(__file__))
     if impl == FLOOR:
-        command = [sys.executable, os.path.join(bench, "echo_floor.py"), loop]
+        command = [sys.executable, *floor_arguments(loop)]
     else:
-        command = [sys.executable, os.path.join(bench, "echo_servers.py"), "server", impl, loop]
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_servers.py")
+        command = [sys.executable, script, "server", impl, loop]
     process, port = start_server(command, f"{impl} server on {loop}")
     try:
         count, seconds, cpu, system = asyncio.run(
