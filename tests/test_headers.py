@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
 import pytest
@@ -215,6 +217,33 @@ class TestCompact:
         headers["Host"] = "other"
         assert headers.get_all("host") == ["other"]
         assert headers.copy() == headers
+
+    def test_unhashable_picklable_and_copyable_in_both_twins(self) -> None:
+        # Compiled, Headers is an extension type: it must still refuse a
+        # hash (it is mutable and has __eq__), and pickle and copy whole,
+        # compacted or not, like the slotted class of the pure twin.
+        headers = self.build()
+        with pytest.raises(TypeError, match="unhashable"):
+            hash(headers)
+        for value in (headers, self.build()):
+            value.add("X-Last", "z")
+            for copied in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+                assert type(copied) is Headers
+                assert copied.raw_items() == value.raw_items()
+                assert copied["x-last"] == "z"
+            value.compact()
+        with pytest.raises(AttributeError):
+            headers.other = 1  # type: ignore[attr-defined]
+
+    def test_a_subclass_keeps_its_own_attributes(self) -> None:
+        class Tagged(Headers):
+            def __init__(self, items: Any, tag: str) -> None:
+                super().__init__(items)
+                self.tag = tag
+
+        tagged = Tagged([("A", "1")], "t")
+        assert tagged.tag == "t" and tagged["a"] == "1"
+        assert type(Tagged._unchecked(["B", "2"])) is Tagged
 
     def test_compact_costs_less(self) -> None:
         import tracemalloc

@@ -77,7 +77,7 @@ def _parse_pxd(path: pathlib.Path) -> tuple[dict[str, _Declared], dict[str, str]
             current.typed[match[1]] = typed
         elif match := _MODULE_VARIABLE.match(line):
             variables[match[2]] = match[1]
-        elif line.strip() and not line.startswith(("#", "from ", "cimport ", "    #")):
+        elif line.strip() and line != "    pass" and not line.startswith(("#", "from ", "cimport ", "    #")):
             raise AssertionError(f"{path.name}: unexpected line {line!r}")
     return classes, variables
 

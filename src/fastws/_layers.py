@@ -41,9 +41,12 @@ COMPILED = frozenset(
         "fastws.asyncio.stream",
         "fastws.closing",
         "fastws.flow",
+        "fastws.headers",
+        "fastws.http11",
         "fastws.protocol",
         "fastws.reassembly",
         "fastws.sending",
+        "fastws.server",
     }
 )
 

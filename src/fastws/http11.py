@@ -279,15 +279,15 @@ class _HeadParser:
         count = len(lines)
         if count > self._max_headers or (count and lines[-1][2]):
             return None
-        add = self._headers._add_unchecked
+        headers = self._headers
         for name, value, _ in lines:
             if value[-1:] in _OWS:
                 value = value.rstrip(" \t")
-            add(name, value)
+            headers._add_unchecked(name, value)
         self._start = start
         self._count = count
         self._size = end + 4
-        return self._finish(start, self._headers), data[end + 4 :]
+        return self._finish(start, headers), data[end + 4 :]
 
     def _limit(self) -> tuple[int, int, str]:
         if self._start is None:
