@@ -17,7 +17,10 @@ it.
 callbacks queue each payload and wake one task per connection, which awaits
 a future for the next message and writes its echo. Besides the read
 callbacks it pays only what any asyncio task that waits for a message
-pays: a future made and resolved, a task step, the task's own frame.
+pays: a future made and resolved, a task step, the task's own frame. Per
+connection, it is the floor of a server that runs a coroutine handler for
+each connection: the task is made at ``connection_made`` and returns after
+echoing the close frame.
 
 Run: ``python bench/echo_floor.py asyncio|uvloop [task]`` prints ``PORT n``
 once listening and serves until SIGTERM.
@@ -131,7 +134,7 @@ class TaskFloorEcho(FloorEcho):
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         messages = self.messages
-        while True:  # until connection_lost cancels the task
+        while True:  # until a close frame, or connection_lost cancels the task
             if not messages:
                 self.waiter = loop.create_future()
                 await self.waiter
@@ -139,6 +142,10 @@ class TaskFloorEcho(FloorEcho):
                 continue
             header, payload = messages.popleft()
             self.transport.write(header + payload)
+            if header[0] & 0x0F == 0x8:
+                # A close frame, echoed: end TCP, and the task, as a handler returns.
+                self.transport.close()
+                return
 
 
 async def _serve(protocol: type[FloorEcho]) -> None:

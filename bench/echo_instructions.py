@@ -223,8 +223,6 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if "zlib" in impls:
             parser.error("the zlib column is only for --mode compressed")
-        if args.mode == "handshake" and TASK_FLOOR in impls:
-            parser.error(f"{TASK_FLOOR} is for echoes: count handshakes with {FLOOR}")
     what = (
         "connection (connect, upgrade, close)"
         if args.mode == "handshake"

@@ -17,6 +17,7 @@ Usage::
     python bench/handshakes.py --quick           # 1 run, a few hundred connections each
     python bench/handshakes.py --impls fastws websockets --loops asyncio
     python bench/handshakes.py --impls fastws python-floor websockets   # with the Python floor
+    python bench/handshakes.py --impls fastws python-floor-task         # the floor with a task per connection
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ __all__ = ["IMPLS", "main", "measure"]
 IMPLS = ("fastws", "websockets", "aiohttp", "picows")
 #: bench/echo_floor.py: the least a Python server can do per connection (a column on request).
 FLOOR = "python-floor"
+#: The same, with a task per connection that awaits the close frame, as a coroutine handler does.
+TASK_FLOOR = "python-floor-task"
+FLOORS = (FLOOR, TASK_FLOOR)
 
 REQUEST = (
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -90,8 +94,8 @@ async def _run(
 
 def measure(impl: str, loop: str, total: int, parallel: int, budget: float) -> dict[str, Any]:
     """Start ``impl``'s server on ``loop``, open ``total`` connections to it, stop it."""
-    if impl == FLOOR:
-        command = [sys.executable, *floor_arguments(loop)]
+    if impl in FLOORS:
+        command = [sys.executable, *floor_arguments(loop, task=impl == TASK_FLOOR)]
     else:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_servers.py")
         command = [sys.executable, script, "server", impl, loop]
@@ -120,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         "--impls",
         nargs="+",
         default=list(IMPLS),
-        choices=(*IMPLS, FLOOR),
-        help=f"default: {', '.join(IMPLS)}; {FLOOR}: bench/echo_floor.py, the least a Python server does",
+        choices=(*IMPLS, *FLOORS),
+        help=(
+            f"default: {', '.join(IMPLS)}; {FLOOR}: bench/echo_floor.py, the least a Python server does; "
+            f"{TASK_FLOOR}: the same with a task per connection, as a coroutine handler"
+        ),
     )
     parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
     parser.add_argument("--runs", type=int, default=None, help="runs per cell (median; default 3)")
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     total = args.connections or (300 if args.quick else 3_000)
     budget = 5.0 if args.quick else 20.0
-    impls = [i for i in args.impls if i == FLOOR or available(i)]
+    impls = [i for i in args.impls if i in FLOORS or available(i)]
     loops = [lp for lp in args.loops if lp != "uvloop" or available("uvloop")]
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     # Runs interleaved across the servers, so that a disturbance of the

@@ -1,7 +1,8 @@
 """The opening-handshake benchmark (bench/handshakes.py) as pytest-benchmark cases.
 
-One case per server implementation, on asyncio and on uvloop, with 100
-short-lived connections each; the server CPU per connection is attached as
+One case per server implementation, and per Python floor of
+``bench/echo_floor.py`` (with and without a task per connection), on
+asyncio and on uvloop, with 100 short-lived connections each; the server CPU per connection is attached as
 ``extra_info``. The full table comes from ``python bench/handshakes.py``.
 """
 
@@ -19,9 +20,9 @@ import handshakes
 
 
 @pytest.mark.parametrize("loop", echo_servers.LOOPS)
-@pytest.mark.parametrize("impl", handshakes.IMPLS)
+@pytest.mark.parametrize("impl", [*handshakes.IMPLS, *handshakes.FLOORS])
 def test_handshakes(benchmark: Any, impl: str, loop: str) -> None:
-    if not echo_servers.available(impl):
+    if impl not in handshakes.FLOORS and not echo_servers.available(impl):
         pytest.skip(f"{impl} is not installed")
     if not echo_servers.available(loop):
         pytest.skip(f"{loop} is not installed")
