@@ -31,9 +31,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import signal
 import sys
 
+from echo_servers import announce_and_wait
 from fastws.codec import apply_mask
 from fastws.handshake import accept_key
 
@@ -151,11 +151,7 @@ class TaskFloorEcho(FloorEcho):
 async def _serve(protocol: type[FloorEcho]) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(protocol, "127.0.0.1", 0)
-    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
-    stop = loop.create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    await stop
+    await announce_and_wait(server.sockets)
     server.close()
 
 

@@ -36,9 +36,11 @@ import json
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,17 +157,31 @@ _SERVERS = {
 }
 
 
+async def announce_and_wait(sockets: Iterable[socket.socket]) -> None:
+    """Print ``PORT n`` (the first listening socket's port), then wait for SIGTERM or SIGINT.
+
+    The server scripts' common end: the parent reads the port from stdout
+    and stops the process with SIGTERM (:func:`stop_process`).
+    """
+    print(f"PORT {next(iter(sockets)).getsockname()[1]}", flush=True)
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[None] = loop.create_future()
+
+    def stopped() -> None:
+        if not stop.done():
+            stop.set_result(None)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped)
+    await stop
+
+
 def run_server(impl: str, loop: str, port: int = 0) -> None:
     """Run one echo server until SIGTERM/SIGINT; print ``PORT n`` once listening."""
 
     async def main() -> None:
         server = await _SERVERS[impl](port)
-        sockets = server.sockets
-        print(f"PORT {sockets[0].getsockname()[1]}", flush=True)
-        stop = asyncio.get_running_loop().create_future()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-        await stop
+        await announce_and_wait(server.sockets)
 
     if loop == "uvloop":
         import uvloop

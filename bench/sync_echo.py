@@ -52,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from echo_servers import _client, stop_process  # the common asyncio client
+from echo_servers import _client, announce_and_wait, stop_process  # the common asyncio client
 
 __all__ = ["IMPLS", "SIZES", "Cell", "main", "measure_client", "measure_server", "process_cpu_ns"]
 
@@ -100,12 +100,7 @@ def run_common_server() -> None:
                 await ws.wait_closed()
 
             server = await serve(echo, "127.0.0.1", 0, max_size=None, ping_interval=None, compression=None)
-        print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
-        stop = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().add_signal_handler(
-            signal.SIGTERM, lambda: stop.done() or stop.set_result(None)
-        )
-        await stop
+        await announce_and_wait(server.sockets)
 
     try:
         import uvloop

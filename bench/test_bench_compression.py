@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from echo_servers import server_cpu_ns
+from echo_servers import announce_and_wait, server_cpu_ns
 
 __all__ = ["IMPLS", "SIZES", "json_messages", "measure_echo", "measure_memory", "run_server"]
 
@@ -117,11 +117,7 @@ def run_server(impl: str, loop: str, compression: bool = True) -> None:
 
     async def main() -> None:
         server = await _serve(impl, 0, compression)
-        print(f"PORT {next(iter(server.sockets)).getsockname()[1]}", flush=True)
-        stop = asyncio.get_running_loop().create_future()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-        await stop
+        await announce_and_wait(server.sockets)
 
     if loop == "uvloop":
         import uvloop
