@@ -37,7 +37,13 @@ from echo_servers import announce_and_wait
 from fastws.codec import apply_mask
 from fastws.handshake import accept_key
 
-__all__ = ["FloorEcho", "TaskFloorEcho", "main", "server_arguments"]
+__all__ = ["FLOOR", "FLOORS", "TASK_FLOOR", "FloorEcho", "TaskFloorEcho", "main", "server_arguments"]
+
+#: The benchmark column of :class:`FloorEcho`: the floor of a server whose per-read code is Python.
+FLOOR = "python-floor"
+#: The column of :class:`TaskFloorEcho`: the same, echoing from a task (a coroutine handler's floor).
+TASK_FLOOR = "python-floor-task"
+FLOORS = (FLOOR, TASK_FLOOR)
 
 
 class FloorEcho(asyncio.BufferedProtocol):

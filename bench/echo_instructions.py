@@ -47,18 +47,13 @@ import subprocess
 import sys
 import tempfile
 
+from echo_floor import FLOOR, FLOORS, TASK_FLOOR
 from echo_floor import server_arguments as floor_arguments
 from echo_servers import GC_NOTE, IMPLS, LOOPS, _client, available, start_server, stop_process
 from handshakes import _one as one_handshake
 from test_bench_compression import available as compressed_available
 from test_bench_compression import json_messages
 
-#: The floor of a server whose per-read code is Python (``bench/echo_floor.py``):
-#: a column of the round-trip and burst modes.
-FLOOR = "python-floor"
-#: The same, echoing from a task that awaits each message (``async for``'s floor).
-TASK_FLOOR = "python-floor-task"
-FLOORS = (FLOOR, TASK_FLOOR)
 #: Columns of ``--mode compressed``: the two servers, then zlib's own share.
 COMPRESSED_IMPLS = ("fastws", "websockets", "zlib")
 #: What both servers compress with by default (and the floor measures).

@@ -31,6 +31,8 @@ import sys
 import time
 from typing import Any
 
+# The floors (columns on request): bench/echo_floor.py without and with a task per connection.
+from echo_floor import FLOOR, FLOORS, TASK_FLOOR
 from echo_floor import server_arguments as floor_arguments
 from echo_servers import GC_NOTE, LOOPS, available, cpu_times_s, server_cpu_ns, start_server, stop_process
 
@@ -38,11 +40,6 @@ __all__ = ["IMPLS", "main", "measure"]
 
 # The callback flavour of fastws has the same handshake as "fastws".
 IMPLS = ("fastws", "websockets", "aiohttp", "picows")
-#: bench/echo_floor.py: the least a Python server can do per connection (a column on request).
-FLOOR = "python-floor"
-#: The same, with a task per connection that awaits the close frame, as a coroutine handler does.
-TASK_FLOOR = "python-floor-task"
-FLOORS = (FLOOR, TASK_FLOOR)
 
 REQUEST = (
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

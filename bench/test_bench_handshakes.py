@@ -2,8 +2,8 @@
 
 One case per server implementation, and per Python floor of
 ``bench/echo_floor.py`` (with and without a task per connection), on
-asyncio and on uvloop, with 100 short-lived connections each; the server CPU per connection is attached as
-``extra_info``. The full table comes from ``python bench/handshakes.py``.
+asyncio and on uvloop, with 100 short-lived connections each; the server
+CPU per connection is attached as ``extra_info``. The full table comes from ``python bench/handshakes.py``.
 """
 
 from __future__ import annotations
