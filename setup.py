@@ -1,6 +1,7 @@
-"""Build the optional Cython extensions: ``fastws._codec``, ``fastws._delivery``
-and the compiled twins of the Python layers that have a ``.pxd`` beside them
-(``fastws.protocol`` and the others that ``fastws._layers`` lists).
+"""Build the optional Cython extensions: ``fastws._codec``, ``fastws._delivery``,
+``fastws._headscan`` and the compiled twins of the Python layers that have a
+``.pxd`` beside them (``fastws.protocol`` and the others that
+``fastws._layers`` lists).
 
 ``FASTWS_BUILD_EXTENSION``:
   * ``yes``: the extension must build; a compile error fails the build
@@ -82,6 +83,13 @@ def extensions() -> list:
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
+    # The header lines of an HTTP head in one pass (the parsers' fast path).
+    headscan = Extension(
+        "fastws._headscan",
+        sources=["src/fastws/_headscan.pyx"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
     # The Python layers compiled from their own source (fastws._layers): the
     # .pxd makes their classes extension types; their annotations are left
     # to type checkers, so the compiled twin accepts what the pure one does.
@@ -98,7 +106,7 @@ def extensions() -> list:
     ]
     try:
         modules = cythonize(
-            [codec, delivery],
+            [codec, delivery, headscan],
             include_path=["src"],
             compiler_directives={"language_level": "3", "freethreading_compatible": True},
         )

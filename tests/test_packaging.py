@@ -56,9 +56,9 @@ def _clean_env(**overrides: str) -> dict[str, str]:
 def _import_in_subprocess(tmp_path: Path, **flags: str) -> subprocess.CompletedProcess[str]:
     code = textwrap.dedent(
         """
-        import fastws, fastws.codec, fastws.protocol
+        import fastws, fastws.codec, fastws.http11, fastws.protocol
         print(fastws.implementation, fastws.codec.apply_mask.__module__,
-              fastws.protocol.deliver_frames.__module__)
+              fastws.protocol.deliver_frames.__module__, fastws.http11.scan_fields.__module__)
         """
     )
     return subprocess.run(
@@ -102,7 +102,12 @@ class TestTwinSelection:
     def test_no_extensions_picks_the_pure_twin(self, tmp_path: Path, value: str) -> None:
         result = _import_in_subprocess(tmp_path, FASTWS_NO_EXTENSIONS=value)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == ["python", "fastws._codec_py", "fastws._delivery_py"]
+        assert result.stdout.split() == [
+            "python",
+            "fastws._codec_py",
+            "fastws._delivery_py",
+            "fastws._headscan_py",
+        ]
 
     @pytest.mark.parametrize("value", ["", "0", "no", "false"])
     def test_false_values_do_not_force_the_pure_twin(self, tmp_path: Path, value: str) -> None:
@@ -115,15 +120,30 @@ class TestTwinSelection:
         result = _import_in_subprocess(tmp_path)
         assert result.returncode == 0, result.stderr
         if _compiled_importable():
-            assert result.stdout.split() == ["cython", "fastws._codec", "fastws._delivery"]
+            assert result.stdout.split() == [
+                "cython",
+                "fastws._codec",
+                "fastws._delivery",
+                "fastws._headscan",
+            ]
         else:
-            assert result.stdout.split() == ["python", "fastws._codec_py", "fastws._delivery_py"]
+            assert result.stdout.split() == [
+                "python",
+                "fastws._codec_py",
+                "fastws._delivery_py",
+                "fastws._headscan_py",
+            ]
 
     def test_require_extensions(self, tmp_path: Path) -> None:
         result = _import_in_subprocess(tmp_path, FASTWS_REQUIRE_EXTENSIONS="1")
         if _compiled_importable():
             assert result.returncode == 0, result.stderr
-            assert result.stdout.split() == ["cython", "fastws._codec", "fastws._delivery"]
+            assert result.stdout.split() == [
+                "cython",
+                "fastws._codec",
+                "fastws._delivery",
+                "fastws._headscan",
+            ]
         else:
             # Without the compiled twin the import must fail, loudly.
             assert result.returncode != 0
@@ -238,7 +258,7 @@ class TestSourceDistribution:
 
     def test_compiled_twin_sources(self, sdist_names: set[str]) -> None:
         wanted = {p.relative_to(ROOT).as_posix() for p in ROOT.glob("src/fastws/_simd/*.[ch]")}
-        for source in ("_codec.pyx", "_codec.pxd", "_delivery.pyx"):
+        for source in ("_codec.pyx", "_codec.pxd", "_delivery.pyx", "_headscan.pyx"):
             if (ROOT / "src/fastws" / source).exists():
                 wanted.add(f"src/fastws/{source}")
         assert sorted(wanted - sdist_names) == []
@@ -248,9 +268,10 @@ class TestSourceDistribution:
         assert "tests/test_packaging.py" in sdist_names
 
     def test_no_build_products(self, sdist_names: set[str]) -> None:
-        # Cython regenerates _codec.c and _delivery.c at build time; binaries never ship.
+        # Cython regenerates _codec.c, _delivery.c and _headscan.c at build time; binaries never ship.
         assert "src/fastws/_codec.c" not in sdist_names
         assert "src/fastws/_delivery.c" not in sdist_names
+        assert "src/fastws/_headscan.c" not in sdist_names
         assert [n for n in sdist_names if n.endswith((".so", ".pyd", ".pyc"))] == []
 
     def test_metadata(self, sdist: Path) -> None:

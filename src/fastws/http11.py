@@ -26,6 +26,7 @@ import dataclasses
 import re
 from typing import Any
 
+from ._twins import scan_fields
 from .exceptions import InvalidHTTPMessage
 from .headers import _TOKEN, Headers, _btoken_re, _bvalue_re
 
@@ -54,20 +55,6 @@ _request_line_re = re.compile(rb"(" + _TOKEN.encode() + rb") ([\x21-\x7e]+) HTTP
 # RFC 9112 section 4: status-line = HTTP-version SP status-code SP [ reason-phrase ].
 # The SP before an empty reason is often omitted by servers: it is optional here.
 _status_line_re = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
-# RFC 9110 section 5: field-line = field-name ":" OWS field-value OWS, each
-# ending with CRLF (RFC 9112 section 2.2), over text decoded as ISO-8859-1:
-# the name (a token) and the value (section 5.5: no CR, LF, NUL or other
-# control), its leading whitespace left out; trailing whitespace is removed
-# afterwards. A value starts with a visible character, so the whitespace
-# before it is never split two ways: a line matches in one way only, and a
-# line that does not match is refused in time linear in its size.
-# _fields_re reads a whole block of such lines in one pass: each match is a
-# line's (name, value, ""), except that from the first position where no
-# line matches, the rest of the block is one match ("", "", rest). A block
-# is valid exactly when that last kind of match is absent.
-_FIELD_VALUE = r":[ \t]*((?:[\x21-\x7e\x80-\xff][\t\x20-\x7e\x80-\xff]*)?)\r\n"
-_OWS = (" ", "\t")
-_fields_re = re.compile("(" + _TOKEN + ")" + _FIELD_VALUE + r"|([\s\S]+)")
 # RFC 9110 section 8.6: Content-Length = 1*DIGIT.
 _digits_re = re.compile(r"[0-9]+")
 
@@ -255,9 +242,9 @@ class _HeadParser:
     def _feed_whole(self, data: bytes) -> tuple[Any, bytes] | None:
         """Parse a head that arrived in one piece, or return None.
 
-        It accepts exactly what :meth:`_line` accepts, with one regular
-        expression pass over the whole block of header lines instead of a
-        few calls per line; on anything unusual (incomplete head, a limit
+        It accepts exactly what :meth:`_line` accepts, with one pass over
+        the whole block of header lines (``scan_fields``, compiled in the
+        compiled twin) instead of a few calls per line; on anything unusual (incomplete head, a limit
         reached, a malformed line) it returns None and the line-by-line
         path, which gives the precise error, takes over from the start.
         """
@@ -272,20 +259,15 @@ class _HeadParser:
         if not 0 < first_end <= self._max_line or end - first_end > self._max_header_line:
             return None
         start = self._parse_start(data[:first_end])
-        # Field names are ASCII tokens and values are read as ISO-8859-1:
-        # decoding the block once gives the same strings as per field.
-        block = data[first_end + 2 : end + 2].decode("latin-1")
-        lines = _fields_re.findall(block)
-        count = len(lines)
-        if count > self._max_headers or (count and lines[-1][2]):
+        scanned = scan_fields(data, first_end + 2, end + 2, self._max_headers)
+        if scanned is None:
             return None
+        fields, index = scanned
         headers = self._headers
-        for name, value, _ in lines:
-            if value[-1:] in _OWS:
-                value = value.rstrip(" \t")
-            headers._add_unchecked(name, value)
+        headers._fields = fields
+        headers._index = index
         self._start = start
-        self._count = count
+        self._count = len(fields) // 2
         self._size = end + 4
         return self._finish(start, headers), data[end + 4 :]
 

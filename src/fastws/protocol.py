@@ -44,7 +44,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._delivery_select import deliver_frames
+from ._twins import deliver_frames
 from .closing import Closing
 from .codec import Frame, FrameParser, encode_frame
 from .constants import Opcode, Side, State, close_code_valid

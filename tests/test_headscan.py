@@ -1,0 +1,220 @@
+"""The header scanner of the HTTP head parsers (``scan_fields``), both twins.
+
+Expected fields are written out by hand; generated heads are checked
+against the parser's line-by-line path, which is other code (one
+``_line`` call per line), and the twins against each other.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastws.exceptions import InvalidHTTPMessage
+from fastws.http11 import RequestParser
+
+#: The header scanner of each codec twin.
+SCANNERS = {"fastws._codec": "fastws._headscan", "fastws._codec_py": "fastws._headscan_py"}
+
+
+@pytest.fixture(scope="session")
+def scan(codec: ModuleType) -> Any:
+    """Each twin's ``scan_fields`` in turn."""
+    return importlib.import_module(SCANNERS[codec.__name__]).scan_fields
+
+
+def _whole(scan: Any, block: bytes, max_headers: int = 128) -> Any:
+    return scan(block, 0, len(block), max_headers)
+
+
+def test_a_browser_request(scan: Any) -> None:
+    block = (
+        b"Host: example.com:8080\r\n"
+        b"Connection: Upgrade\r\n"
+        b"Upgrade: websocket\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    )
+    fields, index = _whole(scan, block)
+    assert fields == [
+        "Host", "example.com:8080",
+        "Connection", "Upgrade",
+        "Upgrade", "websocket",
+        "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version", "13",
+        "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits",
+    ]  # fmt: skip
+    assert index == {
+        "host": ["example.com:8080"],
+        "connection": ["Upgrade"],
+        "upgrade": ["websocket"],
+        "sec-websocket-key": ["dGhlIHNhbXBsZSBub25jZQ=="],
+        "sec-websocket-version": ["13"],
+        "sec-websocket-extensions": ["permessage-deflate; client_max_window_bits"],
+    }
+    assert list(index) == ["host", "connection", "upgrade", "sec-websocket-key",
+                           "sec-websocket-version", "sec-websocket-extensions"]  # fmt: skip
+
+
+def test_no_header_lines(scan: Any) -> None:
+    assert scan(b"GET / HTTP/1.1\r\n\r\n", 16, 16, 128) == ([], {})
+    assert scan(b"", 0, 0, 0) == ([], {})
+
+
+def test_whitespace_around_values_is_left_out(scan: Any) -> None:
+    block = b"A:x\r\nB: \t y z \t \r\nC:\r\nD:   \r\nE: a\tb\r\n"
+    fields, index = _whole(scan, block)
+    assert fields == ["A", "x", "B", "y z", "C", "", "D", "", "E", "a\tb"]
+    assert index == {"a": ["x"], "b": ["y z"], "c": [""], "d": [""], "e": ["a\tb"]}
+
+
+def test_repeated_names_keep_their_spelling_and_order(scan: Any) -> None:
+    fields, index = _whole(scan, b"X-Tag: 1\r\nx-tag: 2\r\nX-TAG: 3\r\nOther: o\r\n")
+    assert fields == ["X-Tag", "1", "x-tag", "2", "X-TAG", "3", "Other", "o"]
+    assert index == {"x-tag": ["1", "2", "3"], "other": ["o"]}
+
+
+def test_every_token_character_and_obs_text(scan: Any) -> None:
+    name = b"!#$%&'*+-.^_`|~09AZaz"
+    value = bytes(range(0x21, 0x7F)) + b" \t" + bytes(range(0x80, 0x100))
+    fields, index = _whole(scan, name + b": " + value + b"\r\n")
+    assert fields == ["!#$%&'*+-.^_`|~09AZaz", value.decode("latin-1")]
+    assert index == {"!#$%&'*+-.^_`|~09azaz": [value.decode("latin-1")]}
+
+
+@pytest.mark.parametrize("size", [1, 63, 64, 65, 300])
+def test_long_names_are_lower_cased_too(scan: Any, size: int) -> None:
+    name = ("N" * size).encode()
+    fields, index = _whole(scan, name + b": v\r\nn" + name[1:] + b": w\r\n")
+    assert fields == ["N" * size, "v", "n" + "N" * (size - 1), "w"]
+    assert index == {"n" * size: ["v", "w"]}
+
+
+def test_the_bounds_are_respected(scan: Any) -> None:
+    data = b"junk\r\nA: 1\r\nB: 2\r\nmore junk"
+    assert scan(data, 6, 18, 128) == (["A", "1", "B", "2"], {"a": ["1"], "b": ["2"]})
+    assert scan(data, 6, 12, 128) == (["A", "1"], {"a": ["1"]})
+
+
+def test_max_headers(scan: Any) -> None:
+    block = b"".join(b"H%d: v\r\n" % i for i in range(5))
+    assert len(_whole(scan, block, max_headers=5)[0]) == 10
+    assert _whole(scan, block, max_headers=4) is None
+    assert _whole(scan, b"", max_headers=0) == ([], {})
+    assert _whole(scan, b"A: 1\r\n", max_headers=0) is None
+
+
+MALFORMED = [
+    b"A 1\r\n",  # no colon
+    b"A : 1\r\n",  # whitespace before the colon
+    b": 1\r\n",  # no name
+    b"A(b): 1\r\n",  # not a token
+    b"A\xe9: 1\r\n",  # not ASCII
+    b"A: 1\r\nB: 2",  # no CRLF after the last line
+    b"A: 1\r",  # CR at the end
+    b"A: 1\n",  # bare LF
+    b"A: 1\r\r\n",  # CR inside the value
+    b"A: 1\rB: 2\r\n",  # bare CR
+    b"A: 1\nB: 2\r\n",  # bare LF inside
+    b"A: 1\r\n x\r\n",  # obsolete line folding
+    b"A: 1\r\n\tx\r\n",  # folding with a tab
+    b"A: a\x00b\r\n",  # NUL
+    b"A: a\x7fb\r\n",  # DEL
+    b"A: a\x1bb\r\n",  # ESC
+    b"A: 1\r\n\r\n",  # an empty line inside the block
+    b"A",  # a name only
+    b"\r\n",  # an empty line
+]
+
+
+@pytest.mark.parametrize("block", MALFORMED)
+def test_malformed_lines_give_none(scan: Any, block: bytes) -> None:
+    assert _whole(scan, block) is None
+    # ... wherever they are in the block.
+    assert _whole(scan, b"Host: h\r\n" + block) is None
+
+
+@pytest.mark.parametrize("data", [bytearray(b"A: 1\r\n"), memoryview(b"A: 1\r\n"), "A: 1\r\n", None])
+def test_only_bytes(scan: Any, data: Any) -> None:
+    with pytest.raises(TypeError):
+        scan(data, 0, 6, 128)
+
+
+@pytest.mark.parametrize(("start", "end"), [(-1, 6), (0, 7), (4, 3), (7, 7)])
+def test_bounds_outside_the_data(scan: Any, start: int, end: int) -> None:
+    with pytest.raises(ValueError, match="start and end"):
+        scan(b"A: 1\r\n", start, end, 128)
+
+
+# Generated heads: well-formed lines, lines with the bytes that matter for
+# the grammar (separators, whitespace, CR, LF, controls, obs-text) mixed in,
+# and random bytes.
+_GOOD_NAME = st.text(alphabet="!#aZ09-_.~", min_size=1, max_size=6).map(str.encode)
+_GOOD_VALUE = st.lists(st.sampled_from([b"a", b"Z", b" ", b"\t", b":", b"\x80", b"\xff"]), max_size=8).map(
+    b"".join
+)
+_ANY_NAME = st.text(alphabet="!#aZ09-_. (:\xe9", max_size=6).map(lambda s: s.encode("latin-1"))
+_ANY_VALUE = st.lists(
+    st.sampled_from([b"a", b"Z", b" ", b"\t", b":", b"\r", b"\n", b"\x00", b"\x7f", b"\x80", b"\xff"]),
+    max_size=8,
+).map(b"".join)
+_LINE = st.one_of(
+    st.tuples(_GOOD_NAME, st.sampled_from([b":", b": ", b":\t "]), _GOOD_VALUE).map(
+        lambda p: b"".join(p) + b"\r\n"
+    ),
+    st.tuples(_GOOD_NAME, _GOOD_VALUE).map(lambda nv: nv[0] + b":" + nv[1] + b"\r\n"),
+    st.tuples(_ANY_NAME, _ANY_VALUE).map(lambda nv: nv[0] + b":" + nv[1] + b"\r\n"),
+    st.binary(max_size=6),
+)
+_BLOCK = st.lists(_LINE, max_size=6).map(b"".join)
+
+
+def _line_by_line(block: bytes, max_headers: int) -> list[tuple[str, str]] | None:
+    """The fields as the parser's line-by-line path reads them, or None if it refuses them."""
+    parser = RequestParser(max_headers=max_headers)
+    try:
+        # One byte at a time: the head never arrives whole, so the scanner is not used.
+        for byte in b"GET / HTTP/1.1\r\n" + block:
+            assert parser.feed(bytes([byte])) is None
+        result = parser.feed(b"\r\n")
+    except InvalidHTTPMessage:
+        return None
+    if result is None:
+        return None
+    request, _ = result
+    return request.headers.raw_items()
+
+
+@given(block=_BLOCK, max_headers=st.integers(0, 8))
+def test_generated_heads_agree_with_the_line_by_line_path(scan: Any, block: bytes, max_headers: int) -> None:
+    scanned = _whole(scan, block, max_headers)
+    if b"\r\n\r\n" in b"\r\n" + block or not (block == b"" or block.endswith(b"\r\n")):
+        # An empty line inside, or an unfinished last line: never header lines.
+        assert scanned is None
+        return
+    expected = _line_by_line(block, max_headers)
+    if expected is None:
+        assert scanned is None
+        return
+    assert scanned is not None
+    fields, index = scanned
+    assert list(zip(fields[::2], fields[1::2], strict=True)) == expected
+    by_name: dict[str, list[str]] = {}
+    for name, value in expected:
+        by_name.setdefault(name.lower(), []).append(value)
+    assert index == by_name
+
+
+@pytest.mark.c_extension
+@given(block=_BLOCK, max_headers=st.integers(0, 8))
+def test_the_twins_agree(block: bytes, max_headers: int) -> None:
+    compiled = importlib.import_module("fastws._headscan").scan_fields
+    pure = importlib.import_module("fastws._headscan_py").scan_fields
+    for start in (0, len(block) // 2):
+        assert compiled(block, start, len(block), max_headers) == pure(block, start, len(block), max_headers)
