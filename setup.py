@@ -1,5 +1,5 @@
 """Build the optional Cython extensions: ``fastws._codec``, ``fastws._delivery``,
-``fastws._headscan`` and the compiled twins of the Python layers that have a
+``fastws._upgrade`` and the compiled twins of the Python layers that have a
 ``.pxd`` beside them (``fastws.protocol`` and the others that
 ``fastws._layers`` lists).
 
@@ -84,9 +84,9 @@ def extensions() -> list:
         extra_link_args=link_args,
     )
     # The header lines of an HTTP head in one pass (the parsers' fast path).
-    headscan = Extension(
-        "fastws._headscan",
-        sources=["src/fastws/_headscan.pyx"],
+    upgrade = Extension(
+        "fastws._upgrade",
+        sources=["src/fastws/_upgrade.pyx"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
@@ -106,7 +106,7 @@ def extensions() -> list:
     ]
     try:
         modules = cythonize(
-            [codec, delivery, headscan],
+            [codec, delivery, upgrade],
             include_path=["src"],
             compiler_directives={"language_level": "3", "freethreading_compatible": True},
         )

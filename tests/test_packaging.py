@@ -106,7 +106,7 @@ class TestTwinSelection:
             "python",
             "fastws._codec_py",
             "fastws._delivery_py",
-            "fastws._headscan_py",
+            "fastws._upgrade_py",
         ]
 
     @pytest.mark.parametrize("value", ["", "0", "no", "false"])
@@ -124,14 +124,14 @@ class TestTwinSelection:
                 "cython",
                 "fastws._codec",
                 "fastws._delivery",
-                "fastws._headscan",
+                "fastws._upgrade",
             ]
         else:
             assert result.stdout.split() == [
                 "python",
                 "fastws._codec_py",
                 "fastws._delivery_py",
-                "fastws._headscan_py",
+                "fastws._upgrade_py",
             ]
 
     def test_require_extensions(self, tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ class TestTwinSelection:
                 "cython",
                 "fastws._codec",
                 "fastws._delivery",
-                "fastws._headscan",
+                "fastws._upgrade",
             ]
         else:
             # Without the compiled twin the import must fail, loudly.
@@ -258,7 +258,7 @@ class TestSourceDistribution:
 
     def test_compiled_twin_sources(self, sdist_names: set[str]) -> None:
         wanted = {p.relative_to(ROOT).as_posix() for p in ROOT.glob("src/fastws/_simd/*.[ch]")}
-        for source in ("_codec.pyx", "_codec.pxd", "_delivery.pyx", "_headscan.pyx"):
+        for source in ("_codec.pyx", "_codec.pxd", "_delivery.pyx", "_upgrade.pyx"):
             if (ROOT / "src/fastws" / source).exists():
                 wanted.add(f"src/fastws/{source}")
         assert sorted(wanted - sdist_names) == []
@@ -268,10 +268,10 @@ class TestSourceDistribution:
         assert "tests/test_packaging.py" in sdist_names
 
     def test_no_build_products(self, sdist_names: set[str]) -> None:
-        # Cython regenerates _codec.c, _delivery.c and _headscan.c at build time; binaries never ship.
+        # Cython regenerates _codec.c, _delivery.c and _upgrade.c at build time; binaries never ship.
         assert "src/fastws/_codec.c" not in sdist_names
         assert "src/fastws/_delivery.c" not in sdist_names
-        assert "src/fastws/_headscan.c" not in sdist_names
+        assert "src/fastws/_upgrade.c" not in sdist_names
         assert [n for n in sdist_names if n.endswith((".so", ".pyd", ".pyc"))] == []
 
     def test_metadata(self, sdist: Path) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import http
 import importlib
 import os
@@ -42,9 +41,9 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import _twins
 from . import headers as _headers
 from . import http11 as _http11
-from .constants import WS_GUID
 from .exceptions import (
     InvalidHeader,
     InvalidHTTPMessage,
@@ -79,11 +78,6 @@ __all__ = [
 #: The default User-Agent (client) and Server (server) header value.
 USER_AGENT = f"Python/{sys.version_info[0]}.{sys.version_info[1]} fastws/{__version__}"
 
-# The canonical base64 of 16 bytes (RFC 4648 section 4): 21 characters, a
-# 22nd that carries 2 bits of data and 4 zero bits (A, Q, g or w), and "==".
-_key_re = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")
-# RFC 9110 section 7.2: Host = uri-host [ ":" port ] (RFC 3986 host: IP-literal or reg-name).
-_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 
 # Names that lived here until 0.1: where they are now. Importing them from
 # here still works, with a DeprecationWarning, for one minor release.
@@ -141,8 +135,7 @@ def accept_key(key: str) -> str:
         The accept value, e.g. ``s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`` for the
         RFC's example key ``dGhlIHNhbXBsZSBub25jZQ==``.
     """
-    digest = hashlib.sha1((key + WS_GUID).encode("latin-1")).digest()
-    return binascii.b2a_base64(digest, newline=False).decode("ascii")
+    return _twins.accept_key(key)
 
 
 def generate_key() -> str:
@@ -200,7 +193,7 @@ def check_request(request: Request) -> str:
     # field and to any request message that contains more than one Host
     # header field line or a Host header field with an invalid field value."
     host = _single(fields, "Host")
-    if _host_re.fullmatch(host) is None:
+    if not _twins.valid_host(host):
         raise InvalidHeader("Host", f"invalid value {host!r}")
     # RFC 6455 section 4.2.1: "An |Upgrade| header field containing the value
     # "websocket", treated as an ASCII case-insensitive value."
@@ -219,7 +212,7 @@ def check_request(request: Request) -> str:
     # "A |Sec-WebSocket-Key| header field with a base64-encoded value that,
     # when decoded, is 16 bytes in length."
     key = _single(fields, "Sec-WebSocket-Key")
-    if _key_re.fullmatch(key) is None:
+    if not _twins.canonical_key(key):
         # Not the canonical base64 of 16 bytes (what every client sends):
         # decode it to accept other spellings of 16 bytes, or say why not.
         try:
@@ -376,7 +369,7 @@ def build_accept_response(
         headers.add("Sec-WebSocket-Extensions", extensions)
     if server is not None:
         headers._add_unchecked("Server", _server_value(server))
-    return _http11.Response(101, "Switching Protocols", headers)
+    return _http11._response(101, "Switching Protocols", headers)
 
 
 @functools.lru_cache(maxsize=16)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ._twins import scan_fields
@@ -111,6 +112,45 @@ class Response:
             + b"\r\n"
             + self.body
         )
+
+
+# The frozen dataclasses' __init__ sets each field through
+# object.__setattr__, by name; a message made on every handshake (the
+# request parsed, the 101 answered) is made here through the slots' own
+# descriptors instead: the same object, about 6 k fewer instructions per
+# handshake (bench/echo_instructions.py --mode handshake).
+_new = object.__new__
+
+
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The ``__set__`` of the slot ``name`` of ``cls``."""
+    return cls.__dict__[name].__set__  # type: ignore[no-any-return]
+
+
+_set_path = _setter(Request, "path")
+_set_request_headers = _setter(Request, "headers")
+_set_status = _setter(Response, "status")
+_set_reason = _setter(Response, "reason")
+_set_response_headers = _setter(Response, "headers")
+_set_body = _setter(Response, "body")
+
+
+def _request(path: str, headers: Headers) -> Request:
+    """``Request(path, headers)``, made faster (see above)."""
+    request: Request = _new(Request)
+    _set_path(request, path)
+    _set_request_headers(request, headers)
+    return request
+
+
+def _response(status: int, reason: str, headers: Headers, body: bytes = b"") -> Response:
+    """``Response(status, reason, headers, body)``, made faster (see above)."""
+    response: Response = _new(Response)
+    _set_status(response, status)
+    _set_reason(response, reason)
+    _set_response_headers(response, headers)
+    _set_body(response, body)
+    return response
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +445,7 @@ class RequestParser(_HeadParser):
                 raise InvalidHTTPMessage(400, f"invalid Content-Length: {length!r}")
             if int(length) != 0:
                 raise InvalidHTTPMessage(400, "the handshake request must not have a body (Content-Length)")
-        return Request(start, headers)
+        return _request(start, headers)
 
 
 class ResponseParser(_HeadParser):
@@ -433,4 +473,4 @@ class ResponseParser(_HeadParser):
         return int(status), (reason or b"").decode("latin-1")
 
     def _finish(self, start: Any, headers: Headers) -> Response:
-        return Response(start[0], start[1], headers)
+        return _response(start[0], start[1], headers)

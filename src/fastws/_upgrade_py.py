@@ -1,23 +1,32 @@
-"""The header lines of an HTTP head read in one pass (pure-Python twin).
+"""The opening handshake's work for each connection (pure-Python twin).
 
-:class:`fastws.http11.RequestParser` and ``ResponseParser`` read a head
-that arrived whole with :func:`scan_fields` instead of line by line. It
-accepts exactly the lines that the line-by-line path accepts (RFC 9110
-section 5: ``field-name ":" OWS field-value OWS`` and CRLF, read as
-ISO-8859-1); on anything else it returns None, and that path, which gives
-the precise error, reads the head instead.
+What every upgrade runs once, apart from the objects it makes:
 
-``fastws._headscan`` is the compiled twin: same names, results and
+* :func:`scan_fields`: the header lines of a head that arrived whole, in
+  one pass, for :class:`fastws.http11.RequestParser` and ``ResponseParser``.
+  It accepts exactly the lines that their line-by-line path accepts (RFC
+  9110 section 5: ``field-name ":" OWS field-value OWS`` and CRLF, read as
+  ISO-8859-1); on anything else it returns None, and that path, which gives
+  the precise error, reads the head instead;
+* :func:`accept_key`: the ``Sec-WebSocket-Accept`` of a key (SHA-1, base64);
+* :func:`canonical_key` and :func:`valid_host`: the grammars of
+  ``Sec-WebSocket-Key`` and ``Host`` that :func:`fastws.handshake.check_request`
+  checks.
+
+``fastws._upgrade`` is the compiled twin: same names, results and
 exceptions. ``fastws._twins`` picks the twin, with the codec's.
 """
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import re
 
+from .constants import WS_GUID
 from .headers import _TOKEN
 
-__all__ = ["IMPLEMENTATION", "scan_fields"]
+__all__ = ["IMPLEMENTATION", "accept_key", "canonical_key", "scan_fields", "valid_host"]
 
 IMPLEMENTATION = "python"
 
@@ -79,3 +88,48 @@ def scan_fields(
         else:
             values.append(value)
     return fields, index
+
+
+def accept_key(key: str) -> str:
+    """Base64 of the SHA-1 of ``key`` followed by the GUID of RFC 6455 section 1.3.
+
+    Raises:
+        TypeError: ``key`` is not ``str``.
+        UnicodeEncodeError: ``key`` has a character beyond ISO-8859-1.
+    """
+    _check_str("key", key)
+    digest = hashlib.sha1((key + WS_GUID).encode("latin-1")).digest()
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
+
+
+# The canonical base64 of 16 bytes (RFC 4648 section 4): 21 characters, a
+# 22nd that carries 2 bits of data and 4 zero bits (A, Q, g or w), and "==".
+_key_re = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")
+# RFC 9110 section 7.2: Host = uri-host [ ":" port ] (RFC 3986 host: IP-literal or reg-name).
+_host_re = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+
+def canonical_key(key: str) -> bool:
+    """Whether ``key`` is the canonical base64 spelling of 16 bytes (what clients send).
+
+    Raises:
+        TypeError: ``key`` is not ``str``.
+    """
+    _check_str("key", key)
+    return _key_re.fullmatch(key) is not None
+
+
+def valid_host(host: str) -> bool:
+    """Whether ``host`` is ``uri-host [ ":" port ]``: an IP literal in brackets or a
+    registered name (possibly empty), then an optional colon and digits.
+
+    Raises:
+        TypeError: ``host`` is not ``str``.
+    """
+    _check_str("host", host)
+    return _host_re.fullmatch(host) is not None
+
+
+def _check_str(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be str, not {type(value).__name__}")

@@ -1,13 +1,19 @@
-"""The header scanner of the HTTP head parsers (``scan_fields``), both twins.
+"""The opening handshake's work for each connection (``fastws._upgrade``), both twins.
 
-Expected fields are written out by hand; generated heads are checked
-against the parser's line-by-line path, which is other code (one
-``_line`` call per line), and the twins against each other.
+``scan_fields``: expected fields are written out by hand; generated heads
+are checked against the parser's line-by-line path, which is other code
+(one ``_line`` call per line), and the twins against each other.
+``accept_key``: the RFC's example, and hashlib with base64 of the standard
+library. ``canonical_key`` and ``valid_host``: cases written out by hand,
+and the grammars written again here as regular expressions.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
+import re
 from types import ModuleType
 from typing import Any
 
@@ -16,16 +22,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastws.exceptions import InvalidHTTPMessage
-from fastws.http11 import RequestParser
+from fastws.headers import Headers
+from fastws.http11 import Request, RequestParser, Response, _request, _response
 
 #: The header scanner of each codec twin.
-SCANNERS = {"fastws._codec": "fastws._headscan", "fastws._codec_py": "fastws._headscan_py"}
+SCANNERS = {"fastws._codec": "fastws._upgrade", "fastws._codec_py": "fastws._upgrade_py"}
 
 
 @pytest.fixture(scope="session")
-def scan(codec: ModuleType) -> Any:
+def upgrade(codec: ModuleType) -> ModuleType:
+    """Each twin in turn."""
+    return importlib.import_module(SCANNERS[codec.__name__])
+
+
+@pytest.fixture(scope="session")
+def scan(upgrade: ModuleType) -> Any:
     """Each twin's ``scan_fields`` in turn."""
-    return importlib.import_module(SCANNERS[codec.__name__]).scan_fields
+    return upgrade.scan_fields
 
 
 def _whole(scan: Any, block: bytes, max_headers: int = 128) -> Any:
@@ -214,7 +227,126 @@ def test_generated_heads_agree_with_the_line_by_line_path(scan: Any, block: byte
 @pytest.mark.c_extension
 @given(block=_BLOCK, max_headers=st.integers(0, 8))
 def test_the_twins_agree(block: bytes, max_headers: int) -> None:
-    compiled = importlib.import_module("fastws._headscan").scan_fields
-    pure = importlib.import_module("fastws._headscan_py").scan_fields
+    compiled = importlib.import_module("fastws._upgrade").scan_fields
+    pure = importlib.import_module("fastws._upgrade_py").scan_fields
     for start in (0, len(block) // 2):
         assert compiled(block, start, len(block), max_headers) == pure(block, start, len(block), max_headers)
+
+
+# -- accept_key -----------------------------------------------------------------------
+
+
+def _reference_accept(key: str) -> str:
+    digest = hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode("latin-1")).digest()
+    return base64.b64encode(digest).decode()
+
+
+def test_accept_key_of_the_rfc_example(upgrade: ModuleType) -> None:
+    # RFC 6455 section 1.3.
+    assert upgrade.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+@pytest.mark.parametrize("size", [0, 1, 19, 20, 27, 28, 55, 56, 64, 100, 8192])
+def test_accept_key_of_any_length(upgrade: ModuleType, size: int) -> None:
+    key = "".join(chr(0x20 + (i * 7) % 0xE0) for i in range(size))  # ISO-8859-1 text
+    assert upgrade.accept_key(key) == _reference_accept(key)
+
+
+@given(key=st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=80))
+def test_accept_key_generated(upgrade: ModuleType, key: str) -> None:
+    assert upgrade.accept_key(key) == _reference_accept(key)
+
+
+def test_accept_key_refuses_what_is_not_latin_1_text(upgrade: ModuleType) -> None:
+    with pytest.raises(UnicodeEncodeError):
+        upgrade.accept_key("key\u0100")
+    with pytest.raises(TypeError, match=r"^key must be str, not bytes$"):
+        upgrade.accept_key(b"dGhlIHNhbXBsZSBub25jZQ==")
+
+
+# -- canonical_key and valid_host -------------------------------------------------------
+
+_KEY_GRAMMAR = re.compile(r"[A-Za-z0-9+/]{21}[AQgw]==")
+_HOST_GRAMMAR = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+
+@pytest.mark.parametrize(
+    ("key", "canonical"),
+    [
+        ("dGhlIHNhbXBsZSBub25jZQ==", True),
+        ("AAAAAAAAAAAAAAAAAAAAAA==", True),
+        ("+/+/+/+/+/+/+/+/+/+/+w==", True),
+        ("AAAAAAAAAAAAAAAAAAAAAB==", False),  # bits past the 16 bytes
+        ("AAAAAAAAAAAAAAAAAAAAAA=", False),
+        ("AAAAAAAAAAAAAAAAAAAAAA===", False),
+        ("AAAAAAAAAAAAAAAAAAAA-A==", False),  # base64url
+        ("AAAAAAAAAAAAAAAAAAAA\u00e9A==", False),
+        ("AAAAAAAAAAAAAAAAAAAAAAAA", False),
+        ("", False),
+    ],
+)
+def test_canonical_key(upgrade: ModuleType, key: str, canonical: bool) -> None:
+    assert upgrade.canonical_key(key) is canonical
+
+
+@pytest.mark.parametrize(
+    ("host", "valid"),
+    [
+        ("example.com", True),
+        ("example.com:8080", True),
+        ("127.0.0.1:80", True),
+        ("[::1]", True),
+        ("[::1]:8765", True),
+        ("[2001:DB8::a.b]:", True),
+        ("", True),  # reg-name may be empty
+        (":80", True),
+        ("%41~!$&'()*+,;=", True),
+        ("a:b", False),
+        ("a b", False),
+        ("[]", False),
+        ("[::1", False),
+        ("[::g]", False),
+        ("[::1]x", False),
+        ("[::1]:8x", False),
+        ("ex\u00e9mple", False),
+        ("a/b", False),
+        ("a:80:80", False),
+    ],
+)
+def test_valid_host(upgrade: ModuleType, host: str, valid: bool) -> None:
+    assert upgrade.valid_host(host) is valid
+
+
+_HOSTISH = st.text(alphabet="aZ09-.:[]%~!=+/ \u00e9\u0100", max_size=12)
+
+
+@given(text=_HOSTISH)
+def test_generated_hosts_and_keys_follow_the_grammars(upgrade: ModuleType, text: str) -> None:
+    assert upgrade.valid_host(text) is (_HOST_GRAMMAR.fullmatch(text) is not None)
+    key = (text * 24)[:21] + "Q=="
+    assert upgrade.canonical_key(key) is (_KEY_GRAMMAR.fullmatch(key) is not None)
+
+
+@pytest.mark.parametrize("name", ["canonical_key", "valid_host"])
+def test_the_grammars_take_only_text(upgrade: ModuleType, name: str) -> None:
+    label = "key" if name == "canonical_key" else "host"
+    with pytest.raises(TypeError, match=rf"^{label} must be str, not NoneType$"):
+        getattr(upgrade, name)(None)
+
+
+# -- the messages made without their __init__ ----------------------------------------
+
+
+def test_fast_messages_are_the_dataclasses() -> None:
+    headers = Headers([("Upgrade", "websocket")])
+    request = _request("/chat?x=1", headers)
+    response = _response(101, "Switching Protocols", headers)
+    assert type(request) is Request and type(response) is Response
+    assert request == Request("/chat?x=1", headers)
+    assert response == Response(101, "Switching Protocols", headers, b"")
+    assert _response(400, "Bad Request", headers, b"no") == Response(400, "Bad Request", headers, b"no")
+    assert repr(request) == repr(Request("/chat?x=1", headers))
+    with pytest.raises(AttributeError):
+        request.path = "/other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        response.status = 200  # type: ignore[misc]
