@@ -155,7 +155,7 @@ def test_malformed_lines_give_none(scan: Any, block: bytes) -> None:
 
 @pytest.mark.parametrize("data", [bytearray(b"A: 1\r\n"), memoryview(b"A: 1\r\n"), "A: 1\r\n", None])
 def test_only_bytes(scan: Any, data: Any) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^data must be bytes, not (bytearray|memoryview|str|NoneType)$"):
         scan(data, 0, 6, 128)
 
 
@@ -231,6 +231,75 @@ def test_the_twins_agree(block: bytes, max_headers: int) -> None:
     pure = importlib.import_module("fastws._upgrade_py").scan_fields
     for start in (0, len(block) // 2):
         assert compiled(block, start, len(block), max_headers) == pure(block, start, len(block), max_headers)
+
+
+def test_common_names_and_their_look_alikes(scan: Any) -> None:
+    block = b"HOST: a\r\nhost: b\r\nHost: c\r\nHosts: d\r\nHos: e\r\nUser-agent: f\r\nuser-agent: g\r\n"
+    fields, index = _whole(scan, block)
+    assert fields == [
+        "HOST",
+        "a",
+        "host",
+        "b",
+        "Host",
+        "c",
+        "Hosts",
+        "d",
+        "Hos",
+        "e",
+        "User-agent",
+        "f",
+        "user-agent",
+        "g",
+    ]
+    assert index == {"host": ["a", "b", "c"], "hosts": ["d"], "hos": ["e"], "user-agent": ["f", "g"]}
+
+
+# -- scan_request_line ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "target"),
+    [
+        (b"GET / HTTP/1.1", "/"),
+        (b"GET /chat?room=1&x=%41 HTTP/1.1", "/chat?room=1&x=%41"),
+        (b"GET /~!$&'()*+,;=:@[]{} HTTP/1.1", "/~!$&'()*+,;=:@[]{}"),
+        # Anything else is for the whole grammar to read:
+        (b"GET http://example.com/ HTTP/1.1", None),  # absolute-form
+        (b"GET * HTTP/1.1", None),
+        (b"GET  HTTP/1.1", None),
+        (b"GET /a b HTTP/1.1", None),
+        (b"GET /\xe9 HTTP/1.1", None),
+        (b"GET /\x7f HTTP/1.1", None),
+        (b"GET /\t HTTP/1.1", None),
+        (b"GET / HTTP/1.0", None),
+        (b"GET / HTTP/2.0", None),
+        (b"GET / HTTP/1.1 ", None),
+        (b"get / HTTP/1.1", None),
+        (b"POST / HTTP/1.1", None),
+        (b" GET / HTTP/1.1", None),
+        (b"GET / http/1.1", None),
+        (b"GET /", None),
+        (b"", None),
+    ],
+)
+def test_scan_request_line(upgrade: ModuleType, line: bytes, target: str | None) -> None:
+    assert upgrade.scan_request_line(line) == target
+
+
+def test_scan_request_line_takes_bytes(upgrade: ModuleType) -> None:
+    with pytest.raises(TypeError, match=r"^line must be bytes, not (bytearray|str)$"):
+        upgrade.scan_request_line(bytearray(b"GET / HTTP/1.1"))
+
+
+@given(
+    line=st.lists(
+        st.sampled_from([b"GET", b" ", b"/", b"a", b"\x7f", b"\xe9", b"HTTP/1.1", b"?"]), max_size=8
+    ).map(b"".join)
+)
+def test_generated_request_lines_agree_with_the_grammar(upgrade: ModuleType, line: bytes) -> None:
+    expected = re.fullmatch(rb"GET (/[!-~]*) HTTP/1\.1", line)
+    assert upgrade.scan_request_line(line) == (None if expected is None else expected.group(1).decode())
 
 
 # -- accept_key -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ Two helpers have a compiled twin of their own, beside the codec's:
 * ``fastws._delivery`` / ``fastws._delivery_py``: the protocol's fast lane
   for runs of whole messages (``deliver_frames``, see ``_delivery_py``);
 * ``fastws._upgrade`` / ``fastws._upgrade_py``: the opening handshake's
-  work for each connection (``scan_fields``, ``accept_key``,
+  work for each connection (``scan_fields``, ``scan_request_line``, ``accept_key``,
   ``canonical_key``, ``valid_host``; see ``_upgrade_py``).
 
 Each follows the codec twin that :mod:`fastws.codec` picked: compiled with
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from .codec import IMPLEMENTATION, REQUIRE_EXTENSIONS
 
-__all__ = ["accept_key", "canonical_key", "deliver_frames", "scan_fields", "valid_host"]
+__all__ = ["accept_key", "canonical_key", "deliver_frames", "scan_fields", "scan_request_line", "valid_host"]
 
 
 def _pick(name: str) -> ModuleType:
@@ -38,11 +38,12 @@ def _pick(name: str) -> ModuleType:
 
 if TYPE_CHECKING:
     from ._delivery_py import deliver_frames
-    from ._upgrade_py import accept_key, canonical_key, scan_fields, valid_host
+    from ._upgrade_py import accept_key, canonical_key, scan_fields, scan_request_line, valid_host
 else:
     deliver_frames = _pick("_delivery").deliver_frames
     _upgrade = _pick("_upgrade")
     accept_key = _upgrade.accept_key
     canonical_key = _upgrade.canonical_key
     scan_fields = _upgrade.scan_fields
+    scan_request_line = _upgrade.scan_request_line
     valid_host = _upgrade.valid_host

@@ -5,7 +5,8 @@ Same names, results and exceptions as the pure twin (``_upgrade_py.py``,
 which documents them). Each is a short loop here, where the pure twin calls
 the regular expression engine: ``scan_fields`` walks the bytes once with two
 256-entry tables (token characters, field-value characters) and makes only
-the strings it returns; ``canonical_key`` and ``valid_host`` check their
+the strings it returns (the names of common fields not even those);
+``scan_request_line`` compares the bytes around the target; ``canonical_key`` and ``valid_host`` check their
 grammar character by character; ``accept_key`` takes SHA-1 from hashlib, as
 the pure twin does (OpenSSL's, with the CPU's SHA instructions where it has
 them, is faster than a C loop here), and writes the base64 itself.
@@ -15,13 +16,13 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdint cimport uint8_t, uint32_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 from hashlib import sha1 as _sha1_digest
 
 from .constants import WS_GUID
 
-__all__ = ["IMPLEMENTATION", "accept_key", "canonical_key", "scan_fields", "valid_host"]
+__all__ = ["IMPLEMENTATION", "accept_key", "canonical_key", "scan_fields", "scan_request_line", "valid_host"]
 
 IMPLEMENTATION = "cython"
 
@@ -43,16 +44,57 @@ cdef void _tables() noexcept:
 
 _tables()
 
+# The names of nearly every upgrade's fields, as clients and servers spell
+# them: their strings (the name, and the lower-cased key that keeps its
+# hash) are made once here instead of for each head.
+_COMMON = (
+    "Host", "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol", "Sec-WebSocket-Accept", "Origin",
+    "User-Agent", "Server", "Date", "Cookie", "Authorization", "Pragma", "Cache-Control",
+    "Accept-Encoding", "Accept-Language", "Content-Length", "Content-Type", "X-Forwarded-For",
+    "host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+    "sec-websocket-extensions", "sec-websocket-protocol", "sec-websocket-accept", "origin",
+    "user-agent",
+)
+cdef enum:
+    _NCOMMON = 31
+assert len(_COMMON) == _NCOMMON
+cdef tuple _COMMON_BYTES = tuple([name.encode() for name in _COMMON])
+cdef tuple _COMMON_KEYS = tuple([name.lower() for name in _COMMON])
+cdef const char *_common_name[_NCOMMON]
+cdef Py_ssize_t _common_size[_NCOMMON]
 
-def scan_fields(bytes data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t max_headers):
+
+cdef void _common_tables() noexcept:
+    cdef Py_ssize_t i
+    for i in range(_NCOMMON):
+        _common_name[i] = <const char *>(<bytes>_COMMON_BYTES[i])
+        _common_size[i] = len(<bytes>_COMMON_BYTES[i])
+
+
+_common_tables()
+
+
+cdef Py_ssize_t _common(const uint8_t *name, Py_ssize_t size) noexcept:
+    """The index of ``name`` in ``_COMMON``, or -1."""
+    cdef Py_ssize_t i
+    for i in range(_NCOMMON):
+        if _common_size[i] == size and _common_name[i][0] == name[0]:
+            if memcmp(_common_name[i], name, size) == 0:
+                return i
+    return -1
+
+
+def scan_fields(data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t max_headers):
     """scan_fields(data, start, end, max_headers)
 --
 
     The header lines of ``data[start:end]`` as ``(fields, index)``, or None.
     """
-    cdef const uint8_t *p = data
+    _check_bytes("data", data)
+    cdef const uint8_t *p = <bytes>data
     cdef Py_ssize_t i, name_start, name_end, value_start, value_end
-    cdef Py_ssize_t count = 0
+    cdef Py_ssize_t count = 0, known
     cdef list fields = []
     cdef dict index = {}
     cdef object name, value, key
@@ -82,11 +124,16 @@ def scan_fields(bytes data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t max_hea
         count += 1
         if count > max_headers:
             return None
-        name = PyUnicode_DecodeLatin1(<const char *>p + name_start, name_end - name_start, NULL)
+        known = _common(p + name_start, name_end - name_start)
+        if known >= 0:
+            name = _COMMON[known]
+            key = _COMMON_KEYS[known]
+        else:
+            name = PyUnicode_DecodeLatin1(<const char *>p + name_start, name_end - name_start, NULL)
+            key = _lower(p + name_start, name_end - name_start, name)
         value = PyUnicode_DecodeLatin1(<const char *>p + value_start, value_end - value_start, NULL)
         fields.append(name)
         fields.append(value)
-        key = _lower(p + name_start, name_end - name_start, name)
         found = PyDict_GetItem(index, key)
         if found is NULL:
             index[key] = [value]
@@ -110,6 +157,24 @@ cdef object _lower(const uint8_t *name, Py_ssize_t size, object as_sent):
     for i in range(size):
         small[i] = name[i] + 32 if 65 <= name[i] <= 90 else name[i]
     return PyUnicode_DecodeLatin1(small, size, NULL)
+
+
+def scan_request_line(line):
+    """scan_request_line(line)
+--
+
+    The target of ``GET <target> HTTP/1.1``, or None.
+    """
+    _check_bytes("line", line)
+    cdef const uint8_t *p = <bytes>line
+    cdef Py_ssize_t size = len(line), i
+    # "GET /" and " HTTP/1.1": 14 bytes around the target's other bytes.
+    if size < 14 or memcmp(p, b"GET /", 5) != 0 or memcmp(p + size - 9, b" HTTP/1.1", 9) != 0:
+        return None
+    for i in range(5, size - 9):
+        if not 0x21 <= p[i] <= 0x7E:
+            return None
+    return PyUnicode_DecodeLatin1(<const char *>p + 4, size - 13, NULL)
 
 
 # -- Sec-WebSocket-Accept: SHA-1 from hashlib (OpenSSL), base64 (RFC 4648 section 4) here
@@ -206,6 +271,12 @@ def valid_host(host):
         if not (48 <= text[start] <= 57):
             return False
     return True
+
+
+cdef int _check_bytes(str name, object value) except -1:
+    if type(value) is not bytes:
+        raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+    return 0
 
 
 cdef int _check_str(str name, object value) except -1:

@@ -8,6 +8,9 @@ What every upgrade runs once, apart from the objects it makes:
   9110 section 5: ``field-name ":" OWS field-value OWS`` and CRLF, read as
   ISO-8859-1); on anything else it returns None, and that path, which gives
   the precise error, reads the head instead;
+* :func:`scan_request_line`: the target of the request line that every
+  client sends, ``GET <origin-form target> HTTP/1.1``; None for any other
+  line, which the parser then reads with the whole grammar;
 * :func:`accept_key`: the ``Sec-WebSocket-Accept`` of a key (SHA-1, base64);
 * :func:`canonical_key` and :func:`valid_host`: the grammars of
   ``Sec-WebSocket-Key`` and ``Host`` that :func:`fastws.handshake.check_request`
@@ -26,7 +29,7 @@ import re
 from .constants import WS_GUID
 from .headers import _TOKEN
 
-__all__ = ["IMPLEMENTATION", "accept_key", "canonical_key", "scan_fields", "valid_host"]
+__all__ = ["IMPLEMENTATION", "accept_key", "canonical_key", "scan_fields", "scan_request_line", "valid_host"]
 
 IMPLEMENTATION = "python"
 
@@ -88,6 +91,24 @@ def scan_fields(
         else:
             values.append(value)
     return fields, index
+
+
+# RFC 9112 section 3 with RFC 6455 section 4.1's method and version, and an
+# origin-form target (RFC 9112 section 3.2.1: an absolute path and query).
+_get_line_re = re.compile(rb"GET (/[\x21-\x7e]*) HTTP/1\.1")
+
+
+def scan_request_line(line: bytes) -> str | None:
+    """The target of ``line`` when it is ``GET <target> HTTP/1.1`` with an
+    origin-form target (``/`` and visible ASCII characters), else None.
+
+    Raises:
+        TypeError: ``line`` is not ``bytes``.
+    """
+    if type(line) is not bytes:
+        raise TypeError(f"line must be bytes, not {type(line).__name__}")
+    match = _get_line_re.fullmatch(line)
+    return None if match is None else match.group(1).decode("ascii")
 
 
 def accept_key(key: str) -> str:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ._twins import scan_fields
+from ._twins import scan_fields, scan_request_line
 from .exceptions import InvalidHTTPMessage
 from .headers import _TOKEN, Headers, _btoken_re, _bvalue_re
 
@@ -416,6 +416,9 @@ class RequestParser(_HeadParser):
     _line_name = "request line"
 
     def _parse_start(self, content: bytes) -> Any:
+        target = scan_request_line(content)
+        if target is not None:
+            return target  # GET <origin-form> HTTP/1.1: what every client sends
         match = _request_line_re.fullmatch(content)
         if match is None:
             raise InvalidHTTPMessage(400, f"invalid request line: {content[:80]!r}")
