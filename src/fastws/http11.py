@@ -416,9 +416,9 @@ class RequestParser(_HeadParser):
     _line_name = "request line"
 
     def _parse_start(self, content: bytes) -> Any:
-        target = scan_request_line(content)
-        if target is not None:
-            return target  # GET <origin-form> HTTP/1.1: what every client sends
+        fast = scan_request_line(content)
+        if fast is not None:
+            return fast  # GET <origin-form> HTTP/1.1: what every client sends
         match = _request_line_re.fullmatch(content)
         if match is None:
             raise InvalidHTTPMessage(400, f"invalid request line: {content[:80]!r}")
