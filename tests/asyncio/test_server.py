@@ -395,3 +395,112 @@ def test_echo_on_uvloop(port_of: Callable[[Any], int], echo: Callable[..., Any])
             assert ws.close_code == 1000
 
     uvloop.run(asyncio.wait_for(main(), 20))
+
+
+# -- the end of TCP after a clean closing handshake ------------------------------------
+
+# A masked close frame with code 1000 (key 0x01020304).
+_KEY = b"\x01\x02\x03\x04"
+CLOSE_1000 = b"\x88\x82" + _KEY + bytes(b ^ _KEY[i % 4] for i, b in enumerate(b"\x03\xe8"))
+SERVER_CLOSE_1000 = b"\x88\x02\x03\xe8"
+
+
+def _on_both_loops(main: Callable[[], Any]) -> None:
+    asyncio.run(asyncio.wait_for(main(), 20))
+    uvloop = pytest.importorskip("uvloop")
+    uvloop.run(asyncio.wait_for(main(), 20))
+
+
+class TestServerEndsTCP:
+    """RFC 6455 section 5.5.1 and 7.1.1: after close frames went both ways, the
+    server closes TCP at once, first, without waiting for the client's end;
+    only a close frame that cannot be written yet is waited for (within
+    ``close_timeout``)."""
+
+    def test_client_initiated_close(self, port_of: Callable[[Any], int]) -> None:
+        opened: list[ServerConnection] = []
+
+        async def handler(ws: ServerConnection) -> None:
+            opened.append(ws)
+            async for message in ws:
+                await ws.send(message)
+
+        async def main() -> None:
+            opened.clear()
+            # close_timeout is long: the connection would last that long if the
+            # server waited for the client's end of TCP.
+            async with serve(handler, "127.0.0.1", 0, close_timeout=30) as server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                writer.write(REQUEST)
+                assert (await read_http_head(reader)).startswith(b"HTTP/1.1 101 ")
+                writer.write(CLOSE_1000)
+                # The server's close frame, then its FIN.
+                assert await asyncio.wait_for(reader.read(), 5) == SERVER_CLOSE_1000
+                (connection,) = opened
+                # The client has not closed its side, and the connection is over.
+                await asyncio.wait_for(connection.wait_closed(), 5)
+                assert connection.close_code == 1000
+                assert not writer.is_closing()
+                writer.close()
+
+        _on_both_loops(main)
+
+    def test_server_initiated_close(self, port_of: Callable[[Any], int]) -> None:
+        ended: list[Any] = []
+
+        async def handler(ws: ServerConnection) -> None:
+            await ws.close(1000)
+            ended.append((ws.close_code, ws.state))
+
+        async def main() -> None:
+            ended.clear()
+            async with serve(handler, "127.0.0.1", 0, close_timeout=30) as server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                writer.write(REQUEST)
+                assert (await read_http_head(reader)).startswith(b"HTTP/1.1 101 ")
+                assert await asyncio.wait_for(reader.readexactly(4), 5) == SERVER_CLOSE_1000
+                writer.write(CLOSE_1000)
+                assert await asyncio.wait_for(reader.read(), 5) == b""
+                for _ in range(100):  # bounded: the handler returns right after close()
+                    if ended:
+                        break
+                    await asyncio.sleep(0.01)
+                assert ended == [(1000, State.CLOSED)]
+                writer.close()
+
+        _on_both_loops(main)
+
+    def test_a_close_frame_stuck_behind_unread_data_is_waited_for_within_close_timeout(
+        self, port_of: Callable[[Any], int]
+    ) -> None:
+        async def handler(ws: ServerConnection) -> None:
+            # More than the socket buffers hold: the client reads none of it.
+            chunk = b"x" * 2**20
+            try:
+                for _ in range(64):
+                    ws.send_nowait(chunk)
+                    if ws.transport.get_write_buffer_size() > 4 * 2**20:
+                        break
+                await ws.wait_closed()
+            except Exception:  # pragma: no cover - the connection may end under the sends
+                pass
+
+        async def main() -> None:
+            async with serve(handler, "127.0.0.1", 0, close_timeout=0.3, write_limit=2**26) as server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+                writer.write(REQUEST)
+                assert (await read_http_head(reader)).startswith(b"HTTP/1.1 101 ")
+                for _ in range(100):  # bounded: until the handler has queued its data
+                    connections = list(server.connections)
+                    if connections and connections[0].transport.get_write_buffer_size() > 2**20:
+                        break
+                    await asyncio.sleep(0.01)
+                (connection,) = connections
+                writer.write(CLOSE_1000)
+                # The close frame waits behind what the client does not read: close_timeout
+                # ends the connection (abort), instead of a close that waits for ever.
+                await asyncio.wait_for(connection.wait_closed(), 5)
+                assert connection.protocol.close_rcvd is not None
+                writer.transport.abort()
+
+        _on_both_loops(main)

@@ -32,6 +32,7 @@ cdef class Stream:
     cdef public object _queue
     cdef public object _read_view
     cdef public object _recv_waiter
+    cdef public object _tcp_closed
     cdef public object _transport_paused
     cdef public object _write_high
     cdef public object _write_low

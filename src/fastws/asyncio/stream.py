@@ -38,6 +38,15 @@ taken those messages and come back to ``recv`` (an echo handler has then
 sent its answers), or after :data:`FAILURE_GRACE`. So a peer that sends a
 valid message and a faulty frame in one write gets the answer, then the
 close frame, then EOF, in the order it sent them.
+
+Ending TCP: a server whose closing handshake completed (close frames both
+ways) closes the transport at once, with no half-close and no timer: the
+peer sends nothing after its close frame, and the next event is
+``connection_lost`` (a close frame that the transport still holds, behind
+data the peer does not read, is waited for within ``close_timeout``). In
+every other case (the client's side, a failed connection) it half-closes,
+so the peer's last bytes can still be read, and waits for the peer's end
+within ``close_timeout``.
 """
 
 from __future__ import annotations
@@ -51,7 +60,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..events import BinaryMessage, CloseReceived, Ping, Pong, TextMessage
 from ..options import COALESCE_LIMIT, FAILURE_GRACE, HOLD_LIMIT, queue_marks
-from ..protocol import State
+from ..protocol import Side, State
 from .keepalive import Pings
 
 if TYPE_CHECKING:
@@ -78,6 +87,7 @@ WORK_PER_TURN = 1 << 20
 logger = logging.getLogger("fastws")
 
 _OPEN = State.OPEN
+_SERVER = Side.SERVER
 _CLOSED = State.CLOSED
 _CONNECTING = State.CONNECTING
 
@@ -128,6 +138,7 @@ class Stream:
         "_dispatching",
         "_drain_waiters",
         "_eof_sent",
+        "_tcp_closed",
         "_failure_handle",
         "_flow",
         "_flush_handle",
@@ -219,6 +230,9 @@ class Stream:
         self._coalesced = 0  # bytes of small messages held back (see module doc)
         self._flush_handle: asyncio.Handle | None = None
         self._eof_sent = False
+        # Whether the transport was closed with nothing left to write: its
+        # connection_lost comes next, no timer is needed (see _end_tcp).
+        self._tcp_closed = False
         self._fragmented_send: asyncio.Future[None] | None = None
         self._close_handle: asyncio.TimerHandle | None = None
         # Set while a protocol failure is kept back for the application (see
@@ -585,18 +599,36 @@ class Stream:
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        self._end_tcp()
-        self._start_close_timer()
+        if self._end_tcp():
+            self._start_close_timer()
 
-    def _end_tcp(self) -> None:
-        """End our side of the TCP connection, the protocol being CLOSED."""
+    def _end_tcp(self) -> bool:
+        """End our side of the TCP connection, the protocol being CLOSED.
+
+        Returns whether to wait for the peer's end (within ``close_timeout``).
+        """
         transport = self.transport
-        # Half-close when possible, so the peer's last bytes can still be
-        # read; TLS cannot half-close, so close the whole connection.
+        protocol = self.protocol
+        if protocol.side is _SERVER and protocol.close_was_clean:
+            # RFC 6455 section 5.5.1: "After both sending and receiving a
+            # Close message, an endpoint considers the WebSocket connection
+            # closed and MUST close the underlying TCP connection", the
+            # server first (section 7.1.1). Nothing is left to read: the
+            # peer sends nothing after its close frame. The transport
+            # writes what it holds, then closes; it is waited for only
+            # when it holds something.
+            transport.close()
+            if transport.get_write_buffer_size():
+                return True
+            self._tcp_closed = True
+            return False
+        # Otherwise half-close when possible, so the peer's last bytes can
+        # still be read; TLS cannot half-close, so close the whole connection.
         if transport.can_write_eof():
             transport.write_eof()
         else:
             transport.close()
+        return True
 
     async def _drain(self) -> None:
         """Wait until the transport's write buffer is below its low-water mark."""
@@ -656,7 +688,11 @@ class Stream:
         self._start_close_timer()
 
     def _start_close_timer(self) -> None:
-        if self._close_handle is None and self.close_timeout is not None and not self._lost:
+        if (
+            self._close_handle is None
+            and self.close_timeout is not None
+            and not (self._lost or self._tcp_closed)
+        ):
             self._close_handle = self.loop.call_later(self.close_timeout, self._close_timed_out)
 
     def _close_timed_out(self) -> None:
