@@ -298,12 +298,13 @@ class WebSocketProtocol(Connection, asyncio.BufferedProtocol):
     def _prefix(self) -> str:
         return f"{self.client[0]}:{self.client[1]} - " if self.client else ""
 
-    def _end_tcp(self) -> None:
+    def _end_tcp(self) -> bool:
         # The closing handshake is over (or failed): a server closes the TCP
         # connection first (RFC 6455 section 7.1.1), as uvicorn's classes do;
         # close() still sends what is buffered. The close timer aborts it if
         # that never drains.
         self.transport.close()
+        return True
 
     def _close_timed_out(self) -> None:
         self._close_handle = None
