@@ -419,14 +419,19 @@ class TestServerEndsTCP:
 
     def test_client_initiated_close(self, port_of: Callable[[Any], int]) -> None:
         opened: list[ServerConnection] = []
+        still_listed: list[bool] = []
 
         async def handler(ws: ServerConnection) -> None:
             opened.append(ws)
             async for message in ws:
                 await ws.send(message)
+            # The transport was closed before recv() woke: connection_lost ran
+            # first, and the handler's end has nothing left to wait for.
+            still_listed.append(ws in ws.server.connections)
 
         async def main() -> None:
             opened.clear()
+            still_listed.clear()
             # close_timeout is long: the connection would last that long if the
             # server waited for the client's end of TCP.
             async with serve(handler, "127.0.0.1", 0, close_timeout=30) as server:
@@ -440,6 +445,11 @@ class TestServerEndsTCP:
                 # The client has not closed its side, and the connection is over.
                 await asyncio.wait_for(connection.wait_closed(), 5)
                 assert connection.close_code == 1000
+                for _ in range(100):  # bounded: the handler ends right after
+                    if still_listed:
+                        break
+                    await asyncio.sleep(0.01)
+                assert still_listed == [False]
                 assert not writer.is_closing()
                 writer.close()
 

@@ -338,8 +338,6 @@ class Stream:
         events = protocol.events_received()
         if events:
             self._process_events(events)
-        if self._recv_waiter is not None:
-            self._wake_recv()
         # From recv() (_take), small sends may be held back for a flush at
         # the end of this turn (see send()): leave the output to it.
         # What goes out answers the peer's input (automatic pongs, the close
@@ -347,6 +345,11 @@ class Stream:
         # its mark, reading pauses until it drains.
         if self._flush_handle is None and self._flush() and self._writing_paused:
             self._answers_paused = True
+        # Wake recv() after the flush: when that closed the transport, its
+        # connection_lost runs first, and a handler that returns on the end
+        # of the messages finds the connection closed (no wait in close()).
+        if self._recv_waiter is not None:
+            self._wake_recv()
         if protocol.error is not None and protocol.failure_pending and self._failure_handle is None:
             self._keep_failure_back()
         if protocol.paused:
@@ -594,12 +597,14 @@ class Stream:
         if self._eof_sent:
             return
         self._eof_sent = True
+        wait = self._end_tcp()
         # The protocol is CLOSED (it failed the connection, or the closing
-        # handshake is over): a waiting recv() must not wait for the peer.
+        # handshake is over): a waiting recv() must not wait for the peer
+        # (woken after _end_tcp, for the reason _after_input gives).
         waiter = self._recv_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if self._end_tcp():
+        if wait:
             self._start_close_timer()
 
     def _end_tcp(self) -> bool:
