@@ -117,3 +117,41 @@ class TestWss:
     async def test_ssl_context_requires_wss(self, certificate: tuple[Path, Path]) -> None:
         with pytest.raises(ValueError):
             connect("ws://localhost/", ssl=client_context(certificate))
+
+
+class TestTlsShutdown:
+    async def test_a_peer_that_never_ends_tls_is_cut_off_at_close_timeout(
+        self, certificate: tuple[Path, Path], port_of: Callable[[Any], int]
+    ) -> None:
+        # After a clean closing handshake the server closes at once; over TLS
+        # that close sends close_notify and waits for the peer's. A peer that
+        # stops reading never answers it: close_timeout bounds the wait, as it
+        # bounds every other wait for the peer's end.
+        opened: list[ServerConnection] = []
+
+        async def handler(ws: ServerConnection) -> None:
+            opened.append(ws)
+            async for message in ws:
+                await ws.send(message)
+
+        key = b"\x01\x02\x03\x04"
+        close_1000 = b"\x88\x82" + key + bytes(b ^ key[i % 4] for i, b in enumerate(b"\x03\xe8"))
+        request = (
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        server_context_ = server_context(certificate)
+        async with serve(handler, "127.0.0.1", 0, ssl=server_context_, close_timeout=0.3) as server:
+            reader, writer = await asyncio.open_connection(
+                "localhost", port_of(server), ssl=client_context(certificate)
+            )
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 101 ")
+            (connection,) = opened
+            writer.transport.pause_reading()  # close_notify will never be read, nor answered
+            writer.write(close_1000)
+            # asyncio's own TLS shutdown timeout is 30 s (none on Python 3.10).
+            await asyncio.wait_for(connection.wait_closed(), 5)
+            assert connection.protocol.close_rcvd is not None
+            writer.transport.abort()

@@ -43,7 +43,8 @@ Ending TCP: a server whose closing handshake completed (close frames both
 ways) closes the transport at once, with no half-close and no timer: the
 peer sends nothing after its close frame, and the next event is
 ``connection_lost`` (a close frame that the transport still holds, behind
-data the peer does not read, is waited for within ``close_timeout``). In
+data the peer does not read, and a TLS shutdown are waited for within
+``close_timeout``). In
 every other case (the client's side, a failed connection) it half-closes,
 so the peer's last bytes can still be read, and waits for the peer's end
 within ``close_timeout``.
@@ -620,10 +621,11 @@ class Stream:
             # closed and MUST close the underlying TCP connection", the
             # server first (section 7.1.1). Nothing is left to read: the
             # peer sends nothing after its close frame. The transport
-            # writes what it holds, then closes; it is waited for only
-            # when it holds something.
+            # writes what it holds, then closes; it is waited for (within
+            # close_timeout) only when it holds something, or runs a TLS
+            # shutdown, which waits for the peer's close_notify.
             transport.close()
-            if transport.get_write_buffer_size():
+            if transport.get_write_buffer_size() or not transport.can_write_eof():
                 return True
             self._tcp_closed = True
             return False
