@@ -6,10 +6,11 @@ which documents them). Each is a short loop here, where the pure twin calls
 the regular expression engine: ``scan_fields`` walks the bytes once with two
 256-entry tables (token characters, field-value characters) and makes only
 the strings it returns (the names of common fields not even those);
-``scan_request_line`` compares the bytes around the target; ``canonical_key`` and ``valid_host`` check their
-grammar character by character; ``accept_key`` takes SHA-1 from hashlib, as
-the pure twin does (OpenSSL's, with the CPU's SHA instructions where it has
-them, is faster than a C loop here), and writes the base64 itself.
+``scan_request_line`` compares the bytes around the target;
+``canonical_key`` and ``valid_host`` check their grammar character by
+character; ``accept_key`` takes SHA-1 from hashlib, as the pure twin does
+(OpenSSL's, with the CPU's SHA instructions where it has them, is faster
+than a C loop here), and writes the base64 itself.
 """
 
 from cpython.dict cimport PyDict_GetItem
@@ -145,12 +146,11 @@ def scan_fields(data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t max_headers):
 cdef object _lower(const uint8_t *name, Py_ssize_t size, object as_sent):
     """The lower-cased name (a token: ASCII): ``as_sent`` itself when it has no capital."""
     cdef char small[64]
-    cdef Py_ssize_t i, first = -1
+    cdef Py_ssize_t i
     for i in range(size):
         if 65 <= name[i] <= 90:  # "A" to "Z"
-            first = i
             break
-    if first < 0:
+    else:
         return as_sent
     if size > 64:
         return as_sent.lower()

@@ -284,9 +284,10 @@ class _HeadParser:
 
         It accepts exactly what :meth:`_line` accepts, with one pass over
         the whole block of header lines (``scan_fields``, compiled in the
-        compiled twin) instead of a few calls per line; on anything unusual (incomplete head, a limit
-        reached, a malformed line) it returns None and the line-by-line
-        path, which gives the precise error, takes over from the start.
+        compiled twin) instead of a few calls per line; on anything unusual
+        (incomplete head, a limit reached, a malformed line) it returns None
+        and the line-by-line path, which gives the precise error, takes over
+        from the start.
         """
         end = data.find(b"\r\n\r\n")
         if end < 0 or end + 4 > self._max_size:

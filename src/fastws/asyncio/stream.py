@@ -44,10 +44,9 @@ ways) closes the transport at once, with no half-close and no timer: the
 peer sends nothing after its close frame, and the next event is
 ``connection_lost`` (a close frame that the transport still holds, behind
 data the peer does not read, and a TLS shutdown are waited for within
-``close_timeout``). In
-every other case (the client's side, a failed connection) it half-closes,
-so the peer's last bytes can still be read, and waits for the peer's end
-within ``close_timeout``.
+``close_timeout``). In every other case (the client's side, a failed
+connection) it half-closes, so the peer's last bytes can still be read,
+and waits for the peer's end within ``close_timeout``.
 """
 
 from __future__ import annotations
