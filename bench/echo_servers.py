@@ -23,8 +23,9 @@ The client is picows' (the fastest available; fastws' own client when
 picows is missing), on uvloop when it is installed, the same for every
 server. Each server echoes whatever it receives with its library's
 ordinary API, compression off and keepalive off; ``fastws-callback`` is
-fastws with its callback API (``ws.on_message = ws.send_nowait``), the style
-of picows' listener, next to ``fastws`` with ``async for``.
+fastws with its callback API (a plain-function handler that sets
+``ws.on_message = ws.send_nowait``: no task per connection nor per message),
+the style of picows' listener, next to ``fastws`` with ``async for``.
 """
 
 from __future__ import annotations
@@ -84,11 +85,11 @@ async def _fastws_server(port: int) -> Any:
 async def _fastws_callback_server(port: int) -> Any:
     from fastws.asyncio import serve
 
-    async def echo(ws: Any) -> None:
+    def echo(ws: Any) -> None:
         # The callback API: each message is answered inside the read
-        # callback, like picows' listener, with no task switch per message.
+        # callback, like picows' listener, with no task switch per message
+        # and no task per connection.
         ws.on_message = ws.send_nowait
-        await ws.wait_closed()
 
     return await serve(echo, "127.0.0.1", port, max_size=None, ping_interval=None, compression=None)
 

@@ -38,8 +38,8 @@ from echo_servers import GC_NOTE, LOOPS, available, cpu_times_s, server_cpu_ns, 
 
 __all__ = ["IMPLS", "main", "measure"]
 
-# The callback flavour of fastws has the same handshake as "fastws".
-IMPLS = ("fastws", "websockets", "aiohttp", "picows")
+# "fastws-callback" is served by a plain-function handler: no task per connection, as picows.
+IMPLS = ("fastws", "fastws-callback", "websockets", "aiohttp", "picows")
 
 REQUEST = (
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -1,12 +1,13 @@
 """Fixtures shared by the asyncio tests: a server's port and the echo handlers.
 
 They are fixtures that return functions, so that a test asks for what it
-uses (``port_of``, ``echo``, ``echo_on_message``) and the helpers exist in
-one place.
+uses (``port_of``, ``echo``, ``echo_on_message``, ``on_both_loops``) and the
+helpers exist in one place.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +28,18 @@ async def _echo(ws: Any) -> None:
 async def _echo_on_message(ws: Any) -> None:
     ws.on_message = ws.send_nowait
     await ws.wait_closed()
+
+
+def _on_both_loops(main: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(main(), 20))
+    uvloop = pytest.importorskip("uvloop")
+    uvloop.run(asyncio.wait_for(main(), 20))
+
+
+@pytest.fixture
+def on_both_loops() -> Callable[[Callable[[], Awaitable[None]]], None]:
+    """``on_both_loops(main)``: run the coroutine function on asyncio's loop, then on uvloop's (20 s each at most)."""
+    return _on_both_loops
 
 
 @pytest.fixture

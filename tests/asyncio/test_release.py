@@ -114,3 +114,33 @@ async def test_a_connection_failed_by_the_peer_is_freed_without_the_collector(
     assert ended == [1002]
     assert len(watched) == 2
     assert _alive(watched) == []
+
+
+@pytest.mark.usefixtures("no_collector")
+@pytest.mark.parametrize("closer", ["client", "server"])
+async def test_a_plain_handler_connection_and_its_on_close_are_freed_without_the_collector(
+    port_of: Callable[[Any], int], closer: str
+) -> None:
+    # No task holds the connection; its on_close closure refers to it (a
+    # cycle), and is let go once it has run.
+    watched: list[tuple[int, type]] = []
+    codes: list[int | None] = []
+
+    def handler(ws: Any) -> None:
+        _watch(watched, ws)
+        ws.on_close = lambda: codes.append(ws.close_code)
+        if closer == "server":
+            ws.send_nowait("bye")
+            ws.close_nowait(1001)
+
+    async with serve(handler, "127.0.0.1", 0, ping_interval=None) as server:
+        async with connect(f"ws://127.0.0.1:{port_of(server)}/", ping_interval=None) as ws:
+            if closer == "server":
+                assert await ws.recv() == "bye"
+                await asyncio.wait_for(ws.wait_closed(), 5)
+        del ws
+        await _until(lambda: not server.connections and bool(codes))
+    await asyncio.sleep(0)
+    assert codes == [1000 if closer == "client" else 1001]
+    assert len(watched) == 2
+    assert _alive(watched) == []

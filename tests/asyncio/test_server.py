@@ -405,19 +405,15 @@ CLOSE_1000 = b"\x88\x82" + _KEY + bytes(b ^ _KEY[i % 4] for i, b in enumerate(b"
 SERVER_CLOSE_1000 = b"\x88\x02\x03\xe8"
 
 
-def _on_both_loops(main: Callable[[], Any]) -> None:
-    asyncio.run(asyncio.wait_for(main(), 20))
-    uvloop = pytest.importorskip("uvloop")
-    uvloop.run(asyncio.wait_for(main(), 20))
-
-
 class TestServerEndsTCP:
     """RFC 6455 section 5.5.1 and 7.1.1: after close frames went both ways, the
     server closes TCP at once, first, without waiting for the client's end;
     only a close frame that cannot be written yet is waited for (within
     ``close_timeout``)."""
 
-    def test_client_initiated_close(self, port_of: Callable[[Any], int]) -> None:
+    def test_client_initiated_close(
+        self, port_of: Callable[[Any], int], on_both_loops: Callable[..., None]
+    ) -> None:
         opened: list[ServerConnection] = []
         still_listed: list[bool] = []
 
@@ -453,9 +449,11 @@ class TestServerEndsTCP:
                 assert not writer.is_closing()
                 writer.close()
 
-        _on_both_loops(main)
+        on_both_loops(main)
 
-    def test_server_initiated_close(self, port_of: Callable[[Any], int]) -> None:
+    def test_server_initiated_close(
+        self, port_of: Callable[[Any], int], on_both_loops: Callable[..., None]
+    ) -> None:
         ended: list[Any] = []
 
         async def handler(ws: ServerConnection) -> None:
@@ -478,10 +476,10 @@ class TestServerEndsTCP:
                 assert ended == [(1000, State.CLOSED)]
                 writer.close()
 
-        _on_both_loops(main)
+        on_both_loops(main)
 
     def test_a_close_frame_stuck_behind_unread_data_is_waited_for_within_close_timeout(
-        self, port_of: Callable[[Any], int]
+        self, port_of: Callable[[Any], int], on_both_loops: Callable[..., None]
     ) -> None:
         async def handler(ws: ServerConnection) -> None:
             # More than the socket buffers hold: the client reads none of it.
@@ -513,4 +511,4 @@ class TestServerEndsTCP:
                 assert connection.protocol.close_rcvd is not None
                 writer.transport.abort()
 
-        _on_both_loops(main)
+        on_both_loops(main)

@@ -59,6 +59,12 @@ def _wake(waiter: asyncio.Future[None], _: object) -> None:
         waiter.set_result(None)
 
 
+def _check_plain_function(callback: object, name: str, instead: str) -> None:
+    """Refuse what cannot be called back from a transport's callback: a non-callable, a coroutine function."""
+    if not callable(callback) or inspect.iscoroutinefunction(callback):
+        raise TypeError(f"{name} must be a plain function (or None); {instead}")
+
+
 class Connection(Stream):
     """One WebSocket connection on top of an asyncio transport.
 
@@ -231,9 +237,8 @@ class Connection(Stream):
         message), with ``str`` for text and ``bytes`` for binary messages,
         and typically answers with :meth:`send_nowait`::
 
-            async def handler(ws):
+            def handler(ws):                    # serve(handler): no task
                 ws.on_message = ws.send_nowait      # an echo server
-                await ws.wait_closed()
 
         Assigning a function first delivers the messages already queued, in
         order; while one is set, :meth:`recv` raises :class:`InvalidState`.
@@ -257,8 +262,7 @@ class Connection(Stream):
     @on_message.setter
     def on_message(self, callback: Callable[[Data], object] | None) -> None:
         if callback is not None:
-            if not callable(callback) or inspect.iscoroutinefunction(callback):
-                raise TypeError("on_message must be a plain function (or None); use recv() to await")
+            _check_plain_function(callback, "on_message", "use recv() to await")
             if self._recv_waiter is not None and not self._recv_waiter.done():
                 raise InvalidState("a coroutine is waiting in recv()")
         self._on_message = callback
@@ -280,6 +284,31 @@ class Connection(Stream):
         if self._input_waiting:
             self._resume_input()
         self._flush()
+
+    @property
+    def on_close(self) -> Callable[[], object] | None:
+        """A function called with no arguments once the connection is closed.
+
+        The callback way of learning the end, instead of awaiting
+        :meth:`wait_closed`: it runs once, when the TCP connection is gone
+        (:attr:`close_code` and :attr:`close_reason` are then final, and a
+        server connection has left ``server.connections``). Set after the
+        connection closed, it is called at the next turn of the event loop.
+        If it raises, the error is logged. Assign None to cancel it.
+
+        Raises:
+            TypeError: the value is neither None nor a plain (not async)
+                function.
+        """
+        return self._on_close
+
+    @on_close.setter
+    def on_close(self, callback: Callable[[], object] | None) -> None:
+        if callback is not None:
+            _check_plain_function(callback, "on_close", "await wait_closed() instead")
+        self._on_close = callback
+        if callback is not None and self._lost:
+            self.loop.call_soon(self._call_on_close)
 
     # -- sending -------------------------------------------------------------
 
@@ -526,6 +555,22 @@ class Connection(Stream):
         """
         self._start_closing(code, reason)
         await _until_done(self._closed, self.loop)
+
+    def close_nowait(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake and return at once: :meth:`close` for callbacks.
+
+        The close frame is sent now; the end is reported by :attr:`on_close`
+        (or :meth:`wait_closed`), within ``close_timeout`` as with
+        :meth:`close`. Does nothing if the connection is already closing.
+
+        Args:
+            code: the close code (1000, 1001, 1003, 1007-1014, 3000-4999).
+            reason: the close reason (at most 123 bytes once UTF-8 encoded).
+
+        Raises:
+            ValueError: the code or reason may not be sent.
+        """
+        self._start_closing(code, reason)
 
     def _start_closing(self, code: int, reason: str) -> None:
         """Send a close frame now, if the connection is open (not a coroutine)."""

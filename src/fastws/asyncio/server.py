@@ -3,10 +3,13 @@
 ``serve(handler, host, port)`` listens; for each TCP connection it runs the
 opening handshake (bounded by ``open_timeout``, so a peer that sends its
 request byte by byte, or never, is dropped), then calls ``await
-handler(connection)``. When the handler returns the connection is closed with
-1000; when it raises, the error is logged and the connection is closed with
-1011; the server itself is never affected. Shutting the server down closes
-every open connection with 1001 (going away) and waits for the handlers.
+handler(connection)`` in a task. When the handler returns the connection is
+closed with 1000; when it raises, the error is logged and the connection is
+closed with 1011; the server itself is never affected. A plain-function
+handler is called instead at once, with no task: it sets callbacks
+(``on_message``, ``on_close``) and the connection lives on them until either
+side closes it. Shutting the server down closes every open connection with
+1001 (going away) and waits for the handlers.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ _OPEN = State.OPEN
 
 logger = logging.getLogger("fastws.server")
 
-Handler = Callable[["ServerConnection"], Awaitable[Any]]
+# A coroutine function, or a plain function that sets callbacks (or returns
+# something to await).
+Handler = Callable[["ServerConnection"], Awaitable[Any] | None]
 ProcessRequest = Callable[["ServerConnection", Request], Response | Awaitable[Response | None] | None]
 ProcessResponse = Callable[
     ["ServerConnection", Request, Response], Response | Awaitable[Response | None] | None
@@ -185,25 +190,47 @@ class ServerConnection(Connection, asyncio.BufferedProtocol):
         if protocol.state is _OPEN:
             self._handshaking = False
             self._start_keepalive()
-            self.handler_task = self.loop.create_task(self._run_handler())
-            self.server.handler_tasks.add(self.handler_task)
-            self.handler_task.add_done_callback(self.server.handler_tasks.discard)
+            self._start_handler()
         else:
             self._start_close_timer()
 
-    async def _run_handler(self) -> None:
+    def _start_handler(self) -> None:
+        # A coroutine function's coroutine runs in a task. A plain function
+        # sets callbacks and returns: the connection lives on without a task,
+        # until either side closes it.
         try:
-            await self.server.handler(self)
-        except ConnectionClosed as exc:
+            result = self.server.handler(self)
+        except Exception as exc:
+            self._handler_failed(exc)
+            return
+        if result is not None and inspect.isawaitable(result):
+            # A coroutine, or something else to await (returned by a
+            # functools.partial of a coroutine function, a lambda...).
+            self._run_in_task(result)
+
+    def _run_in_task(self, awaitable: Awaitable[Any]) -> None:
+        task = self.handler_task = self.loop.create_task(self._run_handler(awaitable))
+        handler_tasks = self.server.handler_tasks
+        handler_tasks.add(task)
+        task.add_done_callback(handler_tasks.discard)
+
+    def _handler_failed(self, exc: Exception) -> None:
+        if isinstance(exc, ConnectionClosed):
             # The message quotes the peer's close reason: escaped.
             logger.debug("handler ended on a closed connection: %s", escape(str(exc)))
-        except Exception:
+        else:
             # RFC 6455 section 7.4.1: 1011 "indicates that a server is
             # terminating the connection because it encountered an
             # unexpected condition that prevented it from fulfilling the
             # request".
-            logger.error("connection handler failed", exc_info=True)
+            logger.error("connection handler failed", exc_info=exc)
             self._start_closing(1011, "internal error")
+
+    async def _run_handler(self, awaitable: Awaitable[Any]) -> None:
+        try:
+            await awaitable
+        except Exception as exc:
+            self._handler_failed(exc)
         except asyncio.CancelledError:
             self._start_closing(1001, "going away")
             raise
@@ -213,7 +240,8 @@ class ServerConnection(Connection, asyncio.BufferedProtocol):
             logger.debug("error while closing", exc_info=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
+        # The server lets go first: on_close (run by the base class) finds
+        # the connection gone from server.connections and its topics.
         if self._open_handle is not None:
             self._open_handle.cancel()
             self._open_handle = None
@@ -222,6 +250,7 @@ class ServerConnection(Connection, asyncio.BufferedProtocol):
         if topics:
             for topic in topics:
                 self.server.topics.unsubscribe(self, topic)
+        super().connection_lost(exc)
 
     @property
     def client_address(self) -> Any:
@@ -337,7 +366,8 @@ class Server:
             close_connections: close every open connection with 1001 (going
                 away) and wait for the handlers, bounded by ``close_timeout``
                 (then remaining handlers are cancelled); when False, wait for
-                the handlers to end by themselves.
+                the handlers to end by themselves, and for the connections
+                of a plain-function handler to close.
 
         Use :meth:`wait_closed` to wait until it is done.
         """
@@ -361,7 +391,14 @@ class Server:
                 closing = [c._closed for c in list(self.connections) if not c._closed.done()]
                 if closing:
                     await asyncio.wait(closing)
-            tasks = [t for t in self.handler_tasks if not t.done()]
+            tasks: list[asyncio.Future[None]] = [t for t in self.handler_tasks if not t.done()]
+            if not close_connections:
+                # A plain function's connections end when they close.
+                tasks += [
+                    c._closed
+                    for c in list(self.connections)
+                    if c.handler_task is None and c.protocol.state is not _CONNECTING and not c._closed.done()
+                ]
             if tasks:
                 timeout = self.close_timeout if close_connections else None
                 _, pending = await asyncio.wait(tasks, timeout=timeout)
@@ -414,8 +451,17 @@ class serve:
     ``async with serve(handler, "127.0.0.1", 8765) as server: ...``.
 
     Args:
-        handler: ``async def handler(connection)``, called for each
-            connection once its opening handshake succeeded.
+        handler: ``async def handler(connection)``, run in a task for each
+            connection once its opening handshake succeeded; the connection
+            closes (1000) when it returns. Or a plain function,
+            ``def handler(connection)``, called inside the read that
+            completed the handshake, with no task: it sets the connection's
+            callbacks (:attr:`~fastws.asyncio.connection.Connection.on_message`,
+            :attr:`~fastws.asyncio.connection.Connection.on_close`) and
+            returns, and the connection stays open until either side closes
+            it (what it returns, if awaitable, is awaited as a coroutine
+            handler's body). Either way, an exception closes the connection
+            with 1011.
         host: the interface(s) to listen on (None: all).
         port: the TCP port (0: any free port; see ``server.sockets``).
         ssl: a server-side :class:`ssl.SSLContext` for ``wss://``.

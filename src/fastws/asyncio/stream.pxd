@@ -27,6 +27,7 @@ cdef class Stream:
     cdef public object _lost
     cdef public object _lost_exc
     cdef public object _marks
+    cdef public object _on_close
     cdef public object _on_message
     cdef public object _pings
     cdef public object _queue

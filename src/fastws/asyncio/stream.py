@@ -147,6 +147,7 @@ class Stream:
         "_lost",
         "_lost_exc",
         "_marks",
+        "_on_close",
         "_on_message",
         "_pings",
         "_queue",
@@ -210,6 +211,7 @@ class Stream:
         self._queue: collections.deque[Data] = _NO_QUEUE
         self._recv_waiter: asyncio.Future[None] | None = None
         self._on_message: Callable[[Data], object] | None = None
+        self._on_close: Callable[[], object] | None = None
         self._route_messages()
         # True while a read dispatches its messages to on_message:
         # send_nowait() then leaves its frames in the protocol, written once
@@ -520,6 +522,16 @@ class Stream:
             # method, so that a closed connection is freed when the last
             # reference goes, not by the cycle collector.
             protocol.on_message = None
+        self._call_on_close()
+
+    def _call_on_close(self) -> None:
+        """Run ``on_close`` once, if set; an exception is logged (the connection is already closed)."""
+        callback, self._on_close = self._on_close, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                logger.exception("error in on_close")
 
     # -- writing -------------------------------------------------------------
 
