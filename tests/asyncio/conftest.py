@@ -42,6 +42,20 @@ def on_both_loops() -> Callable[[Callable[[], Awaitable[None]]], None]:
     return _on_both_loops
 
 
+async def _check_echoes(client: Any) -> None:
+    messages = ["text é", b"\x00binary", "x" * 70_000, b"y" * 200_000, ""]
+    for message in messages:
+        await client.send(message)
+    for message in messages:
+        assert await asyncio.wait_for(client.recv(), 5) == message
+
+
+@pytest.fixture
+def check_echoes() -> Callable[[Any], Awaitable[None]]:
+    """``await check_echoes(client)``: a burst of text and binary messages (empty, 70 kB, 200 kB) comes back in order."""
+    return _check_echoes
+
+
 @pytest.fixture
 def port_of() -> Callable[[Any], int]:
     """``port_of(server)``: the TCP port of a listening server's first socket."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -24,16 +24,15 @@ OPTIONS = {"ping_interval": None, "compression": None}
 
 class TestOnMessage:
     async def test_echo_server_with_a_websockets_client(
-        self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]
+        self,
+        port_of: Callable[[Any], int],
+        echo_on_message: Callable[..., Any],
+        check_echoes: Callable[[Any], Awaitable[None]],
     ) -> None:
         websockets = pytest.importorskip("websockets.asyncio.client")
         async with serve(echo_on_message, "127.0.0.1", 0, **OPTIONS) as server:
             async with websockets.connect(f"ws://127.0.0.1:{port_of(server)}/") as client:
-                messages = ["text é", b"\x00binary", "x" * 70_000, b"y" * 200_000, ""]
-                for message in messages:
-                    await client.send(message)
-                for message in messages:
-                    assert await asyncio.wait_for(client.recv(), 5) == message
+                await check_echoes(client)
 
     async def test_a_burst_is_answered_in_order(
         self, port_of: Callable[[Any], int], echo_on_message: Callable[..., Any]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -47,7 +47,10 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 class TestPlainHandler:
     def test_echo_without_a_task_on_both_loops(
-        self, port_of: Callable[[Any], int], on_both_loops: Callable[..., None]
+        self,
+        port_of: Callable[[Any], int],
+        on_both_loops: Callable[..., None],
+        check_echoes: Callable[[Any], Awaitable[None]],
     ) -> None:
         websockets = pytest.importorskip("websockets.asyncio.client")
         opened: list[ServerConnection] = []
@@ -60,11 +63,7 @@ class TestPlainHandler:
             opened.clear()
             async with serve(handler, "127.0.0.1", 0, **OPTIONS) as server:
                 async with websockets.connect(f"ws://127.0.0.1:{port_of(server)}/") as client:
-                    messages = ["text é", b"\x00binary", "x" * 70_000, b"y" * 200_000, ""]
-                    for message in messages:
-                        await client.send(message)
-                    for message in messages:
-                        assert await asyncio.wait_for(client.recv(), 5) == message
+                    await check_echoes(client)
                     (connection,) = opened
                     # The handler returned long ago; the connection lives on, with no task.
                     assert connection.state is State.OPEN

@@ -561,14 +561,8 @@ class Connection(Stream):
 
         The close frame is sent now; the end is reported by :attr:`on_close`
         (or :meth:`wait_closed`), within ``close_timeout`` as with
-        :meth:`close`. Does nothing if the connection is already closing.
-
-        Args:
-            code: the close code (1000, 1001, 1003, 1007-1014, 3000-4999).
-            reason: the close reason (at most 123 bytes once UTF-8 encoded).
-
-        Raises:
-            ValueError: the code or reason may not be sent.
+        :meth:`close`, whose arguments it takes and whose ``ValueError`` it
+        raises. Does nothing if the connection is already closing.
         """
         self._start_closing(code, reason)
 
