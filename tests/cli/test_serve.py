@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -44,10 +45,10 @@ class TestServeCommand:
     @pytest.mark.parametrize(
         ("arguments", "error"),
         [
-            ((), "give module:handler (async def handler(ws)) or --echo"),
+            ((), "give module:handler (async def handler(ws), or a plain function) or --echo"),
             (("--echo", "examples.chat:handler"), "either --echo or module:handler"),
             (("no_such_module:handler",), "cannot load no_such_module:handler"),
-            (("examples.chat:PAGE",), "examples.chat:PAGE is not an async function"),
+            (("examples.chat:PAGE",), "examples.chat:PAGE is not a function"),
             (("examples.chat",), "expected module:function"),
             (("--echo", "--workers", "0"), "--workers must be at least 1"),
         ],
@@ -58,6 +59,30 @@ class TestServeCommand:
         )
         assert result.returncode == 2
         assert error in result.stderr
+
+    async def test_a_plain_function_handler(self, tmp_path: Path) -> None:
+        # Loaded from the current folder, as uvicorn loads module:app.
+        (tmp_path / "plain_app.py").write_text(
+            "def handler(ws):\n    ws.on_message = lambda message: ws.send_nowait(message.upper())\n"
+        )
+        process = subprocess.Popen(
+            [*FASTWS, "serve", "plain_app:handler", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()  # bounded: the process prints it or dies
+            assert line.startswith("listening on ws://"), (line, process.stderr.read())  # type: ignore[union-attr]
+            async with connect(line.split()[2]) as ws:
+                await ws.send("shout")
+                assert await asyncio.wait_for(ws.recv(), 10) == "SHOUT"
+        finally:
+            process.terminate()
+            assert process.wait(10) == 0
 
     def test_tls_options_go_together(self) -> None:
         result = subprocess.run(

@@ -2,7 +2,8 @@
 
 ``fastws serve --echo`` answers every message with itself, handy to test
 any client; ``fastws serve module:handler`` runs an application's handler
-(``async def handler(ws)``), as uvicorn runs ``module:app``. The server
+(``async def handler(ws)``, or a plain function that sets callbacks: see
+:func:`fastws.asyncio.serve`), as uvicorn runs ``module:app``. The server
 prints ``listening on ws://HOST:PORT/`` (one line per socket) once it accepts
 connections and stops cleanly, closing every connection with 1001, on
 Ctrl-C or SIGTERM.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -36,7 +36,9 @@ HELP = "run a WebSocket server: an echo server, or an application's handler"
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``fastws serve`` to ``parser``."""
     parser.add_argument(
-        "app", nargs="?", help="the connection handler, as module:function (async def handler(ws))"
+        "app",
+        nargs="?",
+        help="the connection handler, as module:function (async def handler(ws), or a plain function that sets callbacks)",
     )
     parser.add_argument("--echo", action="store_true", help="echo every message back")
     parser.add_argument(
@@ -103,7 +105,7 @@ def load(name: str) -> Any:
     return value
 
 
-def handler_for(args: argparse.Namespace) -> Callable[[ServerConnection], Awaitable[None]] | str:
+def handler_for(args: argparse.Namespace) -> Callable[[ServerConnection], Awaitable[None] | None] | str:
     """The connection handler the options ask for, or why there is none.
 
     Returns:
@@ -114,15 +116,13 @@ def handler_for(args: argparse.Namespace) -> Callable[[ServerConnection], Awaita
     if args.echo:
         return _echo
     if not args.app:
-        return "give module:handler (async def handler(ws)) or --echo"
+        return "give module:handler (async def handler(ws), or a plain function) or --echo"
     try:
         handler = load(args.app)
     except (ValueError, ImportError, AttributeError) as exc:
         return f"cannot load {args.app}: {exc}"
-    if not inspect.iscoroutinefunction(handler) and not inspect.iscoroutinefunction(
-        getattr(handler, "__call__", None)  # noqa: B004 - an instance with an async __call__
-    ):
-        return f"{args.app} is not an async function"
+    if not callable(handler):
+        return f"{args.app} is not a function"
     return handler  # type: ignore[no-any-return]
 
 
@@ -157,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, handler: Callable[[ServerConnection], Awaitable[None]]) -> None:
+async def _serve(
+    args: argparse.Namespace, handler: Callable[[ServerConnection], Awaitable[None] | None]
+) -> None:
     import asyncio
     import signal
     import ssl
