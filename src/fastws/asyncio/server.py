@@ -297,7 +297,8 @@ class Server:
 
     Attributes:
         connections: the connections currently open (or opening).
-        handler_tasks: the running handler tasks.
+        handler_tasks: the running handler tasks (a plain-function
+            handler's connections have none).
         topics: the topics and their subscribers in this process, and the
             pub/sub backend (:class:`~fastws.asyncio.topics.Topics`).
     """
