@@ -67,7 +67,11 @@ def workers(redis_url: str) -> Iterator[tuple[subprocess.Popen[str], int, list[i
         yield process, port, pids
     finally:
         if process.poll() is None:
-            process.kill()
+            process.terminate()  # the workers close with 1001, the group exits
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
         process.wait(10)
 
 
@@ -176,3 +180,32 @@ async def target_of(devtools: Any, session: str) -> str:
     target_id: str = info["targetInfo"]["targetId"]
     assert any(t["targetId"] == target_id for t in targets["targetInfos"])
     return target_id
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie that nobody reaped yet has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def test_workers_stop_when_the_supervisor_is_killed(workers: Any) -> None:
+    # SIGKILL leaves the supervisor no chance to stop its workers: each
+    # notices its parent's end by itself, closes with 1001 and exits,
+    # instead of serving on, orphaned, on the port.
+    process, port, pids = workers
+    a, b = await on_two_workers(port)
+    process.kill()
+    process.wait(10)
+    for ws in (a, b):
+        with pytest.raises(ConnectionClosedOK) as info:
+            for _ in range(10):
+                await asyncio.wait_for(ws.recv(), 10)
+        assert info.value.code == 1001
+    for _ in range(150):  # bounded: 15 s
+        if not any(_alive(pid) for pid in pids):
+            break
+        await asyncio.sleep(0.1)
+    assert [pid for pid in pids if _alive(pid)] == []

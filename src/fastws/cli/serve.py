@@ -195,6 +195,8 @@ async def _serve(
             loop.add_signal_handler(sig, request_stop)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
+    if worker is not None:
+        _stop_with_the_supervisor(loop, request_stop)
     async with serve(
         handler, args.host, args.port, ssl=context, max_size=args.max_size or None, **options
     ) as server:
@@ -209,3 +211,26 @@ async def _serve(
             )
         await stop
     print("server closed", file=sys.stderr, flush=True)
+
+
+def _stop_with_the_supervisor(loop: Any, request_stop: Callable[[], None]) -> None:
+    """Stop this worker, as on SIGTERM, when its supervisor is gone.
+
+    A supervisor killed outright (SIGKILL, the OOM killer) sends no SIGTERM:
+    its workers would serve on, and hold the port, with no one to stop
+    them. The end of the supervisor closes the pipe behind its sentinel,
+    which then reads as ready: no polling.
+    """
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def gone() -> None:
+        # The end of a pipe stays readable: once is enough.
+        loop.remove_reader(sentinel)
+        request_stop()
+
+    loop.add_reader(sentinel, gone)

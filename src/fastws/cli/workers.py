@@ -5,7 +5,9 @@ an event loop of its own, listening on the same address with
 ``SO_REUSEPORT`` (Linux: the kernel spreads new connections among them), and
 restarts a worker that dies unexpectedly. Ctrl-C or SIGTERM stops every
 worker, which closes its connections with 1001 (going away), and the
-supervisor exits when they have. With ``--redis URL`` the workers share
+supervisor exits when they have. A worker whose supervisor dies without
+stopping it (SIGKILL) stops the same way by itself (see
+``serve._stop_with_the_supervisor``). With ``--redis URL`` the workers share
 their topics through Redis (:class:`fastws.pubsub.RedisPubSub`): what one
 publishes reaches the subscribers of all.
 """
